@@ -1,0 +1,72 @@
+"""QuickFIX Log -> audit writer. QuickFIX hands every raw message in and out (admin and
+application, including garbled input it then rejects) and every session event to a ``Log``; these
+classes pass them to the writer's queue with our nanosecond timestamp and nothing else on the
+QuickFIX thread. Masking of secrets happens in the writer before anything is stored or printed.
+
+QuickFIX 1.16's SWIG layer hangs the process if a Python ``LogFactory.create`` returns a Log that
+Python still owns (its ownership mutex is freed after first use); the factory therefore returns
+``log.__disown__()`` and keeps its own reference so the object outlives QuickFIX's use of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import quickfix as fix
+
+log = logging.getLogger("xmc.fix")
+
+
+class AuditLog(fix.Log):
+    def __init__(self, sink, session: str) -> None:
+        super().__init__()
+        self._sink = sink
+        self._session = session
+
+    def clear(self) -> None:
+        pass
+
+    def backup(self) -> None:
+        pass
+
+    def onIncoming(self, msg: str) -> None:
+        try:
+            self._sink.message(self._session, "in", msg, time.time_ns())
+        except Exception:  # never into QuickFIX
+            log.exception("audit log: incoming message not recorded")
+
+    def onOutgoing(self, msg: str) -> None:
+        try:
+            self._sink.message(self._session, "out", msg, time.time_ns())
+        except Exception:
+            log.exception("audit log: outgoing message not recorded")
+
+    def onEvent(self, text: str) -> None:
+        try:
+            self._sink.session_event(self._session, text, time.time_ns())
+            log.info("%s: %s", self._session, text)
+        except Exception:
+            log.exception("audit log: session event not recorded")
+
+
+class AuditLogFactory(fix.LogFactory):
+    def __init__(self, sink) -> None:
+        super().__init__()
+        self._sink = sink
+        self._logs: list[AuditLog] = []
+
+    def create(self, *args):
+        try:
+            session = args[0].toString() if args else "global"
+            lg = AuditLog(self._sink, session)
+            self._logs.append(lg)
+            return lg.__disown__()
+        except Exception:  # an exception here would end the process: log, and log nothing
+            log.exception("audit log factory: create failed; this session is not audited")
+            null = fix.NullLog()
+            null.thisown = False
+            return null
+
+    def destroy(self, lg) -> None:
+        pass

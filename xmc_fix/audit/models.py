@@ -1,0 +1,198 @@
+"""Audit schema (SQLAlchemy Core). Decimal quantities and prices are exact: NUMERIC on PostgreSQL,
+decimal text on SQLite (which has no exact decimal type). Times are epoch nanoseconds (BIGINT).
+
+Append-only tables: ``fix_messages``, ``session_events``, ``ticket_events``, ``fills``, ``events``.
+State tables kept current by upsert: ``runs``, ``tickets``, ``orders``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, Numeric, String,
+                        Table, Text, UniqueConstraint)
+from sqlalchemy.types import TypeDecorator
+
+
+class Dec(TypeDecorator):
+    """Exact decimals on every backend."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(38, 12))
+        return dialect.type_descriptor(String(40))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return Decimal(value)
+        return format(Decimal(value), "f")
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value) if not isinstance(value, Decimal) else value
+
+
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("role", String(16), nullable=False),          # engine | sim
+    Column("started_ns", BigInteger, nullable=False),
+    Column("ended_ns", BigInteger),
+    Column("host", String(128)),
+    Column("pid", Integer),
+    Column("namespace", String(8)),
+    Column("id_prefix", String(32)),
+    Column("command", Text),
+    Column("config", Text),                               # JSON: files used and their hashes
+    Column("summary", Text),                              # JSON written at the end of the run
+)
+
+fix_messages = Table(
+    "fix_messages", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("session", String(128), nullable=False),
+    Column("venue", String(32)),
+    Column("direction", String(3), nullable=False),      # in | out
+    Column("admin", Boolean, nullable=False),
+    Column("msg_type", String(4)),
+    Column("seq_num", Integer),
+    Column("poss_dup", Boolean, nullable=False, default=False),
+    Column("cl_ord_id", String(64)),
+    Column("orig_cl_ord_id", String(64)),
+    Column("order_id", String(64)),
+    Column("exec_id", String(64)),
+    Column("exec_type", String(2)),
+    Column("ord_status", String(2)),
+    Column("symbol", String(32)),
+    Column("sending_time", String(32)),                  # the venue's SendingTime (52), as sent
+    Column("ts_ns", BigInteger, nullable=False),         # our receive / send time
+    Column("raw", LargeBinary, nullable=False),          # exact bytes, secrets masked
+    Index("ix_fix_messages_run", "run_id", "session", "direction", "seq_num"),
+    Index("ix_fix_messages_clordid", "cl_ord_id"),
+)
+
+session_events = Table(
+    "session_events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("session", String(128)),
+    Column("venue", String(32)),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+tickets = Table(
+    "tickets", metadata,
+    Column("ticket_id", String(48), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("pair", String(64), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("intent", String(8), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("md_recv_ns", BigInteger),      # entry of the market-data callback that decided it
+    Column("created_ns", BigInteger, nullable=False),
+    Column("sent_ns", BigInteger),         # the last entry order handed to QuickFIX
+    Column("ended_ns", BigInteger),
+    Column("basis", Dec),
+    Column("threshold", Dec),
+    Column("inner_px", Dec),
+    Column("outer_px", Dec),
+    Column("outer_converted", Dec),
+    Column("fx", Dec),
+    Column("unit", String(8)),
+    Column("planned_residual", Dec),
+    Column("inner_target_lots", Dec),
+    Column("outer_target_lots", Dec),
+    Column("inner_filled_lots", Dec),
+    Column("outer_filled_lots", Dec),
+    Column("residual", Dec),
+    Column("reason", Text),
+    Column("decision", Text),              # JSON: book tops, ages, FX source at decision
+    Index("ix_tickets_run", "run_id", "pair"),
+)
+
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("ticket_id", String(48), nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("trigger", String(24), nullable=False),
+    Column("cause", Text),
+    Index("ix_ticket_events_ticket", "ticket_id"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("cl_ord_id", String(64), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("ticket_id", String(48), nullable=False),
+    Column("leg", String(8), nullable=False),
+    Column("role", String(8), nullable=False),
+    Column("venue", String(32), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("qty", Dec, nullable=False),
+    Column("ord_type", String(8), nullable=False),
+    Column("price", Dec),
+    Column("tif", String(4), nullable=False),
+    Column("position_effect", String(16)),
+    Column("account", String(32)),
+    Column("status", String(20), nullable=False),
+    Column("cum_qty", Dec, nullable=False),
+    Column("avg_px", Dec),
+    Column("order_id", String(64)),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("sent_ns", BigInteger),
+    Column("ack_ns", BigInteger),
+    Column("done_ns", BigInteger),
+    Column("text", Text),
+    Index("ix_orders_ticket", "ticket_id"),
+)
+
+fills = Table(
+    "fills", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("venue", String(32), nullable=False),
+    Column("exec_id", String(64), nullable=False),
+    Column("cl_ord_id", String(64), nullable=False),
+    Column("ticket_id", String(48)),
+    Column("symbol", String(32)),
+    Column("side", String(4)),
+    Column("qty", Dec, nullable=False),
+    Column("price", Dec, nullable=False),
+    Column("venue_ns", BigInteger),
+    Column("recv_ns", BigInteger, nullable=False),
+    UniqueConstraint("venue", "exec_id", "cl_ord_id", name="uq_fills_exec"),
+    Index("ix_fills_ticket", "ticket_id"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("venue", String(32)),
+    Column("pair", String(64)),
+    Column("ticket_id", String(48)),
+    Column("cl_ord_id", String(64)),
+    Column("detail", Text),               # JSON
+    Index("ix_events_run_kind", "run_id", "kind"),
+)
+
+#: Tables whose rows are full snapshots of a keyed object (upserted, last write wins).
+UPSERT_KEYS = {"runs": "run_id", "tickets": "ticket_id", "orders": "cl_ord_id"}
+TABLES = {t.name: t for t in metadata.sorted_tables}

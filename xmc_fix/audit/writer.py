@@ -1,0 +1,344 @@
+"""The audit writer: a queue the hot path appends to, and a thread that batches rows into the
+database.
+
+The hot path pays one ``SimpleQueue.put`` per record (well under a microsecond); parsing of key
+tags, masking of secrets, JSON encoding and SQL all happen on the writer thread. A batch is written
+in one transaction when it reaches ``batch_max`` rows or ``linger_s`` after its first row. If the
+database refuses a batch, the writer retries with back-off and finally spills the batch as JSON lines
+next to the database so that nothing is lost (``xmc audit`` can re-load a spill file later).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
+
+from xmc_fix.audit import models
+from xmc_fix.venues.credentials import mask_fix_bytes
+
+log = logging.getLogger("xmc.audit")
+
+ADMIN_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+_KEY_TAGS = {b"35": "msg_type", b"34": "seq_num", b"43": "poss_dup", b"11": "cl_ord_id",
+             b"41": "orig_cl_ord_id", b"37": "order_id", b"17": "exec_id", b"150": "exec_type",
+             b"39": "ord_status", b"55": "symbol", b"52": "sending_time"}
+_FLUSH = object()
+_STOP = object()
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for the audit database; creates the SQLite folder and tables."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///"):]).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    eng = create_engine(url, future=True, **kwargs)
+    if eng.dialect.name == "sqlite":
+        @event.listens_for(eng, "connect")
+        def _pragmas(dbapi_conn, _record):  # WAL: readers (reports, tests) never block the writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+    models.metadata.create_all(eng)
+    return eng
+
+
+def message_row(run_id: str, session: str, venue: str | None, direction: str, raw: str, ts_ns: int) -> dict:
+    """The ``fix_messages`` row for one raw message (secrets masked, key tags extracted)."""
+    data = mask_fix_bytes(raw.encode("utf-8", "surrogateescape"))
+    row = {"run_id": run_id, "session": session, "venue": venue, "direction": direction, "ts_ns": ts_ns,
+           "raw": data, "admin": False, "poss_dup": False, "msg_type": None, "seq_num": None,
+           "cl_ord_id": None, "orig_cl_ord_id": None, "order_id": None, "exec_id": None,
+           "exec_type": None, "ord_status": None, "symbol": None, "sending_time": None}
+    for f in data.split(b"\x01"):
+        tag, _, value = f.partition(b"=")
+        name = _KEY_TAGS.get(tag)
+        if name is None or row[name] not in (None, False):
+            continue  # first occurrence wins (the first Symbol of a market-data group)
+        text = value.decode("utf-8", "replace")[:64]
+        if name == "seq_num":
+            row[name] = int(text) if text.isdigit() else None
+        elif name == "poss_dup":
+            row[name] = text == "Y"
+        else:
+            row[name] = text
+    row["admin"] = row["msg_type"] in ADMIN_TYPES
+    return row
+
+
+@dataclass
+class WriterStats:
+    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    batches: int = 0
+    max_backlog: int = 0
+    errors: int = 0
+    spilled: int = 0
+    write_seconds: float = 0.0
+
+
+class AuditWriter:
+    """Thread-safe audit sink. ``message``/``record``/``session_event`` may be called from any
+    thread; ``flush`` blocks until everything queued before it is committed."""
+
+    def __init__(self, url: str, run_id: str, *, venues_by_session: dict[str, str] | None = None,
+                 log_dir: str | Path | None = None, batch_max: int = 5000, linger_s: float = 0.02) -> None:
+        self.url = url
+        self.run_id = run_id
+        self.engine = make_engine(url)
+        self.venues_by_session = dict(venues_by_session or {})
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.batch_max = batch_max
+        self.linger_s = linger_s
+        self.stats = WriterStats()
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="xmc-audit-writer", daemon=True)
+        self._files: dict[str, object] = {}
+        self._closed = False
+        self._spill_path = self._default_spill_path()
+
+    def _default_spill_path(self) -> Path:
+        if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
+            base = Path(self.url[len("sqlite:///"):]).expanduser().resolve().parent
+        else:
+            base = Path("var")
+        return base / f"audit-spill-{self.run_id}.jsonl"
+
+    # -- producer side (hot path) ----------------------------------------------------------
+    def start(self) -> "AuditWriter":
+        self._thread.start()
+        return self
+
+    def message(self, session: str, direction: str, raw: str, ts_ns: int) -> None:
+        self._q.put(("m", session, direction, raw, ts_ns))
+
+    def session_event(self, session: str, text: str, ts_ns: int) -> None:
+        self._q.put(("s", session, text, ts_ns))
+
+    def record(self, table: str, row: dict) -> None:
+        """Append a row (append-only tables) or a full snapshot of a keyed object (upsert tables)."""
+        self._q.put(("r", table, row))
+
+    def update(self, table: str, row: dict) -> None:
+        """Change some columns of an existing keyed row (``row`` holds the key and the changes)."""
+        self._q.put(("u", table, row))
+
+    def event(self, kind: str, ts_ns: int, *, venue: str | None = None, pair: str | None = None,
+              ticket_id: str | None = None, cl_ord_id: str | None = None, **detail) -> None:
+        self._q.put(("r", "events", {"run_id": self.run_id, "ts_ns": ts_ns, "kind": kind, "venue": venue,
+                                     "pair": pair, "ticket_id": ticket_id, "cl_ord_id": cl_ord_id,
+                                     "detail": detail or None}))
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        done = threading.Event()
+        self._q.put((_FLUSH, done))
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread.is_alive():
+            self._q.put((_STOP,))
+            self._thread.join(timeout)
+        for f in self._files.values():
+            f.close()
+        self.engine.dispose()
+
+    @property
+    def backlog(self) -> int:
+        return self._q.qsize()
+
+    # -- consumer side ------------------------------------------------------------------------
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._q.get()
+            batch, waiters = [], []
+            deadline = time.monotonic() + self.linger_s
+            while True:
+                if item[0] is _STOP:
+                    stop = True
+                elif item[0] is _FLUSH:
+                    waiters.append(item[1])
+                else:
+                    batch.append(item)
+                if stop or waiters or len(batch) >= self.batch_max:
+                    # drain what is already queued without waiting, then write
+                    try:
+                        while len(batch) < self.batch_max:
+                            nxt = self._q.get_nowait()
+                            if nxt[0] is _STOP:
+                                stop = True
+                            elif nxt[0] is _FLUSH:
+                                waiters.append(nxt[1])
+                            else:
+                                batch.append(nxt)
+                    except queue.Empty:
+                        pass
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._q.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            backlog = self._q.qsize()
+            if backlog > self.stats.max_backlog:
+                self.stats.max_backlog = backlog
+            if batch:
+                self._write(batch)
+            for w in waiters:
+                w.set()
+
+    def _write(self, batch: list[tuple]) -> None:
+        by_table: dict[str, list[dict]] = defaultdict(list)
+        for item in batch:
+            try:
+                kind = item[0]
+                if kind == "m":
+                    _, session, direction, raw, ts_ns = item
+                    row = message_row(self.run_id, session, self.venues_by_session.get(session),
+                                      direction, raw, ts_ns)
+                    by_table["fix_messages"].append(row)
+                    self._file_log(session, "messages", ts_ns, row["raw"])
+                elif kind == "s":
+                    _, session, text, ts_ns = item
+                    by_table["session_events"].append({"run_id": self.run_id, "session": session,
+                                                       "venue": self.venues_by_session.get(session),
+                                                       "ts_ns": ts_ns, "text": text})
+                    self._file_log(session, "event", ts_ns, text.encode())
+                elif kind == "u":
+                    _, table, row = item
+                    by_table[":update:" + table].append(row)
+                else:
+                    _, table, row = item
+                    if "detail" in row and row["detail"] is not None and not isinstance(row["detail"], str):
+                        row = dict(row, detail=json.dumps(row["detail"], default=str, sort_keys=True))
+                    if "decision" in row and row["decision"] is not None and not isinstance(row["decision"], str):
+                        row = dict(row, decision=json.dumps(row["decision"], default=str, sort_keys=True))
+                    by_table[table].append(row)
+            except Exception:  # one bad record must not cost the batch
+                self.stats.errors += 1
+                log.exception("audit: could not prepare a record; skipped")
+        t0 = time.perf_counter()
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    for table, rows in by_table.items():
+                        self._insert(conn, table, rows)
+                break
+            except OperationalError as e:  # database busy or gone: worth another try
+                self.stats.errors += 1
+                log.warning("audit: write failed (attempt %d): %s", attempt + 1, e)
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            except Exception as e:  # a row the database refuses: isolate it, keep the others
+                self.stats.errors += 1
+                log.error("audit: batch refused (%s); writing row by row", e)
+                self._write_rows_singly(by_table)
+                break
+        else:
+            self._spill(by_table)
+            return
+        self.stats.write_seconds += time.perf_counter() - t0
+        self.stats.batches += 1
+        for table, rows in by_table.items():
+            self.stats.rows[table.removeprefix(":update:")] += len(rows)
+
+    def _write_rows_singly(self, by_table: dict[str, list[dict]]) -> None:
+        refused: dict[str, list[dict]] = defaultdict(list)
+        for table, rows in by_table.items():
+            for r in rows:
+                try:
+                    with self.engine.begin() as conn:
+                        self._insert(conn, table, [r])
+                except Exception as e:
+                    log.error("audit: %s row refused: %s", table, e)
+                    refused[table].append(r)
+        if refused:
+            self._spill(refused)
+
+    def _insert(self, conn, table_name: str, rows: list[dict]) -> None:
+        if table_name.startswith(":update:"):
+            table = models.TABLES[table_name[len(":update:"):]]
+            key = models.UPSERT_KEYS[table.name]
+            for r in rows:
+                conn.execute(table.update().where(table.c[key] == r[key]).values(**r))
+            return
+        table = models.TABLES[table_name]
+        key = models.UPSERT_KEYS.get(table_name)
+        if key is None:
+            conn.execute(insert(table), rows)
+            return
+        latest: dict[object, dict] = {}
+        for r in rows:  # snapshots: the last one of each object in the batch wins, merged
+            latest[r[key]] = {**latest.get(r[key], {}), **r}
+        groups: dict[frozenset, list[dict]] = defaultdict(list)
+        for r in latest.values():
+            groups[frozenset(r)].append(r)
+        for cols, group in groups.items():
+            stmt = _upsert_stmt(conn.dialect.name, table, key, cols)
+            if stmt is not None:
+                conn.execute(stmt, group)
+                continue
+            for r in group:  # backends without ON CONFLICT: update, else insert
+                upd = table.update().where(table.c[key] == r[key]).values(**r)
+                if conn.execute(upd).rowcount == 0:
+                    conn.execute(insert(table), [r])
+
+    def _spill(self, by_table: dict[str, list[dict]]) -> None:
+        self._spill_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._spill_path, "a", encoding="utf-8") as f:
+            for table, rows in by_table.items():
+                for r in rows:
+                    r = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in r.items()}
+                    f.write(json.dumps({"table": table, "row": r}, default=str) + "\n")
+                    self.stats.spilled += 1
+        log.error("audit: database unavailable; %d rows spilled to %s", self.stats.spilled, self._spill_path)
+
+    def _file_log(self, session: str, kind: str, ts_ns: int, data: bytes) -> None:
+        """QuickFIX FileLog-style text logs, written here so that secrets are already masked."""
+        if self.log_dir is None:
+            return
+        name = f"{session.replace(':', '-').replace('>', '')}.{kind}.log"
+        f = self._files.get(name)
+        if f is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            f = self._files[name] = open(self.log_dir / name, "ab")
+            os.chmod(self.log_dir / name, 0o600)
+        from xmc_fix.venues.translate import format_utc
+        f.write(format_utc(ts_ns).encode() + b" : " + data + b"\n")
+
+
+_stmt_cache: dict[tuple, object] = {}
+
+
+def _upsert_stmt(dialect: str, table, key: str, cols: frozenset):
+    ck = (dialect, table.name, cols)
+    stmt = _stmt_cache.get(ck)
+    if stmt is not None:
+        return stmt
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dinsert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dinsert
+    else:
+        return None
+    base = dinsert(table)
+    stmt = base.on_conflict_do_update(index_elements=[key],
+                                      set_={c: base.excluded[c] for c in cols if c != key})
+    _stmt_cache[ck] = stmt
+    return stmt

@@ -1,0 +1,1 @@
+"""Pricing: FX, unit and tax conversion, the executable basis, thresholds, quantity alignment."""

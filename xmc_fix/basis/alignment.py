@@ -1,0 +1,101 @@
+"""Quantity alignment: integer lots on each leg that match in underlying units.
+
+Five SHFE lots (5 x 5 t) match one LME lot (25 t) exactly; SHFE tonnes against COMEX pounds
+(1 HG lot = 25,000 lb = 11.3398 t) never match exactly, so for a target tonnage we choose the lot
+pair that trades the most matched quantity without exceeding the target, and among those the
+smallest residual, within the pair's tolerance. The residual is stated, never hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from xmc_fix.domain.instruments import Instrument
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    inner_lots: Decimal
+    outer_lots: Decimal
+    inner_units: Decimal
+    outer_units: Decimal
+    unit: str
+
+    @property
+    def residual(self) -> Decimal:
+        """Inner minus outer, in ``unit`` (positive: the inner leg is larger)."""
+        return self.inner_units - self.outer_units
+
+    @property
+    def matched(self) -> Decimal:
+        return min(self.inner_units, self.outer_units)
+
+    @property
+    def error(self) -> Decimal:
+        """Relative alignment error: |residual| over the larger leg."""
+        big = max(self.inner_units, self.outer_units)
+        return abs(self.residual) / big if big else ZERO
+
+
+def _lots_grid(inst: Instrument, upto_lots: Decimal) -> list[Decimal]:
+    step = inst.lot_step
+    n = inst.min_qty
+    # round min_qty up onto the step grid
+    n = (n / step).to_integral_value(ROUND_CEILING) * step
+    out = []
+    while n <= upto_lots:
+        out.append(n)
+        n += step
+    return out
+
+
+def align(target: Decimal, inner: Instrument, outer: Instrument, *, tolerance: Decimal,
+          carry: Decimal = ZERO, max_inner_lots: Decimal | None = None,
+          max_outer_lots: Decimal | None = None) -> Alignment | None:
+    """Best lot pair for ``target`` underlying units (in the inner leg's unit).
+
+    Both legs stay at or below ``target + tolerance``; ``|residual + carry| <= tolerance``; among
+    those, the largest matched quantity, then the smallest ``|residual + carry|``, then the fewest
+    lots. ``carry`` is a residual brought forward from earlier tickets (policy "carry"), which this
+    ticket may offset. ``None`` if no combination fits.
+    """
+    unit = inner.unit
+    a = inner.lots_to_units(Decimal(1), unit)
+    b = outer.lots_to_units(Decimal(1), unit)
+    cap = target + tolerance
+    max_i = (cap / a).to_integral_value(ROUND_FLOOR)
+    max_o = (cap / b).to_integral_value(ROUND_FLOOR)
+    if max_inner_lots is not None:
+        max_i = min(max_i, max_inner_lots)
+    if max_outer_lots is not None:
+        max_o = min(max_o, max_outer_lots)
+    best: tuple | None = None
+    inner_grid = _lots_grid(inner, max_i)
+    for n in _lots_grid(outer, max_o):
+        ou = n * b
+        # the inner lots nearest to the outer quantity (net of carry), on the inner's grid
+        ideal = (ou - carry) / a
+        for m in {_snap(ideal, inner, ROUND_FLOOR), _snap(ideal, inner, ROUND_CEILING)}:
+            if m is None or not inner_grid or m < inner_grid[0] or m > max_i:
+                continue
+            iu = m * a
+            res = abs(iu - ou + carry)
+            if res > tolerance:
+                continue
+            key = (min(iu, ou), -res, -(m + n))
+            if best is None or key > best[0]:
+                best = (key, m, n, iu, ou)
+    if best is None:
+        return None
+    _, m, n, iu, ou = best
+    return Alignment(m, n, iu, ou, unit)
+
+
+def _snap(lots: Decimal, inst: Instrument, rounding) -> Decimal | None:
+    if lots < 0:
+        return None
+    step = inst.lot_step
+    return (lots / step).to_integral_value(rounding) * step

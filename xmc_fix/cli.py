@@ -1,0 +1,218 @@
+"""``xmc``: argument parsing only. The work happens in :mod:`xmc_fix.app` and :mod:`xmc_fix.reports`.
+
+Exit codes: 0 success, 1 a run failed, 2 bad usage or bad configuration (one line naming the file,
+the key and the remedy; never a traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from xmc_fix.errors import ConfigError, XmcError
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSIONS = ROOT / "sessions"
+DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
+
+
+def _setup_logging(level: str, log_file: str | None) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(getattr(logging, level.upper()))
+    err.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root.addHandler(err)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file)
+        fh.setLevel(logging.INFO)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(fh)
+
+
+class XmcGroup(click.Group):
+    """Turns configuration errors into one line and exit code 2, other known errors into exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            click.echo(f"xmc: configuration error: {e.line()}", err=True)
+            ctx.exit(2)
+        except XmcError as e:
+            click.echo(f"xmc: error: {e}", err=True)
+            ctx.exit(1)
+
+
+def _ports(values: tuple[str, ...]) -> dict[str, int]:
+    out = {}
+    for v in values:
+        venue, sep, port = v.partition("=")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise click.BadParameter(f"{v!r}: expected VENUE=PORT, e.g. SHFE=9881", param_hint="--port")
+        out[venue] = int(port)
+    return out
+
+
+def _existing(path: str, what: str, option: str) -> str:
+    if not Path(path).is_file():
+        raise ConfigError("file not found", file=path, key=option, remedy=f"pass an existing {what}")
+    return path
+
+
+@click.group(cls=XmcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="Level of messages printed on stderr (the log file always gets info and above).")
+@click.option("--log-file", default=str(ROOT / "var" / "log" / "xmc.log"), show_default=True,
+              help="Application log file (FIX messages go to the audit database, not here).")
+@click.version_option(package_name="xmc_fix")
+def cli(log_level: str, log_file: str) -> None:
+    """xmc_fix: cross-market basis arbitrage over FIX.
+
+    Start with `xmc demo`: it runs the exchange simulator and the engine on loopback, trades the
+    default copper pairs, and prints the audit report.
+    """
+    _setup_logging(log_level, log_file)
+    # The QuickFIX session thread shares the GIL with the audit writer and the timer; a short
+    # switch interval bounds how long it can wait for the GIL when a message arrives (default 5 ms).
+    sys.setswitchinterval(float(os.environ.get("XMC_SWITCH_INTERVAL", "0.0002")))
+
+
+@cli.command()
+@click.option("--duration", type=click.FloatRange(min=1), default=20.0, show_default=True,
+              help="Seconds of trading.")
+@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed (same seed, same prices).")
+@click.option("--sessions", "sessions_path", default=str(SESSIONS / "venues.cfg"), show_default=True,
+              help="Engine QuickFIX settings (ports are replaced by free ones).")
+@click.option("--sim-config", default=str(SESSIONS / "sim.cfg"), show_default=True,
+              help="Simulator QuickFIX settings.")
+@click.option("--strategy", "strategy_path", default=str(SESSIONS / "strategy.toml"), show_default=True,
+              help="Strategy file: instruments, pairs, thresholds, limits.")
+@click.option("--market", "market_path", default=str(SESSIONS / "sim_market.toml"), show_default=True,
+              help="Simulator market file: price factors, venues, market makers.")
+@click.option("--quiet", is_flag=True, help="No progress lines, only the final report.")
+def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, quiet):
+    """Run the simulated venues and the engine together, then print the audit report."""
+    from xmc_fix.app import run_demo
+    from xmc_fix.reports.figures import figures, load_run, render_table
+
+    for p, what, opt in ((sessions_path, "QuickFIX settings file", "--sessions"),
+                         (sim_config, "QuickFIX settings file", "--sim-config"),
+                         (strategy_path, "strategy file", "--strategy"), (market_path, "market file", "--market")):
+        _existing(p, what, opt)
+    progress = None if quiet else (lambda line: click.echo(line, err=True))
+    summary, run_id, completeness = run_demo(duration=duration, db_url=db_url, seed=seed,
+                                             sessions_path=sessions_path, sim_config_path=sim_config,
+                                             strategy_path=strategy_path, market_path=market_path, progress=progress)
+    figs = figures(load_run(db_url, run_id))
+    click.echo(render_table(figs))
+    n_sessions = len(completeness["sessions"])
+    click.echo(f"audit: every FIX message of the run stored ({n_sessions} sessions checked against QuickFIX's store)"
+               if completeness["complete"] else "audit: INCOMPLETE - see `xmc report --format json`")
+    click.echo(f"database: {db_url}   run: {run_id}   (xmc report --db {db_url} --run {run_id})")
+    if not completeness["complete"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--config", "config_path", default=str(SESSIONS / "sim.cfg"), show_default=True,
+              help="Acceptor QuickFIX settings: one [SESSION] per venue (Venue=NAME).")
+@click.option("--market", "market_path", default=str(SESSIONS / "sim_market.toml"), show_default=True,
+              help="Market file: price factors, venues, instruments, market makers.")
+@click.option("--seed", type=int, default=None, help="Override the market file's seed.")
+@click.option("--port", "ports", multiple=True, metavar="VENUE=PORT", help="Override a venue's accept port.")
+@click.option("--store", default=None, help="Override FileStorePath for every session.")
+@click.option("--db", "db_url", default=None, help="Audit database for the simulator's own messages (off if unset).")
+@click.option("--credentials", "credentials_file", default=None,
+              help="TOML file of expected venue credentials (else XMC_<VENUE>_PASSWORD; none: no check).")
+@click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Stop after this many seconds.")
+def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, duration):
+    """Run the exchange simulator: a QuickFIX acceptor for every venue in --config."""
+    from xmc_fix.app import sim_from_files
+
+    _existing(config_path, "QuickFIX settings file", "--config")
+    server = sim_from_files(config_path, market_path, seed=seed, ports=_ports(ports), store=store, db_url=db_url,
+                            credentials_file=credentials_file)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    listening = ", ".join(f"{s.venue}:{s.values['SocketAcceptPort']}" for s in server.sessions.sessions)
+    click.echo(f"READY {listening}", nl=True)
+    sys.stdout.flush()
+    stop.wait(duration)
+    server.stop()
+    if server.audit is not None:
+        server.audit.update("runs", {"run_id": server.audit.run_id, "ended_ns": time.time_ns()})
+        server.audit.flush()
+        server.audit.close()
+    click.echo(f"sim stopped: {server.exchange.stats}", err=True)
+
+
+@cli.command()
+@click.option("--sessions", "sessions_path", default=str(SESSIONS / "venues.cfg"), show_default=True,
+              help="Initiator QuickFIX settings: one [SESSION] per venue (Venue=NAME).")
+@click.option("--strategy", "strategy_path", default=str(SESSIONS / "strategy.toml"), show_default=True,
+              help="Strategy file: instruments, pairs, thresholds, limits.")
+@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--duration", type=click.FloatRange(min=0.1), default=None,
+              help="Stop after this many seconds (default: until SIGINT/SIGTERM).")
+@click.option("--credentials", "credentials_file", default=None,
+              help="TOML file outside the repository, mode 600: [VENUE] username/password. "
+                   "XMC_<VENUE>_USERNAME / XMC_<VENUE>_PASSWORD override it.")
+@click.option("--port", "ports", multiple=True, metavar="VENUE=PORT", help="Override a venue's connect port.")
+@click.option("--store", default=None, help="Override FileStorePath for every session.")
+@click.option("--log-dir", default=None, help="Also write masked QuickFIX-style message logs here.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, quiet):
+    """Run the engine against the venues in --sessions."""
+    from xmc_fix.app import engine_from_files
+
+    _existing(sessions_path, "QuickFIX settings file", "--sessions")
+    _existing(strategy_path, "strategy file", "--strategy")
+    app = engine_from_files(sessions_path, strategy_path, db_url, credentials_file=credentials_file,
+                            ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv))
+    click.echo(f"run {app.run_id}: audit to {db_url}", err=True)
+    progress = None if quiet else (lambda line: click.echo(line, err=True))
+    summary = app.run(duration, progress)
+    click.echo(f"run {app.run_id} ended: {summary['tickets']} tickets {summary['by_state']}", err=True)
+
+
+@cli.command()
+@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--run", "run_id", default="latest", show_default=True, help="Run id, or 'latest' engine run.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--out", "out_path", default=None, help="Write to this file instead of stdout.")
+def report(db_url, run_id, fmt, out_path):
+    """Figures of a run from the audit database (tickets, alignment, messages, legs, latency)."""
+    from xmc_fix.reports.figures import figures, load_run, render_csv, render_json, render_table
+
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
+        raise ConfigError("database not found", file=db_url, key="--db", remedy="run `xmc demo` or pass --db")
+    figs = figures(load_run(db_url, run_id))
+    text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](figs)
+    if out_path:
+        Path(out_path).write_text(text if text.endswith("\n") else text + "\n")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    cli(prog_name="xmc")
+
+
+if __name__ == "__main__":
+    main()

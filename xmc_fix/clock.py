@@ -1,0 +1,47 @@
+"""Clocks, injected everywhere time is read: domain code never calls ``time`` directly.
+
+All timestamps are integer nanoseconds since the Unix epoch (UTC).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int:
+        """Wall-clock time in ns since the epoch."""
+
+
+class SystemClock:
+    """The machine's real-time clock (``clock_gettime(CLOCK_REALTIME)``)."""
+
+    __slots__ = ()
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+
+class ManualClock:
+    """A clock that moves only when told to; for tests."""
+
+    __slots__ = ("_now",)
+
+    def __init__(self, start_ns: int = 1_700_000_000_000_000_000) -> None:
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def advance(self, ns: int) -> None:
+        self._now += ns
+
+    def set(self, ns: int) -> None:
+        self._now = ns
+
+
+def ns_to_iso(ns: int) -> str:
+    """Render epoch ns as ISO-8601 UTC with microseconds (for reports and logs)."""
+    secs, rem = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"

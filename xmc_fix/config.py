@@ -1,0 +1,323 @@
+"""The strategy file (TOML): instruments, FX sources, pairs, thresholds and limits.
+
+Loaded once at start-up into frozen dataclasses and validated as a whole; every error names the
+file, the key and what to change (:class:`ConfigError`, exit code 2 at the CLI). The format is
+documented in the README ("Strategy file").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from xmc_fix.domain.enums import OrdType, TimeInForce
+from xmc_fix.domain.instruments import Instrument
+from xmc_fix.domain.units import UNITS, dimension
+from xmc_fix.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    namespace: str = "X"
+    account: str | None = None
+    md_depth: int = 5
+    ticket_timeout_ms: int = 5000
+    drain_timeout_ms: int = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class FxSource:
+    """Where a pair's FX rate comes from: a venue's market data (mid of the book) or a fixed
+    configured ``rate``. ``rate`` is units of ``quote`` per one ``base``."""
+
+    name: str
+    base: str
+    quote: str
+    venue: str | None = None
+    symbol: str | None = None
+    rate: Decimal | None = None
+    max_age_ms: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class PairConfig:
+    name: str
+    inner: str
+    outer: str
+    fx: str | None
+    formula: str = "spread"
+    tax_factor: Decimal = Decimal(1)
+    cost_per_unit: Decimal = Decimal(0)
+    ticket_qty: Decimal = Decimal(0)
+    max_position: Decimal = Decimal(0)
+    entry_above: Decimal | None = None
+    exit_above: Decimal | None = None
+    entry_below: Decimal | None = None
+    exit_below: Decimal | None = None
+    residual_tolerance: Decimal = Decimal(0)
+    inner_slippage_ticks: int = 2
+    outer_slippage_ticks: int = 2
+    order_type: OrdType = OrdType.LIMIT
+    tif: TimeInForce = TimeInForce.IOC
+    max_quote_age_ms: int = 2000
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    path: str
+    engine: EngineConfig
+    instruments: dict[str, Instrument]
+    fx: dict[str, FxSource]
+    pairs: dict[str, PairConfig]
+    venues: frozenset[str] = field(default_factory=frozenset)
+
+    def instrument(self, name: str) -> Instrument:
+        return self.instruments[name]
+
+    def by_venue_symbol(self) -> dict[tuple[str, str], Instrument]:
+        return {i.key: i for i in self.instruments.values()}
+
+
+class _Section:
+    """Typed access to one TOML table, producing errors that name file and dotted key."""
+
+    def __init__(self, file: str, prefix: str, data: dict[str, Any]) -> None:
+        self.file, self.prefix, self.data = file, prefix, data
+        self.used: set[str] = set()
+
+    def key(self, k: str) -> str:
+        return f"{self.prefix}.{k}" if self.prefix else k
+
+    def error(self, k: str, problem: str, remedy: str | None = None) -> ConfigError:
+        return ConfigError(problem, file=self.file, key=self.key(k), remedy=remedy)
+
+    def raw(self, k: str, default: Any = ..., required: bool = False) -> Any:
+        self.used.add(k)
+        if k not in self.data:
+            if required or default is ...:
+                raise self.error(k, "missing", "add this key")
+            return default
+        return self.data[k]
+
+    def str(self, k: str, default: Any = ..., choices: tuple[str, ...] | None = None) -> Any:
+        v = self.raw(k, default)
+        if v is default and k not in self.data:
+            return v
+        if not isinstance(v, str) or not v:
+            raise self.error(k, f"expected a non-empty string, got {v!r}")
+        if choices and v not in choices:
+            raise self.error(k, f"{v!r} is not one of {', '.join(choices)}")
+        return v
+
+    def dec(self, k: str, default: Any = ..., positive: bool = False, nonneg: bool = False) -> Any:
+        v = self.raw(k, default)
+        if v is default and k not in self.data:
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, Decimal, str)):
+            raise self.error(k, f"expected a number, got {v!r}")
+        try:
+            d = Decimal(str(v))
+        except InvalidOperation:
+            raise self.error(k, f"expected a number, got {v!r}") from None
+        if not d.is_finite():
+            raise self.error(k, f"expected a finite number, got {v!r}")
+        if positive and d <= 0:
+            raise self.error(k, f"must be greater than zero, got {v}")
+        if nonneg and d < 0:
+            raise self.error(k, f"must not be negative, got {v}")
+        return d
+
+    def int(self, k: str, default: Any = ..., minimum: int | None = None) -> Any:
+        v = self.raw(k, default)
+        if v is default and k not in self.data:
+            return v
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(k, f"expected an integer, got {v!r}")
+        if minimum is not None and v < minimum:
+            raise self.error(k, f"must be at least {minimum}, got {v}")
+        return v
+
+    def bool(self, k: str, default: Any = ...) -> Any:
+        v = self.raw(k, default)
+        if not isinstance(v, bool):
+            raise self.error(k, f"expected true or false, got {v!r}")
+        return v
+
+    def check_unknown(self) -> None:
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            import difflib
+            k = extra[0]
+            near = difflib.get_close_matches(k, sorted(self.used), n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(sorted(self.used))}"
+            raise self.error(k, "unknown key", hint)
+
+
+def _table(file: str, parent: dict, name: str, prefix: str = "") -> dict:
+    v = parent.get(name, {})
+    if not isinstance(v, dict):
+        raise ConfigError("expected a table", file=file, key=(prefix + name) if prefix else name,
+                          remedy=f"write it as [{name}]")
+    return v
+
+
+def load_strategy(path: str | Path) -> Strategy:
+    file = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("file not found", file=file, remedy="pass an existing strategy file with --strategy")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"), parse_float=Decimal)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", file=file) from None
+    top = _Section(file, "", data)
+    for k in ("engine", "fx", "instruments", "pairs"):
+        top.used.add(k)
+    top.check_unknown()
+
+    e = _Section(file, "engine", _table(file, data, "engine"))
+    engine = EngineConfig(
+        namespace=e.str("namespace", "X"),
+        account=e.str("account", None),
+        md_depth=e.int("md_depth", 5, minimum=1),
+        ticket_timeout_ms=e.int("ticket_timeout_ms", 5000, minimum=1),
+        drain_timeout_ms=e.int("drain_timeout_ms", 3000, minimum=0),
+    )
+    e.check_unknown()
+    if not engine.namespace.isalnum() or len(engine.namespace) > 4:
+        raise ConfigError(f"{engine.namespace!r} is not 1-4 letters or digits", file=file,
+                          key="engine.namespace", remedy="give each engine process a short alphanumeric namespace")
+
+    instruments: dict[str, Instrument] = {}
+    for name, body in _table(file, data, "instruments").items():
+        s = _Section(file, f"instruments.{name}", body if isinstance(body, dict) else {})
+        if not isinstance(body, dict):
+            raise s.error("", "expected a table")
+        unit = s.str("unit")
+        if unit not in UNITS:
+            raise s.error("unit", f"unknown unit {unit!r}", f"use one of {', '.join(UNITS)}")
+        inst = Instrument(
+            name=name,
+            venue=s.str("venue"),
+            symbol=s.str("symbol"),
+            security_id=s.str("security_id", None),
+            currency=s.str("currency"),
+            contract_size=s.dec("contract_size", positive=True),
+            unit=unit,
+            tick=s.dec("tick", positive=True),
+            lot_step=s.dec("lot_step", Decimal(1), positive=True),
+            min_qty=s.dec("min_qty", Decimal(1), positive=True),
+            max_order_qty=s.dec("max_order_qty", Decimal(1000), positive=True),
+            position_effect=s.bool("position_effect", False),
+            calendar=s.str("calendar", None),
+        )
+        s.check_unknown()
+        if inst.max_order_qty < inst.min_qty:
+            raise s.error("max_order_qty", f"{inst.max_order_qty} is below min_qty {inst.min_qty}",
+                          "raise max_order_qty or lower min_qty")
+        instruments[name] = inst
+    seen: dict[tuple[str, str], str] = {}
+    for inst in instruments.values():
+        if inst.key in seen:
+            raise ConfigError(f"same venue and symbol as instruments.{seen[inst.key]}", file=file,
+                              key=f"instruments.{inst.name}.symbol", remedy="each instrument needs its own symbol")
+        seen[inst.key] = inst.name
+
+    fx: dict[str, FxSource] = {}
+    for name, body in _table(file, data, "fx").items():
+        s = _Section(file, f"fx.{name}", body if isinstance(body, dict) else {})
+        src = FxSource(
+            name=name, base=s.str("base"), quote=s.str("quote"),
+            venue=s.str("venue", None), symbol=s.str("symbol", None),
+            rate=s.dec("rate", None, positive=True), max_age_ms=s.int("max_age_ms", 5000, minimum=1),
+        )
+        s.check_unknown()
+        if src.rate is None and not (src.venue and src.symbol):
+            raise s.error("venue", "no source", "give venue and symbol (market data) or a fixed rate")
+        fx[name] = src
+
+    pairs: dict[str, PairConfig] = {}
+    for name, body in _table(file, data, "pairs").items():
+        s = _Section(file, f"pairs.{name}", body if isinstance(body, dict) else {})
+        inner, outer = s.str("inner"), s.str("outer")
+        for k, v in (("inner", inner), ("outer", outer)):
+            if v not in instruments:
+                raise s.error(k, f"unknown instrument {v!r}", f"define [instruments.{v}] or use one of "
+                              f"{', '.join(instruments) or '(none defined)'}")
+        if inner == outer:
+            raise s.error("outer", "inner and outer are the same instrument")
+        fx_name = s.str("fx", None)
+        if fx_name is not None and fx_name not in fx:
+            raise s.error("fx", f"unknown FX source {fx_name!r}", f"define [fx.{fx_name}]")
+        pc = PairConfig(
+            name=name, inner=inner, outer=outer, fx=fx_name,
+            formula=s.str("formula", "spread", choices=("spread", "ratio")),
+            tax_factor=s.dec("tax_factor", Decimal(1), positive=True),
+            cost_per_unit=s.dec("cost_per_unit", Decimal(0)),
+            ticket_qty=s.dec("ticket_qty", positive=True),
+            max_position=s.dec("max_position", positive=True),
+            entry_above=s.dec("entry_above", None),
+            exit_above=s.dec("exit_above", None),
+            entry_below=s.dec("entry_below", None),
+            exit_below=s.dec("exit_below", None),
+            residual_tolerance=s.dec("residual_tolerance", Decimal(0), nonneg=True),
+            inner_slippage_ticks=s.int("inner_slippage_ticks", 2, minimum=0),
+            outer_slippage_ticks=s.int("outer_slippage_ticks", 2, minimum=0),
+            order_type=OrdType(s.str("order_type", "LIMIT", choices=("LIMIT", "MARKET"))),
+            tif=TimeInForce(s.str("tif", "IOC", choices=("IOC", "FOK", "DAY"))),
+            max_quote_age_ms=s.int("max_quote_age_ms", 2000, minimum=1),
+            enabled=s.bool("enabled", True),
+        )
+        s.check_unknown()
+        _check_pair(s, pc, instruments, fx)
+        pairs[name] = pc
+
+    venues = frozenset(i.venue for i in instruments.values()) | frozenset(
+        f.venue for f in fx.values() if f.venue)
+    return Strategy(file, engine, instruments, fx, pairs, venues)
+
+
+def _check_pair(s: _Section, pc: PairConfig, instruments: dict[str, Instrument],
+                fx: dict[str, FxSource]) -> None:
+    i, o = instruments[pc.inner], instruments[pc.outer]
+    if dimension(i.unit) != dimension(o.unit):
+        raise s.error("outer", f"{o.unit} cannot be converted to {i.unit}",
+                      "pair instruments of the same physical dimension")
+    if i.currency != o.currency:
+        if pc.fx is None:
+            raise s.error("fx", f"missing: {o.currency} prices must be converted to {i.currency}",
+                          "name an [fx.*] source")
+        src = fx[pc.fx]
+        if {src.base, src.quote} != {i.currency, o.currency}:
+            raise s.error("fx", f"{pc.fx} quotes {src.base}/{src.quote}, the pair needs "
+                          f"{o.currency} and {i.currency}", "point fx at the right currency pair")
+    if pc.entry_above is None and pc.entry_below is None:
+        raise s.error("entry_above", "no entry threshold", "set entry_above, entry_below or both")
+    if pc.entry_above is not None:
+        if pc.exit_above is None:
+            raise s.error("exit_above", "missing (needed with entry_above)", "set the level to buy back at")
+        if pc.exit_above >= pc.entry_above:
+            raise s.error("exit_above", f"{pc.exit_above} is not below entry_above {pc.entry_above}",
+                          "the exit must be on the near side of the entry (hysteresis)")
+    if pc.entry_below is not None:
+        if pc.exit_below is None:
+            raise s.error("exit_below", "missing (needed with entry_below)", "set the level to sell back at")
+        if pc.exit_below <= pc.entry_below:
+            raise s.error("exit_below", f"{pc.exit_below} is not above entry_below {pc.entry_below}",
+                          "the exit must be on the near side of the entry (hysteresis)")
+    if pc.entry_above is not None and pc.entry_below is not None and pc.entry_below >= pc.entry_above:
+        raise s.error("entry_below", f"{pc.entry_below} is not below entry_above {pc.entry_above}")
+    if pc.max_position < pc.ticket_qty:
+        raise s.error("max_position", f"{pc.max_position} is below ticket_qty {pc.ticket_qty}",
+                      "a single ticket would already breach it")
+    for leg, inst in (("inner", i), ("outer", o)):
+        lots = pc.ticket_qty / i.lots_to_units(Decimal(1), i.unit) if leg == "inner" else None
+        if lots is not None and lots > inst.max_order_qty:
+            raise s.error("ticket_qty", f"needs {lots} lots of {inst.name}, above its max_order_qty "
+                          f"{inst.max_order_qty}", "lower ticket_qty or raise the instrument's limit")

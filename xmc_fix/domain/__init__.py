@@ -1,0 +1,1 @@
+"""The pure model: no QuickFIX, no SQL, no clock reads. Everything here is unit-testable alone."""

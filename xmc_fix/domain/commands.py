@@ -1,0 +1,66 @@
+"""Commands: what the engine asks a venue to do. Distinct types from events (what happened)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from xmc_fix.domain.enums import OrdType, PositionEffect, Side, TimeInForce
+from xmc_fix.domain.instruments import Instrument
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    cl_ord_id: str
+    instrument: Instrument
+    side: Side
+    qty: Decimal
+    ord_type: OrdType
+    price: Decimal | None
+    tif: TimeInForce
+    account: str | None = None
+    position_effect: PositionEffect | None = None
+
+    @property
+    def venue(self) -> str:
+        return self.instrument.venue
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    instrument: Instrument
+    side: Side
+    qty: Decimal
+    order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    instrument: Instrument
+    side: Side
+    qty: Decimal
+    ord_type: OrdType
+    price: Decimal | None
+    tif: TimeInForce
+    account: str | None = None
+    position_effect: PositionEffect | None = None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOrderStatus:
+    cl_ord_id: str
+    instrument: Instrument
+    side: Side
+    order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeMarketData:
+    md_req_id: str
+    instrument: Instrument
+    depth: int

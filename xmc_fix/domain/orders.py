@@ -1,0 +1,145 @@
+"""Per-order state reconciled from ExecutionReports.
+
+The rules, each with a test: a report is applied at most once (by ExecID, whatever the arrival
+order); PossDup repeats change nothing; CumQty never goes back; a terminal status is never undone by
+a late non-terminal report, but a fill that arrives after a cancel is still counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from xmc_fix.domain.commands import NewOrder
+from xmc_fix.domain.enums import ExecType, LegRole, OrderRole, OrdStatus
+from xmc_fix.domain.events import ExecReport
+
+ZERO = Decimal(0)
+
+_RANK = {
+    OrdStatus.PENDING_NEW: 0,
+    OrdStatus.NEW: 1,
+    OrdStatus.REPLACED: 1,
+    OrdStatus.PENDING_REPLACE: 2,
+    OrdStatus.PENDING_CANCEL: 2,
+    OrdStatus.PARTIALLY_FILLED: 2,
+    OrdStatus.FILLED: 3,
+    OrdStatus.CANCELED: 3,
+    OrdStatus.REJECTED: 3,
+    OrdStatus.EXPIRED: 3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    exec_id: str
+    cl_ord_id: str
+    qty: Decimal
+    price: Decimal
+    venue_ns: int | None
+    recv_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one ExecutionReport did to an order."""
+
+    duplicate: bool = False
+    fill: Fill | None = None
+    status_changed: bool = False
+
+
+@dataclass(slots=True)
+class Order:
+    """One order at a venue, as far as its ExecutionReports have told us."""
+
+    command: NewOrder
+    ticket_id: str
+    leg: LegRole
+    role: OrderRole
+    created_ns: int
+    cl_ord_id: str = ""
+    status: OrdStatus = OrdStatus.PENDING_NEW
+    cum_qty: Decimal = ZERO
+    leaves_qty: Decimal = ZERO
+    avg_px: Decimal = ZERO
+    order_id: str | None = None
+    sent_ns: int | None = None
+    ack_ns: int | None = None
+    done_ns: int | None = None
+    text: str | None = None
+    fills: list[Fill] = field(default_factory=list)
+    exec_ids: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.cl_ord_id:
+            self.cl_ord_id = self.command.cl_ord_id
+        if not self.leaves_qty:
+            self.leaves_qty = self.command.qty
+
+    @property
+    def qty(self) -> Decimal:
+        return self.command.qty
+
+    @property
+    def side(self):
+        return self.command.side
+
+    @property
+    def instrument(self):
+        return self.command.instrument
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def filled_qty(self) -> Decimal:
+        """Quantity filled: the venue's CumQty, or the sum of fills we hold if that is larger
+        (a Trade report can arrive before the report that raised CumQty to include it)."""
+        fills = sum((f.qty for f in self.fills), ZERO)
+        return self.cum_qty if self.cum_qty >= fills else fills
+
+    def apply(self, er: ExecReport) -> Applied:
+        if er.exec_id in self.exec_ids:
+            return Applied(duplicate=True)
+        self.exec_ids.add(er.exec_id)
+        if er.order_id and er.order_id != "NONE":
+            self.order_id = er.order_id
+        if self.ack_ns is None and er.exec_type is not ExecType.ORDER_STATUS:
+            self.ack_ns = er.recv_ns
+
+        fill = None
+        if er.exec_type is ExecType.TRADE and er.last_qty > 0:
+            fill = Fill(er.exec_id, er.cl_ord_id, er.last_qty, er.last_px, er.venue_ns, er.recv_ns)
+            self.fills.append(fill)
+
+        if er.cum_qty > self.cum_qty:
+            self.cum_qty = er.cum_qty
+            if er.avg_px:
+                self.avg_px = er.avg_px
+        elif fill is not None and not er.avg_px and self.fills:
+            self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
+
+        if er.exec_type is ExecType.REPLACED:
+            self.cl_ord_id = er.cl_ord_id
+
+        before = self.status
+        if self._accepts(er.ord_status):
+            self.status = er.ord_status
+            self.leaves_qty = er.leaves_qty
+            if er.text:
+                self.text = er.text
+        if self.status.is_terminal:
+            self.leaves_qty = ZERO
+            if self.done_ns is None:
+                self.done_ns = er.recv_ns
+        return Applied(fill=fill, status_changed=self.status is not before)
+
+    def _accepts(self, incoming: OrdStatus) -> bool:
+        current = self.status
+        if current.is_terminal:
+            # Only a FILLED report may complete an order we believed cancelled/expired
+            # (a late fill that completes the quantity).
+            return incoming is OrdStatus.FILLED and current in (OrdStatus.CANCELED, OrdStatus.EXPIRED)
+        return _RANK[incoming] >= _RANK[current]

@@ -1,0 +1,63 @@
+"""The engine's single synchronisation point.
+
+Every entry into the engine (QuickFIX callbacks on the session thread, timer ticks from the timer
+thread, operator commands) goes through :meth:`Serializer.post`. Whoever holds the lock runs the
+queued work in order; nobody ever waits for the lock. The session thread therefore runs its own
+callback inline when it is uncontended (the common case: no hand-off on the hot path), and no
+thread can deadlock against QuickFIX's own session mutex, which QuickFIX holds while it calls
+``onLogout`` and ``toApp``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Callable
+
+log = logging.getLogger("xmc.engine")
+
+
+class Serializer:
+    def __init__(self, on_error: Callable[[Callable, tuple, BaseException], None] | None = None) -> None:
+        self._q: deque = deque()
+        self._lock = threading.Lock()
+        self._on_error = on_error or (lambda fn, args, e: log.exception("engine error in %s", fn))
+
+    def post(self, fn: Callable, *args) -> None:
+        self._q.append((fn, args))
+        # Re-check after releasing: work posted while we were finishing is never stranded.
+        while self._q and self._lock.acquire(blocking=False):
+            try:
+                q = self._q
+                while q:
+                    fn, args = q.popleft()
+                    try:
+                        fn(*args)
+                    except Exception as e:  # the boundary: log, audit, carry on
+                        try:
+                            self._on_error(fn, args, e)
+                        except Exception:
+                            log.exception("error handler failed")
+            finally:
+                self._lock.release()
+
+    def call(self, fn: Callable, *args, timeout: float = 10.0):
+        """Run ``fn`` inside the engine from another thread and wait for its result."""
+        done = threading.Event()
+        box: list = [None, None]
+
+        def run():
+            try:
+                box[0] = fn(*args)
+            except Exception as e:
+                box[1] = e
+            finally:
+                done.set()
+
+        self.post(run)
+        if not done.wait(timeout):
+            raise TimeoutError(f"engine did not run {getattr(fn, '__name__', fn)} within {timeout}s")
+        if box[1] is not None:
+            raise box[1]
+        return box[0]

@@ -1,0 +1,111 @@
+"""A price-level book for one instrument at one venue.
+
+Levels are keyed by price; NEW and CHANGE set a level's size, DELETE removes it. The book knows its
+venue time and our receive time of the last change, and RptSeq continuity: an update whose RptSeq
+does not follow the last one marks the book invalid (``gap``) until a fresh snapshot arrives,
+rather than leaving a silently wrong book.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from xmc_fix.domain.enums import BookAction, BookSide
+from xmc_fix.domain.events import BookSnapshot, BookUpdate
+
+ZERO = Decimal(0)
+
+
+class Book:
+    __slots__ = ("venue", "symbol", "_bids", "_asks", "_bid_levels", "_ask_levels", "rpt_seq", "venue_ns",
+                 "recv_ns", "valid", "gap", "updates")
+
+    def __init__(self, venue: str, symbol: str) -> None:
+        self.venue = venue
+        self.symbol = symbol
+        self._bids: dict[Decimal, Decimal] = {}
+        self._asks: dict[Decimal, Decimal] = {}
+        self._bid_levels: list[tuple[Decimal, Decimal]] | None = []
+        self._ask_levels: list[tuple[Decimal, Decimal]] | None = []
+        self.rpt_seq: int | None = None
+        self.venue_ns: int | None = None
+        self.recv_ns: int = 0
+        self.valid = False       # no snapshot yet, or a gap was detected
+        self.gap = False
+        self.updates = 0
+
+    def apply_snapshot(self, snap: BookSnapshot) -> None:
+        self._bids = {px: sz for px, sz in snap.bids if sz > 0}
+        self._asks = {px: sz for px, sz in snap.asks if sz > 0}
+        self._bid_levels = self._ask_levels = None
+        self.rpt_seq = snap.rpt_seq
+        self.venue_ns = snap.venue_ns
+        self.recv_ns = snap.recv_ns
+        self.valid = True
+        self.gap = False
+        self.updates += 1
+
+    def apply(self, upd: BookUpdate) -> bool:
+        """Apply an incremental refresh; False (and the book invalid) on a sequence gap."""
+        if upd.rpt_seq is not None and self.rpt_seq is not None and upd.rpt_seq != self.rpt_seq + 1:
+            if upd.rpt_seq <= self.rpt_seq:
+                return True  # a repeat of something already applied
+            self.valid = False
+            self.gap = True
+            return False
+        if not self.valid:
+            # Incrementals before the first snapshot cannot make a correct book.
+            if upd.rpt_seq is not None:
+                self.rpt_seq = upd.rpt_seq
+            return False
+        for e in upd.entries:
+            levels = self._bids if e.side is BookSide.BID else self._asks
+            if e.action is BookAction.DELETE or e.size <= 0:
+                levels.pop(e.price, None)
+            else:
+                levels[e.price] = e.size
+        self._bid_levels = self._ask_levels = None
+        if upd.rpt_seq is not None:
+            self.rpt_seq = upd.rpt_seq
+        self.venue_ns = upd.venue_ns
+        self.recv_ns = upd.recv_ns
+        self.updates += 1
+        return True
+
+    def invalidate(self) -> None:
+        self.valid = False
+
+    @property
+    def bids(self) -> list[tuple[Decimal, Decimal]]:
+        """Bid levels, best (highest) first."""
+        if self._bid_levels is None:
+            self._bid_levels = sorted(self._bids.items(), reverse=True)
+        return self._bid_levels
+
+    @property
+    def asks(self) -> list[tuple[Decimal, Decimal]]:
+        """Ask levels, best (lowest) first."""
+        if self._ask_levels is None:
+            self._ask_levels = sorted(self._asks.items())
+        return self._ask_levels
+
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        b = self.bids
+        return b[0] if b else None
+
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        a = self.asks
+        return a[0] if a else None
+
+    def mid(self) -> Decimal | None:
+        b, a = self.best_bid(), self.best_ask()
+        if b is None or a is None:
+            return None
+        return (b[0] + a[0]) / 2
+
+    def top(self) -> tuple:
+        """((bid, size), (ask, size)) for the record; ``None`` for an empty side."""
+        return (self.best_bid(), self.best_ask())
+
+    def age_ns(self, now_ns: int) -> int:
+        return now_ns - self.recv_ns

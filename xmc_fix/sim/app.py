@@ -1,0 +1,183 @@
+"""The simulator's QuickFIX side: the acceptor application, the market thread, and the server that
+runs them (``xmc sim``).
+
+Like the engine's adapter, the application is thin and guarded: it checks Logon credentials,
+hands each application message to the :class:`Exchange` through the Serializer, and never lets an
+exception reach QuickFIX.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import quickfix as fix
+
+from xmc_fix.audit.logbridge import AuditLogFactory
+from xmc_fix.clock import SystemClock
+from xmc_fix.execution.serial import Serializer
+from xmc_fix.sim.config import MarketCfg
+from xmc_fix.sim.exchange import Exchange
+from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS, msg_type_of
+from xmc_fix.venues.credentials import Credentials
+from xmc_fix.venues.settings import SessionFile
+
+log = logging.getLogger("xmc.sim")
+
+
+class SimApplication(fix.Application):
+    def __init__(self, sessions: SessionFile, credentials: dict[str, Credentials], serial: Serializer) -> None:
+        super().__init__()
+        self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
+        self._credentials = credentials
+        self._serial = serial
+        self.exchange: Exchange | None = None
+        self.session_ids: dict[str, fix.SessionID] = {}
+        self._handlers = {}
+        self._dd_paths = {s.session_key: s.values.get("DataDictionary") for s in sessions.sessions}
+        self._dds: dict[str, fix.DataDictionary] = {}
+        self.rejected_logons = 0
+
+    def bind(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self._handlers = {"V": exchange.on_md_request, "D": exchange.on_new_order, "F": exchange.on_cancel,
+                          "G": exchange.on_replace, "H": exchange.on_status}
+
+    def venue(self, sid) -> str:
+        return self._venue_by_key.get(sid.toString(), "")
+
+    def onCreate(self, sessionID) -> None:
+        try:
+            key = sessionID.toString()
+            self.session_ids[key] = fix.SessionID(sessionID.getBeginString().getValue(),
+                                                  sessionID.getSenderCompID().getValue(),
+                                                  sessionID.getTargetCompID().getValue(),
+                                                  sessionID.getSessionQualifier())
+        except Exception:
+            log.exception("sim onCreate failed")
+
+    def onLogon(self, sessionID) -> None:
+        try:
+            log.info("sim: %s logged on", sessionID.toString())
+        except Exception:
+            pass
+
+    def onLogout(self, sessionID) -> None:
+        try:
+            key = sessionID.toString()
+            if self.exchange is not None:
+                self._serial.post(self._drop_subscriptions, key)
+        except Exception:
+            log.exception("sim onLogout failed")
+
+    def _drop_subscriptions(self, key: str) -> None:
+        for venue in self.exchange.venues.values():
+            for inst in venue.instruments.values():
+                inst.subscribers.pop(key, None)
+
+    def toAdmin(self, message, sessionID) -> None:
+        pass
+
+    def fromAdmin(self, message, sessionID) -> None:
+        try:
+            if message.getHeader().getField(35) != "A":
+                return
+            cred = self._credentials.get(self.venue(sessionID))
+            if cred is None or cred.password is None:
+                return
+            user = message.getField(553) if message.isSetField(553) else None
+            pw = message.getField(554) if message.isSetField(554) else None
+            if pw != cred.password.reveal() or (cred.username and user != cred.username):
+                self.rejected_logons += 1
+                raise fix.RejectLogon("invalid username or password")
+        except QUICKFIX_EXCEPTIONS:
+            raise
+        except Exception:
+            log.exception("sim fromAdmin failed")
+
+    def toApp(self, message, sessionID) -> None:
+        pass
+
+    def fromApp(self, message, sessionID) -> None:
+        try:
+            raw = message.toString()
+            handler = self._handlers.get(msg_type_of(raw))
+            if handler is None:
+                raise fix.UnsupportedMessageType()
+            self._serial.post(handler, self.venue(sessionID), sessionID.toString(), raw)
+        except QUICKFIX_EXCEPTIONS:
+            raise
+        except Exception:
+            log.exception("sim fromApp failed")
+
+    # the Exchange's outlet
+    def send(self, session: str, text: str, dd: bool) -> bool:
+        sid = self.session_ids.get(session)
+        if sid is None:
+            return False
+        sess = fix.Session.lookupSession(sid)
+        if sess is None or not sess.isLoggedOn():
+            return False
+        msg = fix.Message(text, self._dd(session), False) if dd else fix.Message(text, False)
+        return fix.Session.sendToTarget(msg, sid)
+
+    def _dd(self, session: str) -> fix.DataDictionary:
+        dd = self._dds.get(session)
+        if dd is None:
+            dd = self._dds[session] = fix.DataDictionary(self._dd_paths[session])
+        return dd
+
+
+class SimServer:
+    """``xmc sim``: the acceptor, the exchange and the market thread, started and stopped together."""
+
+    def __init__(self, sessions: SessionFile, market: MarketCfg, credentials: dict[str, Credentials], *,
+                 audit=None) -> None:
+        self.sessions = sessions
+        self.market = market
+        self.clock = SystemClock()
+        self.serial = Serializer(on_error=lambda fn, args, e: log.error("sim error in %s: %s", fn, e, exc_info=e))
+        self.app = SimApplication(sessions, credentials, self.serial)
+        self.exchange = Exchange(market, self.app.send, self.clock,
+                                 begin_string=lambda s: s.split(":", 1)[0])
+        self.app.bind(self.exchange)
+        self.audit = audit
+        self._settings = sessions.quickfix_settings()
+        self._store = fix.FileStoreFactory(self._settings)
+        self._logs = AuditLogFactory(audit) if audit is not None else fix.ScreenLogFactory(False, False, False)
+        self._acceptor = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._market_loop, name="xmc-sim-market", daemon=True)
+        self.run_id = uuid.uuid4().hex[:12]
+
+    def start(self) -> "SimServer":
+        self._acceptor = fix.SocketAcceptor(self.app, self._store, self._settings, self._logs)
+        self._acceptor.start()
+        self._thread.start()
+        return self
+
+    def _market_loop(self) -> None:
+        step = self.market.step_ms / 1000.0
+        nxt = time.monotonic()
+        while not self._stop.is_set():
+            nxt += step
+            delay = nxt - time.monotonic()
+            if delay > 0:
+                if self._stop.wait(delay):
+                    break
+            else:
+                nxt = time.monotonic()  # fell behind: do not try to catch up in a burst
+            self.serial.post(self.exchange.step)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        if self._acceptor is not None:
+            # Give initiators a moment to log out first: stopping an acceptor right after a
+            # peer's logout has crashed QuickFIX 1.16 (SIGSEGV).
+            time.sleep(0.2)
+            self._acceptor.stop()
+            self._acceptor = None

@@ -1,0 +1,238 @@
+"""The engine's ``quickfix.Application``: thin by design.
+
+Each callback cracks the message, translates it to a domain event (:mod:`translate`), hands it to
+the engine through ``handler``, and catches everything. QuickFIX ends or hangs the process when any
+Python exception other than its own escapes a callback, so every callback is guarded: QuickFIX's own
+exceptions pass (they make QuickFIX send the right rejection), a translation failure becomes
+``IncorrectTagValue`` (the venue gets a session Reject naming the tag), and anything else is logged
+and audited and goes no further.
+
+Outgoing: :class:`QuickFixSender` renders commands as FIX text and hands them to the session.
+Stale orders are never resent: an order QuickFIX would replay with PossDup after a reconnect is
+dropped (``DoNotSend``, so QuickFIX gap-fills it) and the engine asks the venue for its status
+instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Callable
+
+import quickfix as fix
+
+from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
+from xmc_fix.domain.events import SessionDown, SessionUp
+from xmc_fix.errors import FixTranslationError
+from xmc_fix.venues import translate as tr
+from xmc_fix.venues.credentials import Credentials
+from xmc_fix.venues.settings import SessionFile
+
+log = logging.getLogger("xmc.venues")
+
+#: Exceptions QuickFIX understands; anything else must not escape a callback.
+QUICKFIX_EXCEPTIONS = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue,
+                       fix.UnsupportedMessageType, fix.RejectLogon, fix.DoNotSend)
+_ORDER_TYPES = ("D", "F", "G", "H")
+
+
+def msg_type_of(raw: str) -> str:
+    i = raw.find("\x0135=")
+    if i < 0:
+        return ""
+    j = raw.find("\x01", i + 4)
+    return raw[i + 4:j]
+
+
+class EngineApplication(fix.Application):
+    """Initiator side: one instance serves every venue session of the engine."""
+
+    def __init__(self, sessions: SessionFile, credentials: dict[str, Credentials],
+                 handler: Callable[[object], None], on_error: Callable[..., None] | None = None) -> None:
+        super().__init__()
+        self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
+        self._credentials = credentials
+        self._handler = handler
+        self._on_error = on_error
+        self.session_ids: dict[str, fix.SessionID] = {}
+        self.sessions: dict[str, fix.Session] = {}
+        self._venue_by_sid: dict[str, str] = {}
+        self._logout_text: dict[str, str] = {}
+        self._sent_seq: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def venue(self, sid) -> str:
+        key = sid.toString()
+        v = self._venue_by_sid.get(key)
+        if v is None:
+            v = self._venue_by_key.get(key, key)
+            self._venue_by_sid[key] = v
+        return v
+
+    def _fail(self, where: str, e: BaseException, sid=None, raw: str | None = None) -> None:
+        venue = None
+        try:
+            venue = self.venue(sid) if sid is not None else None
+        except Exception:
+            pass
+        log.error("%s callback failed for %s: %s: %s", where, venue, type(e).__name__, e, exc_info=e)
+        if self._on_error is not None:
+            try:
+                self._on_error(where, e, venue, raw)
+            except Exception:
+                log.exception("error sink failed")
+
+    # -- quickfix.Application ----------------------------------------------------------------
+    def onCreate(self, sessionID) -> None:
+        try:
+            venue = self.venue(sessionID)
+            self.session_ids[venue] = fix.SessionID(sessionID.getBeginString().getValue(),
+                                                    sessionID.getSenderCompID().getValue(),
+                                                    sessionID.getTargetCompID().getValue(),
+                                                    sessionID.getSessionQualifier())
+            self.sessions[venue] = fix.Session.lookupSession(sessionID)
+        except Exception as e:
+            self._fail("onCreate", e, sessionID)
+
+    def onLogon(self, sessionID) -> None:
+        try:
+            self._handler(SessionUp(self.venue(sessionID), time.time_ns()))
+        except Exception as e:
+            self._fail("onLogon", e, sessionID)
+
+    def onLogout(self, sessionID) -> None:
+        try:
+            venue = self.venue(sessionID)
+            self._handler(SessionDown(venue, time.time_ns(), self._logout_text.pop(venue, "")))
+        except Exception as e:
+            self._fail("onLogout", e, sessionID)
+
+    def toAdmin(self, message, sessionID) -> None:
+        try:
+            if message.getHeader().getField(35) == "A":
+                cred = self._credentials.get(self.venue(sessionID))
+                if cred is not None:
+                    if cred.username:
+                        message.setField(fix.Username(cred.username))
+                    if cred.password is not None:
+                        message.setField(fix.Password(cred.password.reveal()))
+        except Exception as e:
+            self._fail("toAdmin", e, sessionID)
+
+    def fromAdmin(self, message, sessionID) -> None:
+        raw = None
+        try:
+            raw = message.toString()
+            mt = msg_type_of(raw)
+            if mt == "3":
+                venue = self.venue(sessionID)
+                ev = tr.decode_reject(venue, raw, time.time_ns())
+                if ev.ref_id is None and ev.ref_seq_num is not None:
+                    ref = self._sent_seq.get((venue, ev.ref_seq_num))
+                    if ref is not None:
+                        ev = type(ev)(ev.venue, ev.business, ev.ref_seq_num, ev.ref_msg_type, ref, ev.reason,
+                                      ev.recv_ns)
+                self._handler(ev)
+            elif mt == "5":
+                text = tr.fields(raw).get("58")
+                if text:
+                    self._logout_text[self.venue(sessionID)] = text
+        except QUICKFIX_EXCEPTIONS:
+            raise
+        except Exception as e:
+            self._fail("fromAdmin", e, sessionID, raw)
+
+    def toApp(self, message, sessionID) -> None:
+        try:
+            header = message.getHeader()
+            mt = header.getField(35)
+            if mt in _ORDER_TYPES:
+                if header.isSetField(43) and header.getField(43) == "Y" and mt in ("D", "G"):
+                    # QuickFIX is replaying an old order after a resend request: never re-send an
+                    # order into the market late. QuickFIX gap-fills it; the engine asks for status.
+                    log.warning("%s: not re-sending stale %s %s", self.venue(sessionID), mt, message.getField(11))
+                    raise fix.DoNotSend()
+                seq = int(header.getField(34))
+                self._sent_seq[(self.venue(sessionID), seq)] = message.getField(11)
+                if len(self._sent_seq) > 100_000:
+                    self._sent_seq.popitem(last=False)
+        except QUICKFIX_EXCEPTIONS:
+            raise
+        except Exception as e:
+            self._fail("toApp", e, sessionID)
+
+    def fromApp(self, message, sessionID) -> None:
+        recv_ns = time.time_ns()
+        raw = None
+        try:
+            raw = message.toString()
+            decoder = tr.APP_DECODERS.get(msg_type_of(raw))
+            if decoder is None:
+                raise fix.UnsupportedMessageType()
+            ev = decoder(self.venue(sessionID), raw, recv_ns)
+            if type(ev) is list:
+                for e in ev:
+                    self._handler(e)
+            else:
+                self._handler(ev)
+        except QUICKFIX_EXCEPTIONS:
+            raise
+        except FixTranslationError as e:
+            self._fail("fromApp", e, sessionID, raw)
+            if e.tag:
+                raise fix.IncorrectTagValue(e.tag)
+        except Exception as e:
+            self._fail("fromApp", e, sessionID, raw)
+
+
+class QuickFixSender:
+    """Sends engine commands over the venue sessions (implements the engine's OrderSender)."""
+
+    def __init__(self, app: EngineApplication, sessions: SessionFile) -> None:
+        self._app = app
+        self._begin = {s.venue: s.values["BeginString"] for s in sessions.sessions}
+        self._dd_path = {s.venue: s.values.get("DataDictionary") for s in sessions.sessions}
+        self._dds: dict[str, fix.DataDictionary] = {}
+
+    def is_up(self, venue: str) -> bool:
+        s = self._app.sessions.get(venue)
+        return s is not None and s.isLoggedOn()
+
+    def _send(self, venue: str, text: str, dd: bool = False) -> bool:
+        sid = self._app.session_ids.get(venue)
+        if sid is None or not self.is_up(venue):
+            return False
+        if dd:
+            msg = fix.Message(text, self._dd(venue), False)
+        else:
+            msg = fix.Message(text, False)
+        try:
+            return fix.Session.sendToTarget(msg, sid)
+        except fix.SessionNotFound:
+            return False
+
+    def _dd(self, venue: str):
+        d = self._dds.get(venue)
+        if d is None:
+            d = self._dds[venue] = fix.DataDictionary(self._dd_path[venue])
+        return d
+
+    def send_new(self, cmd: NewOrder, now_ns: int) -> bool:
+        return self._send(cmd.venue, tr.encode_new_order(cmd, now_ns, self._begin[cmd.venue]))
+
+    def send_cancel(self, cmd: CancelOrder, now_ns: int) -> bool:
+        v = cmd.instrument.venue
+        return self._send(v, tr.encode_cancel(cmd, now_ns, self._begin[v]))
+
+    def send_replace(self, cmd: ReplaceOrder, now_ns: int) -> bool:
+        v = cmd.instrument.venue
+        return self._send(v, tr.encode_replace(cmd, now_ns, self._begin[v]))
+
+    def send_status(self, cmd: QueryOrderStatus) -> bool:
+        v = cmd.instrument.venue
+        return self._send(v, tr.encode_status_request(cmd, self._begin[v]))
+
+    def subscribe(self, cmd: SubscribeMarketData) -> bool:
+        v = cmd.instrument.venue
+        return self._send(v, tr.encode_md_request(cmd, self._begin[v]), dd=True)

@@ -1,0 +1,128 @@
+"""Venue credentials (Username 553 / Password 554 on Logon) and secret masking.
+
+Credentials come from the environment (``XMC_<VENUE>_USERNAME``, ``XMC_<VENUE>_PASSWORD``) or
+from a TOML file outside the repository that only its owner can read (``--credentials FILE``):
+never from committed configuration. Every place a FIX message is written down (audit store, file
+logs, reports) goes through :func:`mask_fix`, which keeps the message's length-free shape but
+replaces secret values with ``***``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from xmc_fix.errors import CredentialsError
+
+#: Tags whose values are secrets: Password, NewPassword, RawData (often a signed token).
+SECRET_TAGS = (554, 925, 96)
+MASK = "***"
+_SECRET_RE = re.compile(r"(^|\x01)(" + "|".join(str(t) for t in SECRET_TAGS) + r")=[^\x01]*")
+_SECRET_RE_B = re.compile(rb"(^|\x01)(" + b"|".join(str(t).encode() for t in SECRET_TAGS) + rb")=[^\x01]*")
+
+
+def mask_fix(raw: str) -> str:
+    """Replace the values of secret tags in a FIX message string."""
+    return _SECRET_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}", raw)
+
+
+def mask_fix_bytes(raw: bytes) -> bytes:
+    return _SECRET_RE_B.sub(lambda m: m.group(1) + m.group(2) + b"=" + MASK.encode(), raw)
+
+
+class Secret:
+    """A string that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str | None
+    password: Secret | None
+
+
+def env_prefix(venue: str) -> str:
+    return "XMC_" + re.sub(r"[^A-Za-z0-9]", "_", venue).upper()
+
+
+def _repo_root(start: Path) -> Path | None:
+    for p in [start, *start.parents]:
+        if (p / ".git").exists():
+            return p
+    return None
+
+
+def load_credentials(venues: list[str] | set[str] | frozenset[str], *, file: str | Path | None = None,
+                     environ: dict[str, str] | None = None,
+                     forbidden_roots: list[Path] | None = None) -> dict[str, Credentials]:
+    """Credentials per venue: the file's entries first, then the environment overrides them."""
+    env = os.environ if environ is None else environ
+    found: dict[str, dict[str, str]] = {}
+    if file is not None:
+        found = _read_file(Path(file), forbidden_roots)
+    out: dict[str, Credentials] = {}
+    for venue in venues:
+        entry = dict(found.get(venue, {}))
+        prefix = env_prefix(venue)
+        if env.get(prefix + "_USERNAME"):
+            entry["username"] = env[prefix + "_USERNAME"]
+        if env.get(prefix + "_PASSWORD"):
+            entry["password"] = env[prefix + "_PASSWORD"]
+        pw = entry.get("password")
+        out[venue] = Credentials(entry.get("username"), Secret(pw) if pw else None)
+    return out
+
+
+def _read_file(path: Path, forbidden_roots: list[Path] | None) -> dict[str, dict[str, str]]:
+    file = str(path)
+    if not path.is_file():
+        raise CredentialsError("file not found", file=file, remedy="pass an existing credentials file")
+    real = path.resolve()
+    roots = forbidden_roots if forbidden_roots is not None else [
+        r for r in (_repo_root(Path.cwd().resolve()), _repo_root(Path(__file__).resolve().parent)) if r]
+    for root in roots:
+        if real.is_relative_to(root.resolve()):
+            raise CredentialsError(f"credentials file is inside the repository {root}", file=file,
+                                   remedy="keep it outside the working tree, e.g. ~/.config/xmc/credentials.toml")
+    mode = real.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise CredentialsError(f"readable by others (mode {stat.S_IMODE(mode):o})", file=file,
+                               remedy=f"chmod 600 {file}")
+    try:
+        data = tomllib.loads(real.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        # The message may quote the offending line, which may hold a password: do not repeat it.
+        raise CredentialsError("not valid TOML", file=file, remedy="write [VENUE] tables with username and password") from None
+    out: dict[str, dict[str, str]] = {}
+    for venue, body in data.items():
+        if not isinstance(body, dict):
+            raise CredentialsError("expected a table", file=file, key=venue,
+                                   remedy=f"write [{venue}] with username = \"...\" and password = \"...\"")
+        extra = set(body) - {"username", "password"}
+        if extra:
+            raise CredentialsError("unknown key", file=file, key=f"{venue}.{sorted(extra)[0]}",
+                                   remedy="only username and password are read")
+        out[venue] = {k: str(v) for k, v in body.items()}
+    return out

@@ -193,7 +193,8 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
 @cli.command()
 @click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
 @click.option("--run", "run_id", default="latest", show_default=True, help="Run id, or 'latest' engine run.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table for people, json (schema in the README) or csv (figure,value rows) for tools.")
 @click.option("--out", "out_path", default=None, help="Write to this file instead of stdout.")
 def report(db_url, run_id, fmt, out_path):
     """Figures of a run from the audit database (tickets, alignment, messages, legs, latency)."""

@@ -343,6 +343,8 @@ class Engine:
         pos = pr.inner_lots
         # Cheap screen on the best levels: depth only makes the executable basis worse.
         ibid, iask, obid, oask = ib.best_bid(), ib.best_ask(), ob.best_bid(), ob.best_ask()
+        if (ibid and iask and ibid[0] >= iask[0]) or (obid and oask and obid[0] >= oask[0]):
+            return  # a crossed book is a data problem, not an opportunity
         sell = pr.pricer.basis(ibid[0], oask[0], fx) if ibid and oask else None
         buy = pr.pricer.basis(iask[0], obid[0], fx) if iask and obid else None
         pr.last_basis = (sell, buy)

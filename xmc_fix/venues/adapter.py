@@ -26,7 +26,7 @@ from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, Rep
 from xmc_fix.domain.events import SessionDown, SessionUp
 from xmc_fix.errors import FixTranslationError
 from xmc_fix.venues import translate as tr
-from xmc_fix.venues.credentials import Credentials
+from xmc_fix.venues.credentials import Credentials, scrub_store_file
 from xmc_fix.venues.settings import SessionFile
 
 log = logging.getLogger("xmc.venues")
@@ -35,6 +35,15 @@ log = logging.getLogger("xmc.venues")
 QUICKFIX_EXCEPTIONS = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue,
                        fix.UnsupportedMessageType, fix.RejectLogon, fix.DoNotSend)
 _ORDER_TYPES = ("D", "F", "G", "H")
+
+
+def _body_path(spec) -> str | None:
+    """QuickFIX FileStore's message file for a session: <path>/<Begin>-<Sender>-<Target>.body."""
+    v = spec.values
+    if "FileStorePath" not in v:
+        return None
+    q = f"-{v['SessionQualifier']}" if v.get("SessionQualifier") else ""
+    return f"{v['FileStorePath']}/{v['BeginString']}-{v['SenderCompID']}-{v['TargetCompID']}{q}.body"
 
 
 def msg_type_of(raw: str) -> str:
@@ -52,6 +61,7 @@ class EngineApplication(fix.Application):
                  handler: Callable[[object], None], on_error: Callable[..., None] | None = None) -> None:
         super().__init__()
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
+        self._store_body = {s.venue: _body_path(s) for s in sessions.sessions}
         self._credentials = credentials
         self._handler = handler
         self._on_error = on_error
@@ -97,16 +107,25 @@ class EngineApplication(fix.Application):
 
     def onLogon(self, sessionID) -> None:
         try:
-            self._handler(SessionUp(self.venue(sessionID), time.time_ns()))
+            venue = self.venue(sessionID)
+            self._scrub(venue)
+            self._handler(SessionUp(venue, time.time_ns()))
         except Exception as e:
             self._fail("onLogon", e, sessionID)
 
     def onLogout(self, sessionID) -> None:
         try:
             venue = self.venue(sessionID)
+            self._scrub(venue)
             self._handler(SessionDown(venue, time.time_ns(), self._logout_text.pop(venue, "")))
         except Exception as e:
             self._fail("onLogout", e, sessionID)
+
+    def _scrub(self, venue: str) -> None:
+        """The Logon we sent is in QuickFIX's store with its password: overwrite it."""
+        cred = self._credentials.get(venue)
+        if cred is not None and cred.password is not None and venue in self._store_body:
+            scrub_store_file(self._store_body[venue])
 
     def toAdmin(self, message, sessionID) -> None:
         try:

@@ -34,6 +34,37 @@ def mask_fix_bytes(raw: bytes) -> bytes:
     return _SECRET_RE_B.sub(lambda m: m.group(1) + m.group(2) + b"=" + MASK.encode(), raw)
 
 
+def scrub_store_file(path: str | Path) -> int:
+    """Overwrite secret values in a QuickFIX FileStore body file with ``*`` of the same length.
+
+    QuickFIX persists every message it sends, the Logon with its Password included. The length is
+    kept so that the store's offset index stays valid; the Logon is never resent (QuickFIX
+    gap-fills administrative messages on a resend request), so its content does not matter after
+    it has been sent. Returns the number of values overwritten.
+    """
+    import mmap
+
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return 0
+    n = 0
+    with open(p, "r+b") as f, mmap.mmap(f.fileno(), 0) as mm:
+        for tag in SECRET_TAGS:
+            needle = b"\x01" + str(tag).encode() + b"="
+            i = mm.find(needle)
+            while i >= 0:
+                start = i + len(needle)
+                end = mm.find(b"\x01", start)
+                if end < 0:
+                    end = len(mm)
+                if mm[start:end].strip(b"*"):
+                    mm[start:end] = b"*" * (end - start)
+                    n += 1
+                i = mm.find(needle, end)
+        mm.flush()
+    return n
+
+
 class Secret:
     """A string that never prints itself."""
 

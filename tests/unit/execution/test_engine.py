@@ -1,0 +1,416 @@
+"""The ticket engine with a recording sender and an in-memory audit sink: decisions, paired orders,
+reconciliation and settlement, driven event by event with a manual clock."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from xmc_fix.clock import ManualClock
+from xmc_fix.config import load_strategy
+from xmc_fix.domain.enums import (BookAction, BookSide, Direction, ExecType, LegRole, OrdStatus, PositionEffect, Side,
+                                  TicketIntent, TradingState)
+from xmc_fix.domain.events import (BookEntry, BookSnapshot, BookUpdate, ExecReport, MessageRejected, SessionDown,
+                                   SessionUp)
+from xmc_fix.domain.ids import IdGenerator
+from xmc_fix.domain.tickets import TicketState
+from xmc_fix.execution.engine import Engine
+
+MS = 1_000_000
+
+STRATEGY = """
+[engine]
+namespace = "T"
+account = "ACC1"
+ticket_timeout_ms = 1000
+
+[fx.USDCNH]
+venue = "FX"
+symbol = "USD/CNH"
+base = "USD"
+quote = "CNY"
+
+[instruments.SHFE_CU]
+venue = "SHFE"
+symbol = "CU"
+currency = "CNY"
+contract_size = 5
+unit = "t"
+tick = 10
+position_effect = true
+
+[instruments.LME_CA]
+venue = "LME"
+symbol = "CA"
+currency = "USD"
+contract_size = 25
+unit = "t"
+tick = 0.5
+
+[pairs.P]
+inner = "SHFE_CU"
+outer = "LME_CA"
+fx = "USDCNH"
+tax_factor = 1.13
+ticket_qty = 25
+max_position = 50
+entry_above = 300
+exit_above = 100
+entry_below = -300
+exit_below = -100
+inner_slippage_ticks = 1
+outer_slippage_ticks = 2
+max_quote_age_ms = 500
+"""
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent = []
+        self.status = []
+        self.subscriptions = []
+        self.down: set[str] = set()
+
+    def is_up(self, venue):
+        return venue not in self.down
+
+    def send_new(self, cmd, now_ns):
+        if cmd.venue in self.down:
+            return False
+        self.sent.append(cmd)
+        return True
+
+    def send_status(self, cmd):
+        self.status.append(cmd)
+        return True
+
+    def subscribe(self, cmd):
+        self.subscriptions.append(cmd)
+        return True
+
+
+class MemoryAudit:
+    run_id = "test-run"
+
+    def __init__(self) -> None:
+        self.rows = []
+        self.events = []
+
+    def record(self, table, row):
+        self.rows.append((table, dict(row)))
+
+    def event(self, kind, ts_ns, **kw):
+        self.events.append((kind, kw))
+
+    def kinds(self):
+        return [k for k, _ in self.events]
+
+
+@pytest.fixture
+def strategy(tmp_path: Path):
+    p = tmp_path / "strategy.toml"
+    p.write_text(STRATEGY)
+    return load_strategy(p)
+
+
+class World:
+    """The engine plus helpers that play the venues' side."""
+
+    def __init__(self, strategy) -> None:
+        self.clock = ManualClock()
+        self.sender = RecordingSender()
+        self.audit = MemoryAudit()
+        self.engine = Engine(strategy, self.sender, self.audit, self.clock, IdGenerator("T", 1))
+        self._exec = itertools.count(1)
+        self._seq = {}
+        for venue in ("SHFE", "LME", "FX"):
+            self.engine.on_event(SessionUp(venue, self.clock.now_ns()))
+
+    def now(self):
+        return self.clock.now_ns()
+
+    def book(self, venue, symbol, bid, ask, size=D(100)):
+        self._seq[(venue, symbol)] = 1
+        self.engine.on_event(BookSnapshot(venue, symbol, ((D(bid), size),), ((D(ask), size),), 1, None, self.now()))
+
+    def update(self, venue, symbol, *entries):
+        self._seq[(venue, symbol)] += 1
+        self.engine.on_event(BookUpdate(venue, symbol, tuple(entries), self._seq[(venue, symbol)], None, self.now()))
+
+    def calm_market(self):
+        """FX 7.2; LME 9500/9501; SHFE near the converted price: basis about 0."""
+        self.book("FX", "USD/CNH", "7.1999", "7.2001")
+        self.book("LME", "CA", "9500", "9501")
+        # converted LME ask: 9501 x 7.2 x 1.13 = 77300.136 ; bid 9500 x 7.2 x 1.13 = 77292.0
+        self.book("SHFE", "CU", "77290", "77300")
+
+    def report(self, cmd, exec_type, status, *, last=D(0), px=D(0), cum=None, exec_id=None, text=None, poss_dup=False):
+        cum = cum if cum is not None else last
+        return ExecReport(venue=cmd.venue, cl_ord_id=cmd.cl_ord_id, orig_cl_ord_id=None, order_id="O-" + cmd.cl_ord_id,
+                          exec_id=exec_id or f"E{next(self._exec)}", exec_type=exec_type, ord_status=status,
+                          side=cmd.side, symbol=cmd.instrument.symbol, order_qty=cmd.qty, cum_qty=cum,
+                          leaves_qty=cmd.qty - cum if status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED) else D(0),
+                          last_qty=last, last_px=px, avg_px=px if cum else D(0), text=text, poss_dup=poss_dup,
+                          venue_ns=None, recv_ns=self.now())
+
+    def fill(self, cmd, qty=None, px=None):
+        qty = qty if qty is not None else cmd.qty
+        px = px if px is not None else cmd.price
+        self.engine.on_event(self.report(cmd, ExecType.NEW, OrdStatus.NEW))
+        status = OrdStatus.FILLED if qty == cmd.qty else OrdStatus.PARTIALLY_FILLED
+        self.engine.on_event(self.report(cmd, ExecType.TRADE, status, last=qty, px=px, cum=qty))
+        if qty != cmd.qty:
+            self.engine.on_event(self.report(cmd, ExecType.CANCELED, OrdStatus.CANCELED, cum=qty))
+
+    def reject(self, cmd, text="no"):
+        self.engine.on_event(self.report(cmd, ExecType.REJECTED, OrdStatus.REJECTED, text=text))
+
+    def cross_above(self):
+        """SHFE jumps to 77700/77710: sell basis = 77700 - 9501 x 7.2 x 1.13 = 77700 - 77300.136 = 399.864."""
+        self.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77290"), D(0)),
+                    BookEntry(BookAction.DELETE, BookSide.ASK, D("77300"), D(0)),
+                    BookEntry(BookAction.NEW, BookSide.BID, D("77700"), D(50)),
+                    BookEntry(BookAction.NEW, BookSide.ASK, D("77710"), D(50)))
+
+    @property
+    def pair(self):
+        return self.engine.pairs["P"]
+
+    def ticket(self):
+        return next(iter(self.engine.tickets.values()))
+
+
+@pytest.fixture
+def world(strategy):
+    w = World(strategy)
+    w.calm_market()
+    return w
+
+
+def test_no_ticket_while_the_basis_is_inside_the_thresholds(world):
+    assert world.sender.sent == []
+    assert world.engine.tickets == {}
+
+
+def test_crossing_the_entry_threshold_sends_both_legs_from_the_same_event(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    # sell the basis: sell SHFE at its bid, buy LME at its ask; 25 t = 5 SHFE lots = 1 LME lot
+    assert (inner.venue, inner.side, inner.qty) == ("SHFE", Side.SELL, D(5))
+    assert (outer.venue, outer.side, outer.qty) == ("LME", Side.BUY, D(1))
+    # limits: the level the size reaches plus the slippage allowance (1 tick SHFE, 2 ticks LME)
+    assert inner.price == D("77690") and outer.price == D("9502.0")
+    assert inner.position_effect is PositionEffect.OPEN and outer.position_effect is None
+    assert inner.account == outer.account == "ACC1"
+    t = world.ticket()
+    assert t.state is TicketState.WORKING
+    assert t.direction is Direction.SELL_BASIS and t.intent is TicketIntent.OPEN
+    assert t.decision.basis == D("77700") - D("9501") * D("7.2000") * D("1.13")
+
+
+def test_both_legs_filled_completes_the_ticket_and_records_the_position(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    assert world.ticket().state is TicketState.WORKING  # one leg done: still working
+    world.fill(outer)
+    t = world.ticket()
+    assert t.state is TicketState.COMPLETED and t.matched
+    assert world.pair.position_units == D(-25)          # short 25 t of basis
+    assert world.pair.active is None and len(world.pair.bundles) == 1
+
+
+def test_a_rejected_leg_leaves_the_ticket_legged_and_halts_the_pair(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.reject(outer, "price outside limits")
+    t = world.ticket()
+    assert t.state is TicketState.LEGGED
+    assert t.residual == D(25)  # inner filled 25 t, outer nothing: the inner leg leads by 25 t
+    assert world.pair.state is TradingState.HALTED
+    assert "pair_halted" in world.audit.kinds() and "order_rejected" in world.audit.kinds()
+    world.sender.sent.clear()
+    world.cross_above()
+    assert world.sender.sent == []  # halted: no new tickets
+
+
+def test_neither_leg_filled_is_a_missed_ticket_with_no_exposure(world):
+    world.cross_above()
+    for cmd in world.sender.sent:
+        world.fill(cmd, qty=D(0))
+    assert world.ticket().state is TicketState.MISSED
+    assert world.pair.position_units == 0 and world.pair.state is TradingState.ACTIVE
+
+
+def test_a_partial_fill_on_the_inner_leg_leaves_a_legged_ticket_with_its_residual(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner, qty=D(3))  # 15 t of 25
+    world.fill(outer)            # 25 t
+    t = world.ticket()
+    assert t.state is TicketState.LEGGED and t.residual == D(15) - D(25)
+
+
+def test_duplicate_execution_reports_are_applied_once(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    trade = world.report(inner, ExecType.TRADE, OrdStatus.FILLED, last=D(5), px=D("77700"), cum=D(5), exec_id="X1")
+    world.engine.on_event(trade)
+    world.engine.on_event(trade)
+    world.engine.on_event(world.report(inner, ExecType.TRADE, OrdStatus.FILLED, last=D(5), px=D("77700"), cum=D(5),
+                                       exec_id="X1", poss_dup=True))
+    assert world.pair.inner_lots == D(-5)
+    assert world.engine.stats.duplicates == 2
+
+
+def test_reports_out_of_order_still_complete_the_ticket(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    # the fill arrives before the acknowledgement
+    world.engine.on_event(world.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
+    world.engine.on_event(world.report(outer, ExecType.NEW, OrdStatus.NEW))
+    world.fill(inner)
+    order = world.engine.orders[outer.cl_ord_id]
+    assert order.status is OrdStatus.FILLED and order.cum_qty == 1
+    assert world.ticket().state is TicketState.COMPLETED
+
+
+def test_a_crossed_book_is_not_traded_on(world):
+    world.update("SHFE", "CU", BookEntry(BookAction.NEW, BookSide.BID, D("77700"), D(50)))  # bid above the ask
+    assert world.sender.sent == []
+
+
+def test_a_late_fill_after_a_cancel_completes_a_legged_ticket(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.engine.on_event(world.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))
+    assert world.ticket().state is TicketState.LEGGED
+    world.engine.on_event(world.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
+    assert world.ticket().state is TicketState.COMPLETED
+    assert world.pair.outer_lots == D(1)
+
+
+def test_reverting_basis_closes_the_position_with_close_today_on_shfe(world):
+    world.cross_above()
+    for cmd in list(world.sender.sent):
+        world.fill(cmd)
+    world.sender.sent.clear()
+    # back inside: SHFE ask 77350 -> buy basis = 77350 - 9500 x 7.2 x 1.13 = 77350 - 77292 = 58 <= exit_above 100
+    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+                 BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
+                 BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    inner, outer = world.sender.sent
+    assert (inner.side, inner.qty, inner.position_effect) == (Side.BUY, D(5), PositionEffect.CLOSE_TODAY)
+    assert (outer.side, outer.qty) == (Side.SELL, D(1))
+    closing = world.engine.tickets[world.pair.active.ticket_id]
+    assert closing.intent is TicketIntent.CLOSE
+    for cmd in (inner, outer):
+        world.fill(cmd)
+    assert world.pair.position_units == 0 and not world.pair.bundles
+
+
+def test_hysteresis_no_exit_between_exit_and_entry_levels(world):
+    world.cross_above()
+    for cmd in list(world.sender.sent):
+        world.fill(cmd)
+    world.sender.sent.clear()
+    # buy basis = 77500 - 77292 = 208: below the entry (300) but above the exit (100): hold
+    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+                 BookEntry(BookAction.NEW, BookSide.BID, D("77490"), D(100)),
+                 BookEntry(BookAction.NEW, BookSide.ASK, D("77500"), D(100)))
+    assert world.sender.sent == []
+
+
+def test_position_limit_denies_a_third_ticket(world):
+    for _ in range(3):
+        world.cross_above()
+        for cmd in list(world.sender.sent):
+            world.fill(cmd)
+        world.sender.sent.clear()
+    assert world.pair.position_units == D(-50)  # max_position 50 t
+    denials = [kw for kind, kw in world.audit.events if kind == "denial"]
+    assert denials and denials[-1]["reason"] == "MAX_POSITION"
+
+
+def test_stale_outer_quote_denies_the_ticket(world):
+    world.clock.advance(600 * MS)  # LME last updated 600 ms ago; limit 500 ms
+    world.cross_above()
+    assert world.sender.sent == []
+    (kind, kw), = [(k, kw) for k, kw in world.audit.events if k == "denial"]
+    assert kw["reason"] == "STALE_QUOTE"
+
+
+def test_session_down_invalidates_its_books_and_blocks_tickets(world):
+    world.engine.on_event(SessionDown("LME", world.now(), "connection reset"))
+    world.cross_above()
+    assert world.sender.sent == []
+    assert not world.engine.books[("LME", "CA")].valid
+
+
+def test_session_up_subscribes_market_data_and_asks_about_orders_in_flight(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.engine.on_event(SessionDown("LME", world.now()))
+    world.sender.subscriptions.clear()
+    world.engine.on_event(SessionUp("LME", world.now()))
+    assert [s.instrument.symbol for s in world.sender.subscriptions] == ["CA"]
+    assert [q.cl_ord_id for q in world.sender.status] == [outer.cl_ord_id]
+
+
+def test_an_order_not_sent_because_its_session_is_down_counts_as_rejected(world):
+    world.sender.down.add("LME")
+    world.cross_above()
+    (inner,) = world.sender.sent
+    world.fill(inner)
+    t = world.ticket()
+    assert t.state is TicketState.LEGGED
+    assert world.engine.orders[t.legs[LegRole.OUTER].orders[0].cl_ord_id].text.startswith("not sent")
+
+
+def test_a_session_reject_naming_our_order_kills_that_order(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.engine.on_event(MessageRejected("LME", False, 7, "D", outer.cl_ord_id, "required tag missing", world.now()))
+    assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.REJECTED
+    assert world.ticket().state is TicketState.LEGGED
+
+
+def test_timer_asks_for_status_of_orders_without_final_report(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.engine.on_event(world.report(outer, ExecType.NEW, OrdStatus.NEW))
+    world.clock.advance(1500 * MS)
+    world.engine.on_timer(world.now())
+    world.engine.on_timer(world.now())
+    assert [q.cl_ord_id for q in world.sender.status] == [outer.cl_ord_id]  # asked once
+    assert "order_timeout" in world.audit.kinds()
+
+
+def test_unknown_execution_report_is_recorded_not_applied(world):
+    world.engine.on_event(ExecReport("LME", "nobody", None, "O1", "E1", ExecType.TRADE, OrdStatus.FILLED, Side.BUY, "CA",
+                                     D(1), D(1), D(0), D(1), D(9500), D(9500), None, False, None, world.now()))
+    assert "unknown_exec_report" in world.audit.kinds()
+    assert world.pair.outer_lots == 0
+
+
+def test_every_ticket_and_order_is_written_to_the_audit_sink(world):
+    world.cross_above()
+    for cmd in list(world.sender.sent):
+        world.fill(cmd)
+    tables = [t for t, _ in world.audit.rows]
+    assert tables.count("fills") == 2
+    t_rows = [r for t, r in world.audit.rows if t == "tickets"]
+    assert t_rows[0]["md_recv_ns"] is not None and t_rows[-1]["state"] == "COMPLETED"
+    transitions = [(r["from_state"], r["to_state"]) for t, r in world.audit.rows if t == "ticket_events"]
+    assert transitions == [("PENDING", "WORKING"), ("WORKING", "COMPLETED")]
+    orders = {r["cl_ord_id"]: r for t, r in world.audit.rows if t == "orders"}
+    assert {r["status"] for r in orders.values()} == {"FILLED"}

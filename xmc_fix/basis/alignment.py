@@ -76,11 +76,15 @@ def align(target: Decimal, inner: Instrument, outer: Instrument, *, tolerance: D
     inner_grid = _lots_grid(inner, max_i)
     for n in _lots_grid(outer, max_o):
         ou = n * b
-        # the inner lots nearest to the outer quantity (net of carry), on the inner's grid
+        # The best inner lots for this n are among: those nearest the outer quantity net of carry
+        # (smallest residual), those nearest the outer quantity itself (most matched), and the most
+        # the tolerance allows (most matched when a carry or a lot limit keeps the others out of
+        # reach); each on the inner's grid and clamped to it.
         ideal = (ou - carry) / a
-        for m in {_snap(ideal, inner, ROUND_FLOOR), _snap(ideal, inner, ROUND_CEILING)}:
-            if m is None or not inner_grid or m < inner_grid[0] or m > max_i:
-                continue
+        candidates = {_snap(ideal, inner, ROUND_FLOOR), _snap(ideal, inner, ROUND_CEILING),
+                      _snap(ou / a, inner, ROUND_FLOOR), _snap(ou / a, inner, ROUND_CEILING),
+                      _snap((ou - carry + tolerance) / a, inner, ROUND_FLOOR)}
+        for m in {min(max(m, inner_grid[0]), inner_grid[-1]) for m in candidates if m is not None and inner_grid}:
             iu = m * a
             res = abs(iu - ou + carry)
             if res > tolerance:

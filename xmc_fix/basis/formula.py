@@ -55,7 +55,9 @@ class Formula:
 
 def _compile(node: ast.AST, text: str, number, names: set[str]):
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        value = number(str(node.value))
+        # a float literal is read from its text: through a binary float a Decimal would lose digits
+        literal = ast.get_source_segment(text, node) if isinstance(node.value, float) else None
+        value = number(literal or str(node.value))
         return lambda env: value
     if isinstance(node, ast.Name):
         name = node.id
@@ -80,6 +82,8 @@ def _compile(node: ast.AST, text: str, number, names: set[str]):
                 raise FormulaError(f"{text!r}: abs takes one argument")
             a0 = args[0]
             return lambda env: abs(a0(env))
+        if len(args) < 2:  # min(x) would iterate over x when called
+            raise FormulaError(f"{text!r}: {node.func.id} takes at least two arguments")
         return lambda env: fn(*(a(env) for a in args))
     piece = ast.get_source_segment(text, node) or type(node).__name__
     raise FormulaError(f"{text!r}: {piece!r} is not allowed (numbers, input names, + - * /, "

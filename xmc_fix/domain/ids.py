@@ -27,8 +27,8 @@ def base36(n: int) -> str:
 
 class IdGenerator:
     def __init__(self, namespace: str, start_ms: int) -> None:
-        if not namespace.isalnum():
-            raise ValueError("namespace must be alphanumeric")
+        if not (namespace.isascii() and namespace.isalnum()):  # str.isalnum() alone admits "é", "²"
+            raise ValueError("namespace must be ASCII alphanumeric")
         self.namespace = namespace
         self.start_ms = start_ms
         self.prefix = f"{namespace}{base36(start_ms)}"

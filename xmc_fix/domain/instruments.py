@@ -40,7 +40,10 @@ class Instrument:
         asked, a sell never accepts less."""
         steps = price / self.tick
         steps = steps.to_integral_value(ROUND_FLOOR if side is Side.BUY else ROUND_CEILING)
-        return (steps * self.tick).quantize(self.tick)
+        # quantize to the tick's decimal places, but never to a positive exponent: a tick written
+        # "1E+1" would otherwise give prices like "7.123E+4"
+        places = self.tick if self.tick.as_tuple().exponent <= 0 else Decimal(1)
+        return (steps * self.tick).quantize(places)
 
     def on_tick(self, price: Decimal) -> bool:
         return price % self.tick == 0

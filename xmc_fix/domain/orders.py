@@ -114,11 +114,13 @@ class Order:
             fill = Fill(er.exec_id, er.cl_ord_id, er.last_qty, er.last_px, er.venue_ns, er.recv_ns)
             self.fills.append(fill)
 
+        stale = er.cum_qty < self.cum_qty
         if er.cum_qty > self.cum_qty:
             self.cum_qty = er.cum_qty
             if er.avg_px:
                 self.avg_px = er.avg_px
-        elif fill is not None and not er.avg_px and self.fills:
+        if fill is not None and not er.avg_px:
+            # the venue sent no AvgPx: the fills we hold are the best account of it
             self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
 
         if er.exec_type is ExecType.REPLACED:
@@ -127,7 +129,8 @@ class Order:
         before = self.status
         if self._accepts(er.ord_status):
             self.status = er.ord_status
-            self.leaves_qty = er.leaves_qty
+            if not stale:  # a report older than our CumQty has an out-of-date LeavesQty too
+                self.leaves_qty = er.leaves_qty
             if er.text:
                 self.text = er.text
         if self.status.is_terminal:

@@ -30,7 +30,9 @@ from xmc_fix.config import Strategy, load_strategy
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.errors import ConfigError
 from xmc_fix.execution.engine import Engine
+from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
+from xmc_fix.execution.shadow import ShadowSender
 from xmc_fix.sim.app import SimServer
 from xmc_fix.sim.config import load_market
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
@@ -80,9 +82,17 @@ def check_venues(sessions: SessionFile, strategy: Strategy) -> None:
                           remedy=f"add a [SESSION] with Venue={venue}, or fix {strategy.path}")
 
 
-def _next_start_ms(db_url: str, namespace: str) -> int:
-    """Start stamp for ClOrdIDs: now, but never at or before a stamp this namespace already used."""
+def _next_start_ms(db_url: str, namespace: str, journal_prefix: str | None = None) -> int:
+    """Start stamp for ClOrdIDs: now, but never at or before a stamp this namespace already used
+    (in the audit database or in the journal)."""
     now_ms = time.time_ns() // 1_000_000
+    floor = 0
+    if journal_prefix and journal_prefix.startswith(namespace):
+        try:
+            floor = int(journal_prefix[len(namespace):], 36) + 1
+        except ValueError:
+            pass
+    now_ms = max(now_ms, floor)
     try:
         from xmc_fix.audit.writer import make_engine
         eng = make_engine(db_url)
@@ -106,20 +116,29 @@ class EngineApp:
     """``xmc run``: the venue sessions, the engine, the audit writer and the timer."""
 
     def __init__(self, sessions: SessionFile, strategy: Strategy, db_url: str, credentials: dict[str, Credentials],
-                 *, log_dir: str | None = None, timer_ms: int = 20, command: str = "") -> None:
+                 *, log_dir: str | None = None, timer_ms: int = 20, command: str = "", journal_path: str | None = None,
+                 shadow: bool = False) -> None:
         check_venues(sessions, strategy)
         self.sessions = sessions
         self.strategy = strategy
+        self.shadow = shadow
         self.clock = SystemClock()
-        self.run_id = f"{strategy.engine.namespace}-{uuid.uuid4().hex[:10]}"
         ns = strategy.engine.namespace
-        self.ids = IdGenerator(ns, _next_start_ms(db_url, ns))
+        self.run_id = f"{ns}-{uuid.uuid4().hex[:10]}"
+        self.journal_path = Path(journal_path or strategy.engine.journal
+                                 or ROOT / "var" / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
+        self.recovered = replay(self.journal_path)
+        self.ids = IdGenerator(ns, _next_start_ms(db_url, ns, self.recovered.last_prefix))
         venues = {s.session_key: s.venue for s in sessions.sessions}
         self.audit = AuditWriter(db_url, self.run_id, venues_by_session=venues, log_dir=log_dir)
         self.serial = Serializer(on_error=self._engine_error)
         self.app = EngineApplication(sessions, credentials, handler=self._on_event, on_error=self._callback_error)
         self.sender = QuickFixSender(self.app, sessions)
-        self.engine = Engine(strategy, self.sender, self.audit, self.clock, self.ids)
+        sender = self.sender
+        if shadow:
+            sender = ShadowSender(self.sender, self._on_event, self.audit, self._mark)
+        self.journal = Journal(self.journal_path)
+        self.engine = Engine(strategy, sender, self.audit, self.clock, self.ids, journal=self.journal)
         self._settings = sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
         self._logs = AuditLogFactory(self.audit)
@@ -131,6 +150,11 @@ class EngineApp:
         self.command = command
 
     # -- plumbing --------------------------------------------------------------------------
+    def _mark(self, cmd):
+        book = self.engine.books.get(cmd.instrument.key)
+        lvl = None if book is None else (book.best_ask() if cmd.side.value == "BUY" else book.best_bid())
+        return lvl[0] if lvl else None
+
     def _on_event(self, ev) -> None:
         self.serial.post(self.engine.on_event, ev)
 
@@ -151,12 +175,19 @@ class EngineApp:
     def start(self) -> "EngineApp":
         self.started_ns = time.time_ns()
         self.audit.start()
+        restored = self.engine.restore(self.recovered)
+        if self.recovered.records:
+            self.journal.compact(self.engine.journal_state())
+            self.audit.event("journal_replayed", self.started_ns, path=str(self.journal_path),
+                             records=self.recovered.records, torn_lines=self.recovered.bad_lines, **restored)
+            log.warning("recovered from %s: %s", self.journal_path, restored)
         self.audit.record("runs", {
             "run_id": self.run_id, "role": "engine", "started_ns": self.started_ns, "host": socket.gethostname(),
             "pid": os.getpid(), "namespace": self.strategy.engine.namespace, "id_prefix": self.ids.prefix,
             "command": self.command,
             "config": json.dumps({"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
-                                  "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path)})})
+                                  "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
+                                  "journal": str(self.journal_path), "shadow": self.shadow})})
         self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)
         self._initiator.start()
         self._timer.start()
@@ -185,11 +216,13 @@ class EngineApp:
         if self._initiator is not None:
             self._initiator.stop()
             self._initiator = None
+        self.journal.compact(self.engine.journal_state())
         summary = self.summary()
         self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(),
                                    "summary": json.dumps(summary, default=str)})
         self.audit.flush()
         self.audit.close()
+        self.journal.close()
         return summary
 
     def summary(self) -> dict:
@@ -198,6 +231,8 @@ class EngineApp:
         return {"tickets": e.stats.tickets, "by_state": e.tickets_by_state(), "fills": dict(e.stats.fills),
                 "orders": dict(e.stats.orders), "rejects": dict(e.stats.rejects), "md_updates": e.stats.md_updates,
                 "decision_to_send_us_p50": lat[len(lat) // 2] / 1000 if lat else None,
+                "legged": e.stats.legged, "open_tickets": sum(1 for w in e.work.values() if not w.ticket.state.is_terminal),
+                "residual_units": {p.name: str(p.residual_units) for p in e.pairs.values()},
                 "audit_rows": dict(self.audit.stats.rows), "audit_errors": self.audit.stats.errors}
 
     def status_line(self) -> str:
@@ -241,14 +276,16 @@ class EngineApp:
 
 def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, credentials_file: str | None = None,
                       ports: dict[str, int] | None = None, store: str | None = None, log_dir: str | None = None,
-                      command: str = "", extra_credentials: dict[str, Credentials] | None = None) -> EngineApp:
+                      command: str = "", extra_credentials: dict[str, Credentials] | None = None,
+                      journal_path: str | None = None, shadow: bool = False) -> EngineApp:
     strategy = load_strategy(strategy_path)
     sessions = load_sessions(sessions_path, "initiator", ports, store)
     venues = {s.venue for s in sessions.sessions}
     creds = load_credentials(venues, file=credentials_file)
     if extra_credentials:
         creds.update(extra_credentials)
-    return EngineApp(sessions, strategy, db_url, creds, log_dir=log_dir, command=command)
+    return EngineApp(sessions, strategy, db_url, creds, log_dir=log_dir, command=command, journal_path=journal_path,
+                     shadow=shadow)
 
 
 def sim_from_files(config_path: str, market_path: str, *, seed: int | None = None, ports: dict[str, int] | None = None,
@@ -409,8 +446,10 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     # the engine must not pick up a user's real credentials for these demo venues
     sim_db = f"sqlite:///{work / 'sim.db'}"
     Path(work / "sim.db").unlink(missing_ok=True)
+    (work / "journal.jsonl").unlink(missing_ok=True)
     engine = engine_from_files(sessions_path, strategy_path, db_url, ports=ports, store=str(work / "store-engine"),
-                               log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds)
+                               log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds,
+                               journal_path=str(work / "journal.jsonl"))
     if progress:
         progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed})")
     sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,

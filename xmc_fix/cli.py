@@ -175,15 +175,21 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
 @click.option("--port", "ports", multiple=True, metavar="VENUE=PORT", help="Override a venue's connect port.")
 @click.option("--store", default=None, help="Override FileStorePath for every session.")
 @click.option("--log-dir", default=None, help="Also write masked QuickFIX-style message logs here.")
+@click.option("--journal", "journal_path", default=None,
+              help="Intent journal the engine restarts from (default var/journal/<namespace>.jsonl).")
+@click.option("--shadow", is_flag=True,
+              help="Decide and record tickets and the orders they would send; send none (paper fills).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, quiet):
+def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, journal_path, shadow,
+        quiet):
     """Run the engine against the venues in --sessions."""
     from xmc_fix.app import engine_from_files
 
     _existing(sessions_path, "QuickFIX settings file", "--sessions")
     _existing(strategy_path, "strategy file", "--strategy")
     app = engine_from_files(sessions_path, strategy_path, db_url, credentials_file=credentials_file,
-                            ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv))
+                            ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv),
+                            journal_path=journal_path, shadow=shadow)
     click.echo(f"run {app.run_id}: audit to {db_url}", err=True)
     progress = None if quiet else (lambda line: click.echo(line, err=True))
     summary = app.run(duration, progress)

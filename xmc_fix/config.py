@@ -26,6 +26,28 @@ class EngineConfig:
     md_depth: int = 5
     ticket_timeout_ms: int = 5000
     drain_timeout_ms: int = 3000
+    journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
+
+
+@dataclass(frozen=True, slots=True)
+class RepairPolicy:
+    """What a legged ticket does (README "Repair").
+
+    ``auto`` chases the lagging leg when that is expected to cost no more than unwinding the
+    leading one (and no more than ``max_chase_cost`` per unit), else unwinds; ``chase`` and
+    ``unwind`` force one path (chase still falls back to unwinding when its attempts run out);
+    ``halt`` repairs nothing and halts the pair for a human.
+    """
+
+    mode: str = "auto"
+    chase_ticks: int = 10          # how far beyond the original limit a chase may re-price
+    chase_attempts: int = 3
+    chase_interval_ms: int = 100   # pause between attempts
+    unwind_ticks: int = 20         # unwind orders cross the touch by this much
+    unwind_attempts: int = 20
+    unwind_interval_ms: int = 200
+    max_chase_cost: Decimal | None = None   # inner currency per inner unit
+    give_up_ms: int = 30_000       # repairing longer than this: FAILED, pair halted, alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +82,15 @@ class PairConfig:
     residual_tolerance: Decimal = Decimal(0)
     inner_slippage_ticks: int = 2
     outer_slippage_ticks: int = 2
-    order_type: OrdType = OrdType.LIMIT
-    tif: TimeInForce = TimeInForce.IOC
+    inner_order_type: OrdType = OrdType.LIMIT
+    outer_order_type: OrdType = OrdType.LIMIT
+    inner_tif: TimeInForce = TimeInForce.IOC
+    outer_tif: TimeInForce = TimeInForce.IOC
+    submission: str = "concurrent"   # concurrent | sequential
+    sequential_first: str = "auto"   # inner | outer | auto (the leg with less depth for its size)
     max_quote_age_ms: int = 2000
     enabled: bool = True
+    repair: RepairPolicy = field(default_factory=RepairPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +215,10 @@ def load_strategy(path: str | Path) -> Strategy:
         md_depth=e.int("md_depth", 5, minimum=1),
         ticket_timeout_ms=e.int("ticket_timeout_ms", 5000, minimum=1),
         drain_timeout_ms=e.int("drain_timeout_ms", 3000, minimum=0),
+        journal=e.str("journal", None),
     )
     e.check_unknown()
-    if not engine.namespace.isalnum() or len(engine.namespace) > 4:
+    if not (engine.namespace.isascii() and engine.namespace.isalnum()) or len(engine.namespace) > 4:
         raise ConfigError(f"{engine.namespace!r} is not 1-4 letters or digits", file=file,
                           key="engine.namespace", remedy="give each engine process a short alphanumeric namespace")
 
@@ -269,10 +297,12 @@ def load_strategy(path: str | Path) -> Strategy:
             residual_tolerance=s.dec("residual_tolerance", Decimal(0), nonneg=True),
             inner_slippage_ticks=s.int("inner_slippage_ticks", 2, minimum=0),
             outer_slippage_ticks=s.int("outer_slippage_ticks", 2, minimum=0),
-            order_type=OrdType(s.str("order_type", "LIMIT", choices=("LIMIT", "MARKET"))),
-            tif=TimeInForce(s.str("tif", "IOC", choices=("IOC", "FOK", "DAY"))),
+            **_leg_orders(s),
+            submission=s.str("submission", "concurrent", choices=("concurrent", "sequential")),
+            sequential_first=s.str("sequential_first", "auto", choices=("inner", "outer", "auto")),
             max_quote_age_ms=s.int("max_quote_age_ms", 2000, minimum=1),
             enabled=s.bool("enabled", True),
+            repair=_repair(file, name, s.raw("repair", {})),
         )
         s.check_unknown()
         _check_pair(s, pc, instruments, fx)
@@ -281,6 +311,38 @@ def load_strategy(path: str | Path) -> Strategy:
     venues = frozenset(i.venue for i in instruments.values()) | frozenset(
         f.venue for f in fx.values() if f.venue)
     return Strategy(file, engine, instruments, fx, pairs, venues)
+
+
+def _leg_orders(s: _Section) -> dict:
+    """Order type and time in force per leg; ``order_type``/``tif`` set both legs' defaults."""
+    ot = s.str("order_type", "LIMIT", choices=("LIMIT", "MARKET"))
+    tif = s.str("tif", "IOC", choices=("IOC", "FOK", "DAY"))
+    out = {}
+    for leg in ("inner", "outer"):
+        out[f"{leg}_order_type"] = OrdType(s.str(f"{leg}_order_type", ot, choices=("LIMIT", "MARKET")))
+        out[f"{leg}_tif"] = TimeInForce(s.str(f"{leg}_tif", tif, choices=("IOC", "FOK", "DAY")))
+    return out
+
+
+def _repair(file: str, pair: str, body) -> RepairPolicy:
+    if not isinstance(body, dict):
+        raise ConfigError("expected a table", file=file, key=f"pairs.{pair}.repair",
+                          remedy=f"write it as [pairs.{pair}.repair]")
+    r = _Section(file, f"pairs.{pair}.repair", body)
+    d = RepairPolicy()
+    policy = RepairPolicy(
+        mode=r.str("mode", d.mode, choices=("auto", "chase", "unwind", "halt")),
+        chase_ticks=r.int("chase_ticks", d.chase_ticks, minimum=0),
+        chase_attempts=r.int("chase_attempts", d.chase_attempts, minimum=0),
+        chase_interval_ms=r.int("chase_interval_ms", d.chase_interval_ms, minimum=0),
+        unwind_ticks=r.int("unwind_ticks", d.unwind_ticks, minimum=0),
+        unwind_attempts=r.int("unwind_attempts", d.unwind_attempts, minimum=1),
+        unwind_interval_ms=r.int("unwind_interval_ms", d.unwind_interval_ms, minimum=0),
+        max_chase_cost=r.dec("max_chase_cost", None, nonneg=True),
+        give_up_ms=r.int("give_up_ms", d.give_up_ms, minimum=1),
+    )
+    r.check_unknown()
+    return policy
 
 
 def _check_pair(s: _Section, pc: PairConfig, instruments: dict[str, Instrument],

@@ -59,7 +59,8 @@ def engine_factory(sim, tmp_path):
         eng = A.engine_from_files(str(SESSIONS / "venues.cfg"), str(strategy),
                                   db_url or f"sqlite:///{tmp_path / 'engine.db'}", ports=sim.ports,
                                   store=str(store or tmp_path / "store-engine"), log_dir=str(tmp_path / "log"),
-                                  extra_credentials=credentials if credentials is not None else sim.credentials)
+                                  extra_credentials=credentials if credentials is not None else sim.credentials,
+                                  journal_path=str(tmp_path / "journal.jsonl"))
         made.append(eng)
         return eng
 

@@ -116,6 +116,7 @@ tickets = Table(
     Column("outer_filled_lots", Dec),
     Column("residual", Dec),
     Column("reason", Text),
+    Column("repairs", Text),               # the repair path, e.g. "CHASE#1,UNWIND#1"
     Column("decision", Text),              # JSON: book tops, ages, FX source at decision
     Index("ix_tickets_run", "run_id", "pair"),
 )

@@ -53,7 +53,23 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
     models.metadata.create_all(eng)
+    _add_missing_columns(eng)
     return eng
+
+
+def _add_missing_columns(eng: Engine) -> None:
+    """Additive schema changes on an existing database: a column this version writes but the
+    database lacks is added (nullable). Anything else would need a real migration."""
+    from sqlalchemy import inspect, text
+    insp = inspect(eng)
+    with eng.begin() as conn:
+        for table in models.metadata.sorted_tables:
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            for col in table.columns:
+                if col.name not in have:
+                    ddl = col.type.compile(dialect=eng.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
+                    log.warning("audit: added column %s.%s to an older database", table.name, col.name)
 
 
 def message_row(run_id: str, session: str, venue: str | None, direction: str, raw: str, ts_ns: int) -> dict:
@@ -223,13 +239,27 @@ class AuditWriter:
                     self._file_log(session, "event", ts_ns, text.encode())
                 elif kind == "u":
                     _, table, row = item
-                    by_table[":update:" + table].append(row)
+                    # Updates and snapshots of one table are written as two groups, not in arrival
+                    # order: an update of an object whose snapshot is in this batch joins the
+                    # snapshot (merged, later columns win) ...
+                    key = models.UPSERT_KEYS.get(table)
+                    if key and row.get(key) is not None and any(r.get(key) == row[key] for r in by_table.get(table, ())):
+                        by_table[table].append(dict(row))
+                    else:
+                        by_table[":update:" + table].append(dict(row))
                 else:
                     _, table, row = item
                     if "detail" in row and row["detail"] is not None and not isinstance(row["detail"], str):
                         row = dict(row, detail=json.dumps(row["detail"], default=str, sort_keys=True))
                     if "decision" in row and row["decision"] is not None and not isinstance(row["decision"], str):
                         row = dict(row, decision=json.dumps(row["decision"], default=str, sort_keys=True))
+                    # ... and a snapshot takes its columns out of earlier updates of the same object
+                    key = models.UPSERT_KEYS.get(table)
+                    for u in by_table.get(":update:" + table, ()) if key else ():
+                        if row.get(key) is not None and u.get(key) == row[key]:
+                            for c in row:
+                                if c != key:
+                                    u.pop(c, None)
                     by_table[table].append(row)
             except Exception:  # one bad record must not cost the batch
                 self.stats.errors += 1
@@ -307,7 +337,7 @@ class AuditWriter:
                     r = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in r.items()}
                     f.write(json.dumps({"table": table, "row": r}, default=str) + "\n")
                     self.stats.spilled += 1
-        log.error("audit: database unavailable; %d rows spilled to %s", self.stats.spilled, self._spill_path)
+        log.error("audit: %d rows could not be written; spilled to %s", self.stats.spilled, self._spill_path)
 
     def _file_log(self, session: str, kind: str, ts_ns: int, data: bytes) -> None:
         """QuickFIX FileLog-style text logs, written here so that secrets are already masked."""

@@ -68,18 +68,22 @@ class Order:
     ack_ns: int | None = None
     done_ns: int | None = None
     text: str | None = None
+    uncertain: bool = False     # outcome unknown (timeout, disconnect): asked the venue, no answer yet
+    order_qty: Decimal = ZERO   # current quantity (a replace may change it)
     fills: list[Fill] = field(default_factory=list)
     exec_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.cl_ord_id:
             self.cl_ord_id = self.command.cl_ord_id
+        if not self.order_qty:
+            self.order_qty = self.command.qty
         if not self.leaves_qty:
             self.leaves_qty = self.command.qty
 
     @property
     def qty(self) -> Decimal:
-        return self.command.qty
+        return self.order_qty
 
     @property
     def side(self):
@@ -101,9 +105,12 @@ class Order:
         return self.cum_qty if self.cum_qty >= fills else fills
 
     def apply(self, er: ExecReport) -> Applied:
-        if er.exec_id in self.exec_ids:
-            return Applied(duplicate=True)
-        self.exec_ids.add(er.exec_id)
+        if er.exec_type is not ExecType.ORDER_STATUS:
+            # Status reports are answers, not executions: some venues give them all ExecID "0".
+            if er.exec_id in self.exec_ids:
+                return Applied(duplicate=True)
+            self.exec_ids.add(er.exec_id)
+        self.uncertain = False
         if er.order_id and er.order_id != "NONE":
             self.order_id = er.order_id
         if self.ack_ns is None and er.exec_type is not ExecType.ORDER_STATUS:
@@ -123,11 +130,16 @@ class Order:
             # the venue sent no AvgPx: the fills we hold are the best account of it
             self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
 
-        if er.exec_type is ExecType.REPLACED:
-            self.cl_ord_id = er.cl_ord_id
-
         before = self.status
-        if self._accepts(er.ord_status):
+        if er.exec_type is ExecType.REPLACED and not self.status.is_terminal:
+            # the replace confirmation carries the order's status after the replace
+            self.cl_ord_id = er.cl_ord_id
+            if er.order_qty:
+                self.order_qty = er.order_qty
+            self.status = er.ord_status if er.ord_status is not OrdStatus.REPLACED else (
+                OrdStatus.PARTIALLY_FILLED if self.cum_qty else OrdStatus.NEW)
+            self.leaves_qty = er.leaves_qty
+        elif self._accepts(er.ord_status):
             self.status = er.ord_status
             if not stale:  # a report older than our CumQty has an out-of-date LeavesQty too
                 self.leaves_qty = er.leaves_qty

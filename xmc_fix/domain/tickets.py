@@ -50,7 +50,7 @@ class TicketTrigger(enum.Enum):
 S, T = TicketState, TicketTrigger
 TICKET_TRANSITIONS: dict[tuple[TicketState, TicketTrigger], TicketState] = {
     (S.PENDING, T.SENT): S.WORKING,
-    (S.PENDING, T.SEND_FAILED): S.FAILED,
+    (S.PENDING, T.SEND_FAILED): S.MISSED,        # nothing left: no exposure taken
     (S.WORKING, T.LEGS_MATCHED): S.COMPLETED,
     (S.WORKING, T.LEGS_EMPTY): S.MISSED,
     (S.WORKING, T.LEGS_MISMATCHED): S.LEGGED,
@@ -62,6 +62,11 @@ TICKET_TRANSITIONS: dict[tuple[TicketState, TicketTrigger], TicketState] = {
     (S.REPAIRING, T.REPAIR_UNWOUND): S.UNWOUND,
     (S.REPAIRING, T.REPAIR_FAILED): S.FAILED,
     (S.REPAIRING, T.LEGS_MISMATCHED): S.LEGGED,   # a repair step ended short: decide again
+    # A fill reported after the ticket finished (a fill that raced its cancel) can break the match:
+    # the ticket is legged again and repaired like any other.
+    (S.COMPLETED, T.LEGS_MISMATCHED): S.LEGGED,
+    (S.UNWOUND, T.LEGS_MISMATCHED): S.LEGGED,
+    (S.MISSED, T.LEGS_MISMATCHED): S.LEGGED,
 }
 del S, T
 
@@ -142,8 +147,7 @@ class Ticket:
         t = Transition(ts_ns, self.state, to_state, trigger, cause)
         self.transitions.append(t)
         self.state = to_state
-        if to_state.is_terminal:
-            self.ended_ns = ts_ns
+        self.ended_ns = ts_ns if to_state.is_terminal else None
         return t
 
     @property

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select
 
 from xmc_fix.audit import models
 from xmc_fix.audit.writer import make_engine
@@ -34,6 +34,7 @@ class RunData:
     fills: pd.DataFrame
     events: pd.DataFrame
     messages: pd.DataFrame   # counts by session, direction, admin, msg_type
+    transitions: pd.DataFrame
 
 
 def _frame(conn, table, run_id: str) -> pd.DataFrame:
@@ -42,6 +43,9 @@ def _frame(conn, table, run_id: str) -> pd.DataFrame:
     for c in table.columns:
         if isinstance(c.type, models.Dec) and c.name in df:
             df[c.name] = df[c.name].map(lambda v: float(v) if v is not None else None).astype("float64")
+        elif isinstance(c.type, Integer) and c.name in df:
+            # nullable integers: with a NULL, pandas would make epoch ns float64 (256 ns steps)
+            df[c.name] = pd.array([r[c.name] for r in rows], dtype="Int64")
     return df
 
 
@@ -71,6 +75,7 @@ def load_run(db_url: str, run_id: str | None = None) -> RunData:
             ).mappings().all()
             return RunData(run=run, tickets=_frame(conn, models.tickets, rid), orders=_frame(conn, models.orders, rid),
                            fills=_frame(conn, models.fills, rid), events=_frame(conn, models.events, rid),
+                           transitions=_frame(conn, models.ticket_events, rid),
                            messages=pd.DataFrame([dict(c) for c in counts],
                                                  columns=["session", "venue", "direction", "admin", "msg_type", "n"]))
     finally:
@@ -131,6 +136,7 @@ def figures(data: RunData) -> dict:
                 "basis_at_decision": {"min": float(g["basis"].min()), "max": float(g["basis"].max())},
             }
     n_settled = int(len(settled))
+    repairs = _repairs(t, data.transitions)
     return {
         "run_id": run["run_id"],
         "started": ns_to_iso(run["started_ns"]),
@@ -144,8 +150,42 @@ def figures(data: RunData) -> dict:
         "legs": legs,
         "latency_us": lat,
         "pairs": pairs,
+        **repairs,
         "events": {k: int(v) for k, v in data.events["kind"].value_counts().items()} if not data.events.empty else {},
     }
+
+
+def _repairs(t: pd.DataFrame, tr: pd.DataFrame) -> dict:
+    """Legging incidents and how each was repaired."""
+    legged_ids = set(tr.loc[tr["to_state"] == "LEGGED", "ticket_id"]) if not tr.empty else set()
+    rows = []
+    chased = unwound = ok = 0
+    for tid in sorted(legged_ids):
+        row = t[t["ticket_id"] == tid]
+        if row.empty:
+            continue
+        r = row.iloc[0]
+        first = tr[(tr["ticket_id"] == tid) & (tr["to_state"] == "LEGGED")].sort_values("ts_ns").iloc[0]
+        path = r["repairs"].split(",") if isinstance(r.get("repairs"), str) and r["repairs"] else []
+        success = r["state"] in ("COMPLETED", "UNWOUND")
+        ok += success
+        chased += success and any(p.startswith("CHASE") for p in path) and r["state"] == "COMPLETED" \
+            and not any(p.startswith("UNWIND") for p in path)
+        unwound += success and any(p.startswith("UNWIND") for p in path)
+        ended = tr[tr["ticket_id"] == tid].sort_values("ts_ns").iloc[-1]
+        rows.append({"ticket_id": tid, "pair": r["pair"], "legged_because": first["cause"], "path": path,
+                     "outcome": r["state"], "residual": float(r["residual"]) if r["residual"] is not None else None,
+                     "repair_ms": round((ended["ts_ns"] - first["ts_ns"]) / 1e6, 3)})
+    residual = {}
+    if not t.empty:
+        for pair, g in t.groupby("pair"):
+            open_or_failed = g[g["state"].isin(("FAILED", "LEGGED", "REPAIRING"))]
+            residual[str(pair)] = float(open_or_failed["residual"].sum()) if not open_or_failed.empty else 0.0
+    n = len(rows)
+    return {"tickets_repaired": {"legged": n, "repaired": int(ok), "chased": int(chased), "unwound": int(unwound)},
+            "repair_success_rate": round(ok / n, 6) if n else None,
+            "residual_exposure": residual,
+            "repairs": rows}
 
 
 def render_json(figs: dict) -> str:
@@ -156,6 +196,11 @@ def _flatten(prefix: str, v, out: list[tuple[str, object]]) -> None:
     if isinstance(v, dict):
         for k, x in v.items():
             _flatten(f"{prefix}.{k}" if prefix else str(k), x, out)
+    elif isinstance(v, list) and v and isinstance(v[0], dict):
+        for i, x in enumerate(v):
+            _flatten(f"{prefix}.{i}", x, out)
+    elif isinstance(v, list):
+        out.append((prefix, " ".join(str(x) for x in v)))
     else:
         out.append((prefix, v))
 
@@ -163,8 +208,14 @@ def _flatten(prefix: str, v, out: list[tuple[str, object]]) -> None:
 def render_csv(figs: dict) -> str:
     rows: list[tuple[str, object]] = []
     _flatten("", figs, rows)
-    lines = ["figure,value"] + [f"{k},{'' if v is None else v}" for k, v in rows]
-    return "\n".join(lines) + "\n"
+    import csv
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["figure", "value"])
+    for k, v in rows:
+        w.writerow([k, "" if v is None else v])
+    return buf.getvalue()
 
 
 def render_table(figs: dict) -> str:
@@ -182,6 +233,10 @@ def render_table(figs: dict) -> str:
         f"tickets            {figs['tickets']}   " + "  ".join(f"{k.lower()} {v}" for k, v in figs['tickets_by_state'].items()),
         f"alignment rate     {fmt(None if figs['alignment_rate'] is None else 100 * figs['alignment_rate'])} %",
         f"FIX messages       in {figs['messages']['in']}  out {figs['messages']['out']}",
+        f"legged / repaired  {figs['tickets_repaired']['legged']} / {figs['tickets_repaired']['repaired']}"
+        f"  (chased {figs['tickets_repaired']['chased']}, unwound {figs['tickets_repaired']['unwound']})"
+        f"   repair success {fmt(None if figs['repair_success_rate'] is None else 100 * figs['repair_success_rate'])} %",
+        "residual exposure  " + ("  ".join(f"{p} {v:g}" for p, v in figs["residual_exposure"].items()) or "-"),
         "",
         f"{'latency (us)':<22}{'n':>6}{'p50':>10}{'p99':>10}{'max':>10}",
     ]
@@ -195,4 +250,9 @@ def render_table(figs: dict) -> str:
         for pair, p in figs["pairs"].items():
             lines.append(f"{pair:<16}{p['tickets']:>8}{p['completed']:>6}{p['legged']:>8}"
                          f"{fmt(p['basis_at_decision']['min']):>12}{fmt(p['basis_at_decision']['max']):>12}")
+    if figs["repairs"]:
+        lines += ["", "repaired tickets"]
+        for r in figs["repairs"]:
+            lines.append(f"  {r['ticket_id']:<22}{r['pair']:<16}{r['outcome']:<11}{' > '.join(r['path']) or '-':<28}"
+                         f"{r['repair_ms']:>9.1f} ms   {r['legged_because'][:70]}")
     return "\n".join(lines) + "\n"

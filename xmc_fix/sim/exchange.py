@@ -332,12 +332,26 @@ class Exchange:
                                      f"39={tr.ORD_STATUS_FIX[order.status]}{SOH}434=2{SOH}102=99{SOH}"
                                      f"58=quantity or price off the grid{SOH}")
             return
+        if venue.cfg.position_effect and order.position_effect not in (None, PositionEffect.OPEN):
+            # a working close order holds its position: the reservation follows the new quantity
+            pos = venue.positions.setdefault((order.account, order.symbol), Position())
+            bucket = pos.bucket(order.side, order.position_effect)
+            grow = max(qty, order.cum_qty) - order.qty
+            if grow > pos.available(bucket):
+                self._send(session, "9", f"37={order.order_id}{SOH}11={d.get('11', '')}{SOH}41={order.cl_ord_id}{SOH}"
+                                         f"39={tr.ORD_STATUS_FIX[order.status]}{SOH}434=2{SOH}102=99{SOH}"
+                                         f"58=insufficient {bucket.replace('_', ' ')} position to close: "
+                                         f"{pos.available(bucket)} available, {grow} more asked{SOH}")
+                return
+            pos.frozen[bucket] = pos.frozen.get(bucket, ZERO) + grow
         orig = order.cl_ord_id
         order.cl_ord_id = d.get("11", orig)
         order.history.append(order.cl_ord_id)
         venue.orders[(session, order.cl_ord_id)] = order
+        before = (order.cum_qty, order.notional)
         trades = inst.book.replace(order, qty, price)
-        self._send(session, "8", self._er(order, "5", d, orig=orig))
+        # the Replaced report comes before the fills the new terms caused, so it shows the order before them
+        self._send(session, "8", self._er(order, "5", d, orig=orig, at=before if trades else None))
         self._report_trades(venue, trades)
         if order.status.is_terminal:
             self._release(venue, order)
@@ -360,13 +374,25 @@ class Exchange:
 
     # -- helpers ---------------------------------------------------------------------------
     def _report_trades(self, venue: SimVenue, trades: list[Trade]) -> None:
+        # Matching is over before the first report is written, so an order that traded more than
+        # once already holds its final CumQty: report each fill as the order stood right after it.
+        after: dict[int, list[Decimal]] = {}
         for t in trades:
             for o in (t.aggressor, t.resting):
+                a = after.setdefault(id(o), [o.cum_qty, o.notional])
+                a[0] -= t.qty
+                a[1] -= t.qty * t.price
+        for t in trades:
+            for o in (t.aggressor, t.resting):
+                a = after[id(o)]
+                a[0] += t.qty
+                a[1] += t.qty * t.price
                 if o.owner == "MM":
                     continue
                 self.stats["fills"] += 1
                 self._apply_position(venue, o, t.qty)
-                self._send(o.owner, "8", self._er(o, "F", None, last_qty=t.qty, last_px=t.price))
+                self._send(o.owner, "8", self._er(o, "F", None, last_qty=t.qty, last_px=t.price,
+                                                  at=(a[0], a[1])))
                 if o.status.is_terminal:
                     self._release(venue, o)
 
@@ -395,8 +421,17 @@ class Exchange:
         o.released = True
 
     def _er(self, o: SimOrder, exec_type: str, d: dict | None, *, last_qty: Decimal = ZERO,
-            last_px: Decimal = ZERO, text: str | None = None, rej: str | None = None, orig: str | None = None) -> str:
+            last_px: Decimal = ZERO, text: str | None = None, rej: str | None = None, orig: str | None = None,
+            at: tuple[Decimal, Decimal] | None = None) -> str:
+        """``at``: the (CumQty, notional) the order stood at when the reported event happened, for a
+        report written after later fills were already matched."""
         status = tr.ORD_STATUS_FIX.get(o.status, "0")
+        cum, notional, leaves = o.cum_qty, o.notional, o.leaves
+        if at is not None:
+            cum, notional = at
+            leaves = o.qty - cum
+            status = tr.ORD_STATUS_FIX[OrdStatus.FILLED if leaves <= 0 else
+                                       OrdStatus.PARTIALLY_FILLED if cum else OrdStatus.NEW]
         if exec_type == "8":
             status = "8"
         parts = [f"37={o.order_id}", f"11={o.cl_ord_id}"]
@@ -417,8 +452,9 @@ class Exchange:
             parts.append(f"77={tr.POSITION_EFFECT[o.position_effect]}")
         if exec_type == "F":
             parts += [f"32={tr.fmt_dec(last_qty)}", f"31={tr.fmt_dec(last_px)}"]
-        leaves = ZERO if exec_type == "8" else o.leaves
-        parts += [f"151={tr.fmt_dec(leaves)}", f"14={tr.fmt_dec(o.cum_qty)}", f"6={tr.fmt_dec(o.avg_px)}",
+        leaves = ZERO if exec_type == "8" else leaves
+        avg_px = notional / cum if cum else ZERO
+        parts += [f"151={tr.fmt_dec(leaves)}", f"14={tr.fmt_dec(cum)}", f"6={tr.fmt_dec(avg_px)}",
                   f"60={tr.format_utc(self.clock.now_ns())}"]
         if text:
             parts.append(f"58={text}")

@@ -64,6 +64,15 @@ exit_below = -100
 inner_slippage_ticks = 1
 outer_slippage_ticks = 2
 max_quote_age_ms = 500
+
+[pairs.P.repair]
+chase_ticks = 4
+chase_attempts = 2
+chase_interval_ms = 0
+unwind_ticks = 10
+unwind_attempts = 3
+unwind_interval_ms = 0
+give_up_ms = 60000
 """
 
 
@@ -72,6 +81,7 @@ class RecordingSender:
         self.sent = []
         self.status = []
         self.subscriptions = []
+        self.cancels = []
         self.down: set[str] = set()
 
     def is_up(self, venue):
@@ -85,6 +95,10 @@ class RecordingSender:
 
     def send_status(self, cmd):
         self.status.append(cmd)
+        return True
+
+    def send_cancel(self, cmd, now_ns):
+        self.cancels.append(cmd)
         return True
 
     def subscribe(self, cmd):
@@ -182,6 +196,9 @@ class World:
     def ticket(self):
         return next(iter(self.engine.tickets.values()))
 
+    def work(self):
+        return self.engine.work[self.ticket().ticket_id]
+
 
 @pytest.fixture
 def world(strategy):
@@ -223,19 +240,22 @@ def test_both_legs_filled_completes_the_ticket_and_records_the_position(world):
     assert world.pair.active is None and len(world.pair.bundles) == 1
 
 
-def test_a_rejected_leg_leaves_the_ticket_legged_and_halts_the_pair(world):
+def test_a_rejected_leg_is_chased_and_the_ticket_completes(world):
     world.cross_above()
     inner, outer = world.sender.sent
     world.fill(inner)
     world.reject(outer, "price outside limits")
     t = world.ticket()
-    assert t.state is TicketState.LEGGED
-    assert t.residual == D(25)  # inner filled 25 t, outer nothing: the inner leg leads by 25 t
-    assert world.pair.state is TradingState.HALTED
-    assert "pair_halted" in world.audit.kinds() and "order_rejected" in world.audit.kinds()
-    world.sender.sent.clear()
-    world.cross_above()
-    assert world.sender.sent == []  # halted: no new tickets
+    assert t.state is TicketState.REPAIRING
+    chase = world.sender.sent[-1]
+    # the lagging leg, in the ticket's direction, for what is missing: buy 1 LME lot, IOC
+    assert (chase.venue, chase.side, chase.qty, chase.tif.value) == ("LME", Side.BUY, D(1), "IOC")
+    assert world.engine.orders[chase.cl_ord_id].role.value == "CHASE"
+    world.fill(chase)
+    assert t.state is TicketState.COMPLETED and t.matched
+    assert world.pair.state is TradingState.ACTIVE and world.pair.residual_units == 0
+    assert [tr.to_state.value for tr in t.transitions] == ["WORKING", "LEGGED", "REPAIRING", "COMPLETED"]
+    assert "order_rejected" in world.audit.kinds() and "repair_step" in world.audit.kinds()
 
 
 def test_neither_leg_filled_is_a_missed_ticket_with_no_exposure(world):
@@ -246,13 +266,95 @@ def test_neither_leg_filled_is_a_missed_ticket_with_no_exposure(world):
     assert world.pair.position_units == 0 and world.pair.state is TradingState.ACTIVE
 
 
-def test_a_partial_fill_on_the_inner_leg_leaves_a_legged_ticket_with_its_residual(world):
+def test_a_partial_fill_on_the_inner_leg_is_chased_for_the_rest(world):
     world.cross_above()
     inner, outer = world.sender.sent
     world.fill(inner, qty=D(3))  # 15 t of 25
-    world.fill(outer)            # 25 t
+    world.fill(outer)            # 25 t: the outer leads by 10 t
     t = world.ticket()
-    assert t.state is TicketState.LEGGED and t.residual == D(15) - D(25)
+    assert t.state is TicketState.REPAIRING and t.residual == D(15) - D(25)
+    chase = world.sender.sent[-1]
+    assert (chase.venue, chase.side, chase.qty) == ("SHFE", Side.SELL, D(2))
+    assert chase.position_effect is PositionEffect.OPEN
+    world.fill(chase)
+    assert t.state is TicketState.COMPLETED and world.pair.residual_units == 0
+
+
+def test_chase_attempts_exhausted_then_the_leading_leg_is_unwound(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.reject(outer)
+    for _ in range(2):                       # chase_attempts = 2, each re-priced further
+        chase = world.sender.sent[-1]
+        assert world.engine.orders[chase.cl_ord_id].role.value == "CHASE"
+        world.fill(chase, qty=D(0))
+    unwind = world.sender.sent[-1]
+    assert world.engine.orders[unwind.cl_ord_id].role.value == "UNWIND"
+    # take back the SHFE sale: buy 5 lots, closing today's position
+    assert (unwind.venue, unwind.side, unwind.qty, unwind.position_effect) == (
+        "SHFE", Side.BUY, D(5), PositionEffect.CLOSE_TODAY)
+    world.fill(unwind)
+    t = world.ticket()
+    assert t.state is TicketState.UNWOUND and t.empty
+    assert world.pair.inner_lots == 0 and world.pair.outer_lots == 0 and not world.pair.bundles
+    assert world.work().repairs == ["CHASE#1", "CHASE#2", "UNWIND#1"]
+
+
+def test_chases_reprice_step_by_step_but_never_beyond_chase_ticks(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.reject(outer)
+    first = world.sender.sent[-1]
+    world.fill(first, qty=D(0))
+    second = world.sender.sent[-1]
+    # original limit 9502.0; chase_ticks 4 over 2 attempts: at most 9503.0 then 9504.0
+    assert first.price <= D("9503.0") and second.price <= D("9504.0")
+
+
+def test_unwind_failures_beyond_the_limit_fail_the_ticket_halt_the_pair_and_alert(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.reject(outer)
+    for _ in range(2 + 3):                   # 2 chases, then 3 unwinds, all rejected
+        world.reject(world.sender.sent[-1])
+    t = world.ticket()
+    assert t.state is TicketState.FAILED and t.residual == D(25)
+    assert world.pair.state is TradingState.HALTED
+    alerts = [kw for k, kw in world.audit.events if k == "alert"]
+    assert alerts and alerts[0]["alert"] == "residual_exposure"
+
+
+def test_halt_mode_repairs_nothing(strategy, tmp_path):
+    text = STRATEGY.replace("chase_ticks = 4", 'mode = "halt"\nchase_ticks = 4')
+    p = tmp_path / "halt.toml"
+    p.write_text(text)
+    from xmc_fix.config import load_strategy as load
+    w = World(load(p))
+    w.calm_market()
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.reject(outer)
+    assert len(w.sender.sent) == 2
+    assert w.ticket().state is TicketState.FAILED and w.pair.state is TradingState.HALTED
+
+
+def test_no_repair_while_an_order_outcome_is_uncertain(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.engine.on_event(SessionDown("LME", world.now(), "connection reset"))
+    assert world.ticket().state is TicketState.WORKING    # the LME order may have filled: wait
+    assert len(world.sender.sent) == 2
+    world.engine.on_event(SessionUp("LME", world.now()))
+    assert [q.cl_ord_id for q in world.sender.status] == [outer.cl_ord_id]
+    # the venue answers: it was filled while we were away
+    world.engine.on_event(world.report(outer, ExecType.ORDER_STATUS, OrdStatus.FILLED, cum=D(1), px=D("9501")))
+    assert world.ticket().state is TicketState.COMPLETED and len(world.sender.sent) == 2
+    assert world.pair.outer_lots == D(1)
 
 
 def test_duplicate_execution_reports_are_applied_once(world):
@@ -284,15 +386,23 @@ def test_a_crossed_book_is_not_traded_on(world):
     assert world.sender.sent == []
 
 
-def test_a_late_fill_after_a_cancel_completes_a_legged_ticket(world):
+def test_a_late_fill_after_a_cancel_reopens_the_ticket_and_the_excess_is_unwound(world):
     world.cross_above()
     inner, outer = world.sender.sent
     world.fill(inner)
     world.engine.on_event(world.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))
-    assert world.ticket().state is TicketState.LEGGED
+    chase = world.sender.sent[-1]
+    world.fill(chase)
+    t = world.ticket()
+    assert t.state is TicketState.COMPLETED
+    # the original LME order's fill arrives after its cancel: now 2 LME lots against 5 SHFE lots
     world.engine.on_event(world.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
-    assert world.ticket().state is TicketState.COMPLETED
-    assert world.pair.outer_lots == D(1)
+    assert t.state is TicketState.REPAIRING
+    unwind = world.sender.sent[-1]
+    assert (unwind.venue, unwind.side, unwind.qty) == ("LME", Side.SELL, D(1))  # never chase past the plan
+    world.fill(unwind)
+    assert t.state is TicketState.COMPLETED and world.pair.residual_units == 0
+    assert world.pair.outer_lots == D(1) and world.pair.inner_lots == D(-5)
 
 
 def test_reverting_basis_closes_the_position_with_close_today_on_shfe(world):
@@ -364,7 +474,7 @@ def test_session_up_subscribes_market_data_and_asks_about_orders_in_flight(world
     assert [q.cl_ord_id for q in world.sender.status] == [outer.cl_ord_id]
 
 
-def test_an_order_not_sent_because_its_session_is_down_counts_as_rejected(world):
+def test_an_order_not_sent_because_its_session_is_down_waits_for_the_venue_before_repair(world):
     world.sender.down.add("LME")
     world.cross_above()
     (inner,) = world.sender.sent
@@ -372,6 +482,11 @@ def test_an_order_not_sent_because_its_session_is_down_counts_as_rejected(world)
     t = world.ticket()
     assert t.state is TicketState.LEGGED
     assert world.engine.orders[t.legs[LegRole.OUTER].orders[0].cl_ord_id].text.startswith("not sent")
+    assert "repair_waiting" in world.audit.kinds() and len(world.sender.sent) == 1
+    world.sender.down.clear()
+    world.engine.on_timer(world.now())
+    chase = world.sender.sent[-1]
+    assert (chase.venue, chase.side, chase.qty) == ("LME", Side.BUY, D(1))
 
 
 def test_a_session_reject_naming_our_order_kills_that_order(world):
@@ -380,7 +495,7 @@ def test_a_session_reject_naming_our_order_kills_that_order(world):
     world.fill(inner)
     world.engine.on_event(MessageRejected("LME", False, 7, "D", outer.cl_ord_id, "required tag missing", world.now()))
     assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.REJECTED
-    assert world.ticket().state is TicketState.LEGGED
+    assert world.ticket().state is TicketState.REPAIRING
 
 
 def test_timer_asks_for_status_of_orders_without_final_report(world):
@@ -414,3 +529,54 @@ def test_every_ticket_and_order_is_written_to_the_audit_sink(world):
     assert transitions == [("PENDING", "WORKING"), ("WORKING", "COMPLETED")]
     orders = {r["cl_ord_id"]: r for t, r in world.audit.rows if t == "orders"}
     assert {r["status"] for r in orders.values()} == {"FILLED"}
+
+
+def _world_with(strategy_text: str, tmp_path) -> World:
+    p = tmp_path / "variant.toml"
+    p.write_text(strategy_text)
+    w = World(load_strategy(p))
+    w.calm_market()
+    return w
+
+
+def test_sequential_submission_sends_the_second_leg_for_what_the_first_filled(tmp_path):
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\nsubmission = "sequential"'
+                                     '\nsequential_first = "outer"'), tmp_path)
+    w.cross_above()
+    (first,) = w.sender.sent
+    assert (first.venue, first.side, first.qty) == ("LME", Side.BUY, D(1))
+    w.fill(first)
+    second = w.sender.sent[-1]
+    assert (second.venue, second.side, second.qty) == ("SHFE", Side.SELL, D(5))
+    w.fill(second)
+    assert w.ticket().state is TicketState.COMPLETED
+
+
+def test_sequential_first_leg_unfilled_sends_nothing_more(tmp_path):
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\nsubmission = "sequential"'
+                                     '\nsequential_first = "outer"'), tmp_path)
+    w.cross_above()
+    (first,) = w.sender.sent
+    w.fill(first, qty=D(0))
+    assert len(w.sender.sent) == 1 and w.ticket().state is TicketState.MISSED
+
+
+def test_resting_day_orders_are_cancelled_at_the_ticket_timeout(tmp_path):
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\ntif = "DAY"'), tmp_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    for cmd in (inner, outer):
+        w.engine.on_event(w.report(cmd, ExecType.NEW, OrdStatus.NEW))
+    w.clock.advance(1500 * MS)
+    w.engine.on_timer(w.now())
+    assert sorted(c.orig_cl_ord_id for c in w.sender.cancels) == sorted([inner.cl_ord_id, outer.cl_ord_id])
+    for c in w.sender.cancels:
+        orig = next(x for x in (inner, outer) if x.cl_ord_id == c.orig_cl_ord_id)
+        er = w.report(orig, ExecType.CANCELED, OrdStatus.CANCELED)
+        w.engine.on_event(_with_ids(er, c.cl_ord_id, orig.cl_ord_id))
+    assert w.ticket().state is TicketState.MISSED
+
+
+def _with_ids(er, cl, orig):
+    from dataclasses import replace
+    return replace(er, cl_ord_id=cl, orig_cl_ord_id=orig)

@@ -1,0 +1,123 @@
+"""The intent journal: written before orders leave, replayed after a crash into positions held and
+tickets still open, compacted without changing what it says."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from tests.unit.execution.test_engine import World, strategy  # noqa: F401  (fixture)
+from xmc_fix.domain.enums import ExecType, OrdStatus
+from xmc_fix.domain.events import SessionUp
+from xmc_fix.domain.tickets import TicketState
+from xmc_fix.execution.journal import Journal, replay
+
+
+@pytest.fixture
+def journal_path(tmp_path):
+    return tmp_path / "journal" / "T.jsonl"
+
+
+def journaled_world(strategy, path):
+    w = World(strategy)
+    w.engine.journal = Journal(path)
+    w.calm_market()
+    return w
+
+
+def test_ticket_and_orders_are_journaled_before_they_are_sent(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    sent_when_journaled = []
+    original = w.sender.send_new
+
+    def spy(cmd, now):
+        text = journal_path.read_text()
+        sent_when_journaled.append(cmd.cl_ord_id in text)
+        return original(cmd, now)
+
+    w.sender.send_new = spy
+    w.cross_above()
+    assert sent_when_journaled == [True, True]
+
+
+def test_replay_gives_held_lots_of_finished_tickets_and_the_open_ones(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    first = list(w.sender.sent)
+    for cmd in first:
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.cross_above()                 # a second ticket, its reports never arrive (the engine dies)
+    second = list(w.sender.sent)
+    st = replay(journal_path)
+    (held,) = st.held
+    assert (held["pair"], D(held["inner"]), D(held["outer"])) == ("P", D(-5), D(1))
+    (open_t,) = st.open_tickets.values()
+    assert [o["cl_ord_id"] for o in open_t.orders] == [c.cl_ord_id for c in second]
+    assert st.bad_lines == 0
+
+
+def test_a_restarted_engine_asks_about_open_orders_and_finishes_the_ticket(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.cross_above()
+    inner, outer = w.sender.sent
+
+    again = World.__new__(World)
+    World.__init__(again, strategy)      # a new process: new engine, same journal
+    again.engine.journal = Journal(journal_path)
+    restored = again.engine.restore(replay(journal_path))
+    assert restored == {"held": 1, "tickets": 1, "orders": 2}
+    assert again.pair.inner_lots == D(-5) and again.pair.outer_lots == D(1)
+    # World.__init__ already brought the sessions up; bring them up again as a reconnect would
+    for v in ("SHFE", "LME"):
+        again.engine.on_event(SessionUp(v, again.now()))
+    asked = sorted(q.cl_ord_id for q in again.sender.status)
+    assert asked == sorted([inner.cl_ord_id, outer.cl_ord_id])
+    assert again.sender.sent == []      # nothing re-sent
+    for cmd in (inner, outer):
+        again.engine.on_event(again.report(cmd, ExecType.ORDER_STATUS, OrdStatus.FILLED, cum=cmd.qty, px=cmd.price))
+    t = again.engine.tickets[w.pair.active.ticket_id]
+    assert t.state is TicketState.COMPLETED
+    assert again.pair.inner_lots == D(-10) and again.pair.outer_lots == D(2)
+
+
+def test_a_torn_last_line_is_skipped(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    with open(journal_path, "a") as f:
+        f.write('{"k":"end","ticket_id":"TT1-1","st')
+    st = replay(journal_path)
+    assert st.bad_lines == 1 and len(st.open_tickets) == 1
+
+
+def test_compaction_keeps_what_the_journal_says(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.cross_above()
+    before = replay(journal_path)
+    w.engine.journal.compact(w.engine.journal_state())
+    after = replay(journal_path)
+    assert [(h["ticket_id"], h["inner"], h["outer"]) for h in after.held] == \
+           [(h["ticket_id"], h["inner"], h["outer"]) for h in before.held]
+    assert list(after.open_tickets) == list(before.open_tickets)
+    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 2   # held, ticket, its two orders
+
+
+def test_a_late_fill_reopening_a_ticket_is_replayed_as_open(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.engine.on_event(w.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))
+    w.fill(w.sender.sent[-1])   # chase fills: completed
+    w.engine.on_event(w.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
+    st = replay(journal_path)
+    assert len(st.open_tickets) == 1   # reopened and the unwind not finished yet

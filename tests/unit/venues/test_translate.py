@@ -1,0 +1,514 @@
+"""FIX <-> domain translation: decoding each application message the engine consumes, encoding each
+command so that QuickFIX accepts it against the venue's dictionary, timestamps, decimals on the wire,
+and every enum table entry in both directions."""
+
+from __future__ import annotations
+
+import calendar
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+import quickfix as fix
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
+from xmc_fix.domain.enums import (BookAction, BookSide, ExecType, OrdStatus, OrdType, PositionEffect, Side,
+                                  TimeInForce)
+from xmc_fix.domain.instruments import Instrument
+from xmc_fix.errors import FixTranslationError
+from xmc_fix.venues import translate as tr
+
+ROOT = Path(__file__).resolve().parents[3]
+SHFE_DD = str(ROOT / "fixspecs" / "FIX44-SHFE.xml")
+XMC_DD = str(ROOT / "fixspecs" / "FIX44-XMC.xml")
+SOH = "\x01"
+NOW = calendar.timegm((2024, 1, 2, 3, 4, 5)) * 1_000_000_000 + 123_456_789   # 20240102-03:04:05.123456789
+
+
+# -- stub factories ----------------------------------------------------------------------------
+def wire(msg_type: str, *pairs: tuple[str, str], header: tuple[tuple[str, str], ...] = ()) -> str:
+    body = "".join(f"{t}={v}{SOH}" for t, v in (*header, *pairs))
+    return f"8=FIX.4.4{SOH}9={len(body)}{SOH}35={msg_type}{SOH}{body}10=123{SOH}"
+
+
+HEADER = (("34", "7"), ("49", "SHFE"), ("52", "20240102-03:04:05.000100"), ("56", "XMC"))
+
+
+def er_text(**tags: str | None) -> str:
+    """A full fill of 5 CU at 80010 unless told otherwise; ``tag=None`` drops a tag."""
+    fields = {"37": "O1", "11": "A1", "17": "E1", "150": "F", "39": "2", "55": "CU", "54": "1", "38": "5",
+              "32": "5", "31": "80010", "151": "0", "14": "5", "6": "80010", "60": "20240102-03:04:05.123456"}
+    fields.update({k.removeprefix("t"): v for k, v in tags.items()})
+    return wire("8", *((k, v) for k, v in fields.items() if v is not None), header=HEADER)
+
+
+def make_instrument(**overrides) -> Instrument:
+    fields = dict(name="SHFE_CU", venue="SHFE", symbol="CU", currency="CNY", contract_size=D(5), unit="t",
+                  tick=D(10), security_id="cu2601", position_effect=True)
+    return Instrument(**{**fields, **overrides})
+
+
+def lme() -> Instrument:
+    return make_instrument(name="LME_CA", venue="LME", symbol="CA", currency="USD", contract_size=D(25),
+                           tick=D("0.5"), security_id=None, position_effect=False)
+
+
+def make_new_order(**overrides) -> NewOrder:
+    fields = dict(cl_ord_id="A1", instrument=make_instrument(), side=Side.BUY, qty=D(5), ord_type=OrdType.LIMIT,
+                  price=D(80000), tif=TimeInForce.IOC, account="ACC1", position_effect=PositionEffect.CLOSE_TODAY)
+    return NewOrder(**{**fields, **overrides})
+
+
+def make_replace(**overrides) -> ReplaceOrder:
+    fields = dict(cl_ord_id="A3", orig_cl_ord_id="A1", instrument=make_instrument(), side=Side.SELL, qty=D(3),
+                  ord_type=OrdType.LIMIT, price=D(80010), tif=TimeInForce.DAY, account="ACC1",
+                  position_effect=PositionEffect.OPEN, order_id="O1")
+    return ReplaceOrder(**{**fields, **overrides})
+
+
+def make_cancel(**overrides) -> CancelOrder:
+    fields = dict(cl_ord_id="A2", orig_cl_ord_id="A1", instrument=make_instrument(), side=Side.BUY, qty=D(5),
+                  order_id="O1")
+    return CancelOrder(**{**fields, **overrides})
+
+
+def pairs(text: str) -> list[tuple[str, str]]:
+    return tr.split(text)
+
+
+def body_tags(text: str) -> list[str]:
+    return [t for t, _ in pairs(text) if t not in ("8", "9", "35", "10")]
+
+
+def validated(text: str, dd_path: str) -> fix.Message:
+    """Parse as the adapter does and validate once the session would have set the header."""
+    dd = fix.DataDictionary(dd_path)
+    msg = fix.Message(text, dd, False)
+    header = msg.getHeader()
+    for tag, value in ((49, "XMC"), (56, "SHFE"), (34, "2"), (52, "20240102-03:04:05.123")):
+        header.setField(tag, value)
+    dd.validate(msg)
+    return msg
+
+
+# -- wire helpers --------------------------------------------------------------------------------
+def test_split_keeps_every_field_in_order_and_fields_keeps_the_last():
+    raw = "8=FIX.4.4\x0135=V\x01269=0\x01269=1\x0158=a=b\x01"
+
+    assert tr.split(raw) == [("8", "FIX.4.4"), ("35", "V"), ("269", "0"), ("269", "1"), ("58", "a=b")]
+    assert tr.fields(raw) == {"8": "FIX.4.4", "35": "V", "269": "1", "58": "a=b"}
+
+
+# -- ExecutionReport -----------------------------------------------------------------------------
+def test_execution_report_becomes_an_exec_report_event():
+    rep = tr.decode_execution_report("SHFE", er_text(t58="done"), 42)
+
+    assert (rep.venue, rep.cl_ord_id, rep.orig_cl_ord_id, rep.order_id, rep.exec_id) == ("SHFE", "A1", None, "O1", "E1")
+    assert (rep.exec_type, rep.ord_status, rep.side, rep.symbol) == (ExecType.TRADE, OrdStatus.FILLED, Side.BUY, "CU")
+    assert (rep.order_qty, rep.cum_qty, rep.leaves_qty) == (D(5), D(5), D(0))
+    assert (rep.last_qty, rep.last_px, rep.avg_px) == (D(5), D(80010), D(80010))
+    assert (rep.text, rep.poss_dup, rep.recv_ns) == ("done", False, 42)
+    assert rep.venue_ns == calendar.timegm((2024, 1, 2, 3, 4, 5)) * 1_000_000_000 + 123_456_000
+
+
+def test_execution_report_quantities_are_exact_decimals():
+    rep = tr.decode_execution_report("LME", er_text(t32="0.1", t14="0.3", t6="9500.25"), 0)
+
+    assert (rep.last_qty, rep.cum_qty, rep.avg_px) == (D("0.1"), D("0.3"), D("9500.25"))
+
+
+def test_execution_report_without_transact_time_takes_the_sending_time():
+    rep = tr.decode_execution_report("SHFE", er_text(t60=None), 0)
+
+    assert rep.venue_ns == calendar.timegm((2024, 1, 2, 3, 4, 5)) * 1_000_000_000 + 100_000
+
+
+@pytest.mark.parametrize("tag", ["43", "97"])
+def test_possdup_or_possresend_marks_the_report_as_a_possible_duplicate(tag):
+    rep = tr.decode_execution_report("SHFE", er_text(**{f"t{tag}": "Y"}), 0)
+
+    assert rep.poss_dup is True
+
+
+def test_execution_report_without_order_qty_has_none_and_missing_numbers_are_zero():
+    rep = tr.decode_execution_report("SHFE", er_text(t38=None, t32=None, t31=None, t6=None, t150="0", t39="0"), 0)
+
+    assert rep.order_qty is None
+    assert (rep.last_qty, rep.last_px, rep.avg_px) == (0, 0, 0)
+
+
+def test_cancel_report_carries_the_original_clordid():
+    rep = tr.decode_execution_report("SHFE", er_text(t150="4", t39="4", t11="A2", t41="A1"), 0)
+
+    assert (rep.exec_type, rep.ord_status, rep.cl_ord_id, rep.orig_cl_ord_id) == \
+           (ExecType.CANCELED, OrdStatus.CANCELED, "A2", "A1")
+
+
+@pytest.mark.parametrize("code", ["1", "2"])
+def test_fix42_partial_fill_and_fill_exec_types_are_trades(code):
+    assert tr.decode_execution_report("SHFE", er_text(t150=code), 0).exec_type is ExecType.TRADE
+
+
+@pytest.mark.parametrize("tags, bad_tag", [
+    (dict(t11=None), 11), (dict(t17=None), 17), (dict(t150="Z"), 150), (dict(t39="Z"), 39),
+    (dict(t54="7"), 54), (dict(t14="five"), 14), (dict(t31="1,5"), 31),
+])
+def test_execution_report_that_cannot_be_translated_names_the_tag(tags, bad_tag):
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_execution_report("SHFE", er_text(**tags), 0)
+
+    assert e.value.tag == bad_tag
+
+
+# -- market data ---------------------------------------------------------------------------------
+def test_incremental_refresh_with_several_symbols_gives_one_update_per_symbol():
+    raw = wire("X", ("262", "M1"), ("268", "4"),
+               ("279", "0"), ("269", "0"), ("55", "CU"), ("270", "80000"), ("271", "5"), ("83", "11"),
+               ("279", "1"), ("269", "1"), ("55", "CA"), ("270", "9500.5"), ("271", "3"), ("83", "40"),
+               ("279", "2"), ("269", "1"), ("55", "CU"), ("270", "80020"), ("83", "11"),
+               ("279", "1"), ("269", "1"), ("55", "CA"), ("270", "9501"), ("271", "2"), ("83", "40"),
+               header=HEADER)
+
+    cu, ca = tr.decode_incremental("SHFE", raw, 9)
+
+    assert (cu.symbol, cu.rpt_seq, ca.symbol, ca.rpt_seq) == ("CU", 11, "CA", 40)
+    assert [(e.action, e.side, e.price, e.size) for e in cu.entries] == [
+        (BookAction.NEW, BookSide.BID, D(80000), D(5)), (BookAction.DELETE, BookSide.ASK, D(80020), D(0))]
+    assert [(e.action, e.price, e.size) for e in ca.entries] == [
+        (BookAction.CHANGE, D("9500.5"), D(3)), (BookAction.CHANGE, D(9501), D(2))]
+    assert (cu.venue, cu.recv_ns) == ("SHFE", 9)
+    assert cu.venue_ns == ca.venue_ns == calendar.timegm((2024, 1, 2, 3, 4, 5)) * 1_000_000_000 + 100_000
+
+
+def test_incremental_entry_without_rptseq_leaves_it_unknown():
+    raw = wire("X", ("262", "M1"), ("268", "1"), ("279", "0"), ("269", "0"), ("55", "CU"), ("270", "1"),
+               ("271", "1"))
+
+    [upd] = tr.decode_incremental("SHFE", raw, 0)
+
+    assert upd.rpt_seq is None and upd.venue_ns is None
+
+
+@pytest.mark.parametrize("entry, bad_tag", [
+    ((("279", "0"), ("269", "0"), ("270", "1"), ("271", "1")), 55),
+    ((("279", "5"), ("269", "0"), ("55", "CU"), ("270", "1")), 279),
+    ((("279", "0"), ("269", "2"), ("55", "CU"), ("270", "1")), 269),
+    ((("279", "0"), ("269", "0"), ("55", "CU"), ("270", "x")), 270),
+])
+def test_incremental_entry_that_cannot_be_translated_names_the_tag(entry, bad_tag):
+    raw = wire("X", ("262", "M1"), ("268", "1"), *entry)
+
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_incremental("SHFE", raw, 0)
+
+    assert e.value.tag == bad_tag
+
+
+def test_snapshot_gives_sorted_levels_and_skips_entries_that_are_not_book_levels():
+    raw = wire("W", ("262", "M1"), ("83", "17"), ("55", "CU"), ("48", "cu2601"), ("22", "8"), ("268", "5"),
+               ("269", "0"), ("270", "79990"), ("271", "4"),
+               ("269", "1"), ("270", "80020"), ("271", "6"),
+               ("269", "0"), ("270", "80000"), ("271", "2"),
+               ("269", "2"), ("270", "80005"), ("271", "1"),
+               ("269", "1"), ("270", "80010"), ("271", "3"),
+               header=HEADER)
+
+    snap = tr.decode_snapshot("SHFE", raw, 5)
+
+    assert (snap.venue, snap.symbol, snap.rpt_seq, snap.recv_ns) == ("SHFE", "CU", 17, 5)
+    assert snap.bids == ((D(80000), D(2)), (D(79990), D(4)))
+    assert snap.asks == ((D(80010), D(3)), (D(80020), D(6)))
+    assert snap.venue_ns == calendar.timegm((2024, 1, 2, 3, 4, 5)) * 1_000_000_000 + 100_000
+
+
+def test_empty_snapshot_without_rptseq():
+    snap = tr.decode_snapshot("SHFE", wire("W", ("262", "M1"), ("55", "CU"), ("268", "0")), 0)
+
+    assert (snap.bids, snap.asks, snap.rpt_seq) == ((), (), None)
+
+
+def test_snapshot_without_symbol_is_refused():
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_snapshot("SHFE", wire("W", ("262", "M1"), ("268", "0")), 0)
+
+    assert e.value.tag == 55
+
+
+def test_market_data_reject_gives_the_text_or_the_reason_code():
+    with_text = tr.decode_md_reject("SHFE", wire("Y", ("262", "M1"), ("281", "0"), ("58", "unknown symbol ZN")), 3)
+    without = tr.decode_md_reject("SHFE", wire("Y", ("262", "M2"), ("281", "1")), 3)
+
+    assert (with_text.md_req_id, with_text.reason, with_text.recv_ns) == ("M1", "unknown symbol ZN", 3)
+    assert (without.md_req_id, without.reason) == ("M2", "reason 1")
+
+
+# -- rejects -------------------------------------------------------------------------------------
+def test_session_reject_names_the_reason_the_tag_and_the_refused_message():
+    raw = wire("3", ("45", "12"), ("371", "77"), ("372", "D"), ("373", "1"), ("58", "Required tag missing"),
+               header=HEADER)
+
+    rej = tr.decode_reject("SHFE", raw, 8)
+
+    assert (rej.venue, rej.business, rej.ref_seq_num, rej.ref_msg_type, rej.ref_id, rej.recv_ns) == \
+           ("SHFE", False, 12, "D", None, 8)
+    assert rej.reason == "required tag missing (tag 77): Required tag missing"
+
+
+def test_business_reject_names_the_reason_and_the_refused_id():
+    raw = wire("j", ("45", "13"), ("372", "H"), ("379", "A1"), ("380", "3"), header=HEADER)
+
+    rej = tr.decode_reject("SHFE", raw, 0)
+
+    assert (rej.business, rej.ref_seq_num, rej.ref_msg_type, rej.ref_id, rej.reason) == \
+           (True, 13, "H", "A1", "unsupported message type")
+
+
+@pytest.mark.parametrize("msg_type, reason_tag", [("3", "373"), ("j", "380")])
+def test_reject_with_an_unknown_reason_code_keeps_the_code(msg_type, reason_tag):
+    rej = tr.decode_reject("SHFE", wire(msg_type, ("45", "x"), (reason_tag, "77")), 0)
+
+    assert rej.reason == "77" and rej.ref_seq_num is None
+
+
+def test_reject_without_a_reason_says_unspecified():
+    assert tr.decode_reject("SHFE", wire("3", ("45", "1")), 0).reason == "unspecified"
+
+
+def test_cancel_reject_names_the_orders_and_the_reason():
+    raw = wire("9", ("37", "O1"), ("11", "A2"), ("41", "A1"), ("39", "2"), ("434", "1"), ("102", "0"),
+               ("58", "order is FILLED"))
+
+    rej = tr.decode_cancel_reject("SHFE", raw, 4)
+
+    assert (rej.venue, rej.cl_ord_id, rej.orig_cl_ord_id, rej.order_id, rej.ord_status, rej.recv_ns) == \
+           ("SHFE", "A2", "A1", "O1", OrdStatus.FILLED, 4)
+    assert rej.reason == "too late to cancel: order is FILLED"
+
+
+def test_cancel_reject_of_an_unknown_order_without_status_or_text():
+    rej = tr.decode_cancel_reject("SHFE", wire("9", ("11", "A2"), ("41", "A1"), ("102", "1")), 0)
+
+    assert (rej.reason, rej.ord_status, rej.order_id) == ("unknown order", None, None)
+
+
+def test_cancel_reject_without_clordid_is_refused():
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_cancel_reject("SHFE", wire("9", ("41", "A1"), ("102", "1")), 0)
+
+    assert e.value.tag == 11
+
+
+@pytest.mark.parametrize("msg_type, decoder", [
+    ("8", tr.decode_execution_report), ("X", tr.decode_incremental), ("W", tr.decode_snapshot),
+    ("Y", tr.decode_md_reject), ("9", tr.decode_cancel_reject), ("j", tr.decode_reject)])
+def test_each_consumed_message_type_has_its_decoder(msg_type, decoder):
+    assert tr.APP_DECODERS[msg_type] is decoder
+
+
+# -- encoding commands -----------------------------------------------------------------------------
+def test_new_order_carries_every_field_of_the_command():
+    text = tr.encode_new_order(make_new_order(), NOW)
+
+    assert body_tags(text) == ["11", "1", "55", "48", "22", "54", "60", "38", "40", "44", "59", "77"]
+    assert pairs(text)[2:-1] == [("35", "D"), ("11", "A1"), ("1", "ACC1"), ("55", "CU"), ("48", "cu2601"), ("22", "8"),
+                                 ("54", "1"), ("60", "20240102-03:04:05.123456"), ("38", "5"), ("40", "2"),
+                                 ("44", "80000"), ("59", "3"), ("77", "T")]
+
+
+def test_new_order_without_account_security_id_or_position_effect_leaves_them_out():
+    text = tr.encode_new_order(make_new_order(instrument=lme(), account=None, position_effect=None,
+                                              side=Side.SELL, price=D("9500.5"), tif=TimeInForce.FOK), NOW)
+
+    assert body_tags(text) == ["11", "55", "54", "60", "38", "40", "44", "59"]
+    assert (tr.fields(text)["54"], tr.fields(text)["44"], tr.fields(text)["59"]) == ("2", "9500.5", "4")
+
+
+def test_market_order_never_carries_a_price():
+    text = tr.encode_new_order(make_new_order(ord_type=OrdType.MARKET, price=D(80000)), NOW)
+
+    assert "44" not in tr.fields(text) and tr.fields(text)["40"] == "1"
+
+
+def test_begin_string_is_the_sessions():
+    assert tr.encode_new_order(make_new_order(), NOW, begin="FIX.4.2").startswith("8=FIX.4.2\x01")
+
+
+def test_cancel_names_the_order_to_cancel():
+    f = tr.fields(tr.encode_cancel(make_cancel(), NOW))
+
+    assert (f["35"], f["41"], f["11"], f["37"], f["55"], f["54"], f["38"]) == ("F", "A1", "A2", "O1", "CU", "1", "5")
+    assert "37" not in tr.fields(tr.encode_cancel(make_cancel(order_id=None), NOW))
+
+
+def test_replace_carries_the_new_terms():
+    f = tr.fields(tr.encode_replace(make_replace(), NOW))
+
+    assert (f["35"], f["41"], f["11"], f["37"], f["38"], f["44"], f["59"], f["77"]) == \
+           ("G", "A1", "A3", "O1", "3", "80010", "0", "O")
+
+
+def test_status_request_puts_the_order_id_first_when_known():
+    assert body_tags(tr.encode_status_request(QueryOrderStatus("A1", make_instrument(), Side.BUY, "O1"))) == \
+           ["37", "11", "55", "48", "22", "54"]
+    assert body_tags(tr.encode_status_request(QueryOrderStatus("A1", make_instrument(), Side.BUY))) == \
+           ["11", "55", "48", "22", "54"]
+
+
+def test_market_data_request_subscribes_to_both_sides_at_the_depth_asked():
+    text = tr.encode_md_request(SubscribeMarketData("M1", make_instrument(), 7))
+
+    assert pairs(text)[3:] == [("262", "M1"), ("263", "1"), ("264", "7"), ("265", "1"), ("267", "2"),
+                               ("269", "0"), ("269", "1"), ("146", "1"), ("55", "CU"), ("48", "cu2601"),
+                               ("22", "8"), ("10", "000")]
+
+
+ENCODED = [
+    ("new order, close today", tr.encode_new_order(make_new_order(), NOW), SHFE_DD),
+    ("new order, market", tr.encode_new_order(make_new_order(ord_type=OrdType.MARKET,
+                                                             position_effect=PositionEffect.OPEN), NOW), SHFE_DD),
+    ("new order, no position effect", tr.encode_new_order(make_new_order(instrument=lme(), position_effect=None),
+                                                          NOW), XMC_DD),
+    ("cancel", tr.encode_cancel(make_cancel(), NOW), SHFE_DD),
+    ("cancel, no order id", tr.encode_cancel(make_cancel(order_id=None, instrument=lme()), NOW), XMC_DD),
+    ("replace", tr.encode_replace(make_replace(), NOW), SHFE_DD),
+    ("replace, no position effect", tr.encode_replace(make_replace(instrument=lme(), position_effect=None,
+                                                                   price=D("9500.5")), NOW), XMC_DD),
+    ("status", tr.encode_status_request(QueryOrderStatus("A1", make_instrument(), Side.SELL, "O1")), SHFE_DD),
+    ("status, no order id", tr.encode_status_request(QueryOrderStatus("A1", lme(), Side.BUY)), XMC_DD),
+    ("market data", tr.encode_md_request(SubscribeMarketData("M1", make_instrument(), 5)), SHFE_DD),
+    ("market data, no security id", tr.encode_md_request(SubscribeMarketData("M1", lme(), 5)), XMC_DD),
+]
+
+
+@pytest.mark.parametrize("text, dd_path", [pytest.param(t, d, id=n) for n, t, d in ENCODED])
+def test_encoded_command_passes_the_venue_dictionary_with_nothing_lost(text, dd_path):
+    msg = validated(text, dd_path)
+
+    def body(raw: str) -> list[tuple[str, str]]:
+        return sorted(p for p in tr.split(raw) if p[0] not in ("8", "9", "10", "34", "49", "52", "56"))
+
+    assert body(msg.toString()) == body(text)
+
+
+def test_market_data_request_keeps_both_entry_types_in_its_group():
+    msg = validated(tr.encode_md_request(SubscribeMarketData("M1", make_instrument(), 5)), SHFE_DD)
+
+    group = fix.Group(267, 269)
+    types = []
+    for i in (1, 2):
+        msg.getGroup(i, group)
+        types.append(group.getField(269))
+    assert types == ["0", "1"]
+
+
+def test_venue_dictionary_catches_what_the_venue_requires():
+    # the check above is not a formality: SHFE needs PositionEffect, the common dictionary has no T
+    with pytest.raises(fix.RequiredTagMissing):
+        validated(tr.encode_new_order(make_new_order(position_effect=None), NOW), SHFE_DD)
+    with pytest.raises(fix.IncorrectTagValue):
+        validated(tr.encode_new_order(make_new_order(), NOW), XMC_DD)
+
+
+# -- timestamps ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("digits, text, back", [
+    (9, "20240102-03:04:05.123456789", NOW),
+    (6, "20240102-03:04:05.123456", NOW - 789),
+    (3, "20240102-03:04:05.123", NOW - 456_789),
+    (0, "20240102-03:04:05", NOW - 123_456_789),
+])
+def test_format_utc_truncates_to_the_digits_asked_and_parses_back(digits, text, back):
+    assert tr.format_utc(NOW, digits) == text
+    assert tr.parse_utc_ns(text) == back
+
+
+def test_format_utc_defaults_to_microseconds():
+    assert tr.format_utc(NOW) == "20240102-03:04:05.123456"
+
+
+def test_format_utc_is_right_when_seconds_alternate():
+    later = NOW + 61_000_000_000
+
+    assert [tr.format_utc(t, 3) for t in (NOW, later, NOW)] == \
+           ["20240102-03:04:05.123", "20240102-03:05:06.123", "20240102-03:04:05.123"]
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))  # up to 2100
+def test_nanosecond_timestamps_survive_a_round_trip(ns):
+    assert tr.parse_utc_ns(tr.format_utc(ns, 9)) == ns
+
+
+@pytest.mark.parametrize("value", [None, "", "20240102", "20240102-03:04", "2024AB02-03:04:05",
+                                   "20240102-03:04:0x", "20240102-03:04:05.12x", "20241302-03:04:05"])
+def test_absent_or_malformed_timestamps_parse_to_none(value):
+    assert tr.parse_utc_ns(value) is None
+
+
+# -- decimals on the wire -----------------------------------------------------------------------------
+@pytest.mark.parametrize("value, text", [
+    ("1E+3", "1000"), ("1.23E+5", "123000"), ("1.500", "1.5"), ("100", "100"), ("0.00001", "0.00001"),
+    ("1E-10", "0.0000000001"), ("0E-8", "0"), ("0", "0"), ("-2.50", "-2.5"), ("80013.75", "80013.75"),
+])
+def test_fmt_dec_writes_plain_decimal_text(value, text):
+    assert tr.fmt_dec(D(value)) == text
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=D("-1e12"), max_value=D("1e12")))
+def test_fmt_dec_never_uses_exponent_notation_and_keeps_the_value(d):
+    s = tr.fmt_dec(d)
+
+    assert "E" not in s.upper()
+    assert D(s) == d
+
+
+# -- enum tables ---------------------------------------------------------------------------------
+TWO_WAY = [
+    ("Side", tr.SIDE, tr.FIX_SIDE, Side),
+    ("OrdType", tr.ORD_TYPE, tr.FIX_ORD_TYPE, OrdType),
+    ("TimeInForce", tr.TIME_IN_FORCE, tr.FIX_TIME_IN_FORCE, TimeInForce),
+    ("PositionEffect", tr.POSITION_EFFECT, tr.FIX_POSITION_EFFECT, PositionEffect),
+    ("OrdStatus", tr.ORD_STATUS_FIX, tr.ORD_STATUS, OrdStatus),
+    ("ExecType", tr.EXEC_TYPE_FIX, tr.EXEC_TYPE, ExecType),
+    ("BookSide", tr.BOOK_SIDE_FIX, tr.MD_ENTRY_TYPE, BookSide),
+    ("BookAction", tr.BOOK_ACTION_FIX, tr.MD_UPDATE_ACTION, BookAction),
+]
+ENTRIES = [pytest.param(to_fix, from_fix, member, id=f"{name}.{member.name}")
+           for name, to_fix, from_fix, enum in TWO_WAY for member in enum]
+
+
+@pytest.mark.parametrize("to_fix, from_fix, member", ENTRIES)
+def test_every_domain_value_has_a_fix_code_that_maps_back(to_fix, from_fix, member):
+    assert from_fix[to_fix[member]] is member
+
+
+@pytest.mark.parametrize("name, to_fix, from_fix, enum", TWO_WAY, ids=[t[0] for t in TWO_WAY])
+def test_every_fix_code_maps_to_a_domain_value_and_back(name, to_fix, from_fix, enum):
+    for code, member in from_fix.items():
+        if name == "ExecType" and code in ("1", "2"):
+            assert member is ExecType.TRADE  # FIX 4.2 partial fill / fill, decoded only
+            continue
+        assert to_fix[member] == code
+
+
+TAGS = {"Side": 54, "OrdType": 40, "TimeInForce": 59, "PositionEffect": 77, "OrdStatus": 39, "ExecType": 150,
+        "BookSide": 269, "BookAction": 279}
+
+
+@pytest.mark.parametrize("to_fix, from_fix, member", ENTRIES)
+def test_every_fix_code_we_send_or_expect_is_in_the_shfe_dictionary(to_fix, from_fix, member):
+    dd = fix.DataDictionary(SHFE_DD)
+    tag = TAGS[type(member).__name__]
+    code = to_fix[member]
+    if member is OrdStatus.REPLACED:
+        assert not dd.isFieldValue(tag, code)  # FIX 4.2's 39=5, decoded from older venues only
+    else:
+        assert dd.isFieldValue(tag, code)
+
+
+@pytest.mark.parametrize("tag, table", [(102, tr.CXL_REJ_REASON), (373, tr.SESSION_REJECT_REASON),
+                                        (380, tr.BUSINESS_REJECT_REASON)])
+def test_every_reject_reason_text_is_for_a_code_the_dictionary_knows(tag, table):
+    dd = fix.DataDictionary(XMC_DD)
+
+    assert [c for c in table if not dd.isFieldValue(tag, c)] == []

@@ -1,0 +1,155 @@
+"""The intent journal: the engine's write-ahead log on local disk.
+
+Before any order leaves, its ticket and ClOrdID are appended here (one ``os.write`` of a JSON line
+to a file opened ``O_APPEND``: a few microseconds, and in the operating system's page cache — so
+it survives the engine being killed, ``kill -9`` included — before QuickFIX sees the order). When a
+ticket ends, its final fills are appended too. The audit database receives the same facts
+asynchronously; the journal is what the engine itself restarts from, so it never depends on the
+audit writer having caught up. ``fsync=True`` also survives a power cut, at about a millisecond per
+ticket.
+
+On start the journal is replayed (:func:`replay`) into the positions each pair holds and the
+tickets still open, then rewritten compactly (:meth:`Journal.compact`): open tickets and held
+positions only, so the file stays small however long the engine runs.
+
+Records (one JSON object per line, ``k`` the kind):
+- ``ticket``: a new ticket (pair, direction, intent, legs, decision summary, bundle it closes);
+- ``order``: an order about to be sent (ticket, leg, role, the full command);
+- ``end``: a ticket reached a final state, with its net lots per leg (signed: bought positive);
+- ``reopen``: a late fill broke a finished ticket's match, so it is open again;
+- ``held``: (compaction only) lots an opening ticket still holds, per leg;
+- ``pair``: a pair's trading state changed (a FAILED repair halts it across restarts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+
+def _enc(v):
+    if isinstance(v, Decimal):
+        return str(v)
+    raise TypeError(type(v).__name__)
+
+
+class Journal:
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, kind: str, **fields) -> None:
+        fields["k"] = kind
+        os.write(self._fd, (json.dumps(fields, default=_enc, separators=(",", ":")) + "\n").encode())
+        if self.fsync:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def compact(self, state: "JournalState") -> None:
+        """Rewrite the journal as the open tickets and held positions of ``state`` (atomically)."""
+        tmp = self.path.with_suffix(".compact")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for h in state.held:
+                f.write(json.dumps({"k": "held", **h}, default=_enc, separators=(",", ":")) + "\n")
+            for pair, st in state.pair_states.items():
+                f.write(json.dumps({"k": "pair", "pair": pair, **st}, separators=(",", ":")) + "\n")
+            for t in state.open_tickets.values():
+                f.write(json.dumps({"k": "ticket", **t.record}, default=_enc, separators=(",", ":")) + "\n")
+                for o in t.orders:
+                    f.write(json.dumps({"k": "order", **o}, default=_enc, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.close()
+        os.replace(tmp, self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+
+@dataclass
+class OpenTicket:
+    record: dict
+    orders: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class JournalState:
+    """What a replay found: lots still held per opening ticket, tickets without an end."""
+
+    held: list[dict] = field(default_factory=list)          # {ticket_id, pair, direction, opened_ns, inner, outer}
+    open_tickets: dict[str, OpenTicket] = field(default_factory=dict)
+    pair_states: dict[str, dict] = field(default_factory=dict)
+    last_prefix: str | None = None
+    records: int = 0
+    bad_lines: int = 0
+
+
+def replay(path: str | Path) -> JournalState:
+    """Fold the journal into positions held and tickets still open. A torn last line (the process
+    died mid-write) is skipped and counted, never fatal."""
+    st = JournalState()
+    p = Path(path)
+    if not p.exists():
+        return st
+    tickets: dict[str, dict] = {}
+    orders: dict[str, list[dict]] = {}
+    ends: dict[str, dict] = {}
+    held: dict[str, dict] = {}
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+                kind = r.pop("k")
+            except (json.JSONDecodeError, KeyError, AttributeError):
+                st.bad_lines += 1
+                continue
+            st.records += 1
+            if kind == "ticket":
+                tickets[r["ticket_id"]] = r
+                orders.setdefault(r["ticket_id"], [])
+            elif kind == "order":
+                orders.setdefault(r["ticket_id"], []).append(r)
+                st.last_prefix = r["cl_ord_id"].rsplit("-", 1)[0]
+            elif kind == "held":
+                held[r["ticket_id"]] = r
+            elif kind == "pair":
+                st.pair_states[r.pop("pair")] = r
+            elif kind == "end":
+                ends[r["ticket_id"]] = r          # the last end of a ticket counts
+            elif kind == "reopen":
+                ends.pop(r["ticket_id"], None)    # a late fill broke its match: open again
+    # opening tickets first, then the closing tickets that reduce what they opened
+    for intent in ("OPEN", "CLOSE"):
+        for tid, end in ends.items():
+            t = tickets.get(tid)
+            if t is not None and t["intent"] == intent:
+                _fold_end(held, t, end)
+    st.held = [h for h in held.values() if Decimal(h["inner"]) != 0 or Decimal(h["outer"]) != 0]
+    st.open_tickets = {tid: OpenTicket(t, orders.get(tid, [])) for tid, t in tickets.items() if tid not in ends}
+    return st
+
+
+def _fold_end(held: dict[str, dict], ticket: dict, end: dict) -> None:
+    """Apply a finished ticket's net lots: an opening ticket leaves a holding; a closing ticket
+    reduces the holding it closes."""
+    net_inner = Decimal(end["net"]["INNER"])
+    net_outer = Decimal(end["net"]["OUTER"])
+    target = held.get(ticket.get("closes") or "") if ticket["intent"] == "CLOSE" else None
+    if target is None:
+        if net_inner or net_outer:
+            held[ticket["ticket_id"]] = {"ticket_id": ticket["ticket_id"], "pair": ticket["pair"],
+                                         "direction": ticket["direction"], "opened_ns": ticket["created_ns"],
+                                         "inner": str(net_inner), "outer": str(net_outer)}
+        return
+    target["inner"] = str(Decimal(target["inner"]) + net_inner)
+    target["outer"] = str(Decimal(target["outer"]) + net_outer)

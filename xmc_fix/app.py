@@ -34,6 +34,7 @@ from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
 from xmc_fix.sim.app import SimServer
+from xmc_fix.sim.behaviour import load_scenario
 from xmc_fix.sim.config import load_market
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
 from xmc_fix.venues.credentials import Credentials, Secret, env_prefix, load_credentials
@@ -290,9 +291,10 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
 
 def sim_from_files(config_path: str, market_path: str, *, seed: int | None = None, ports: dict[str, int] | None = None,
                    store: str | None = None, db_url: str | None = None, credentials_file: str | None = None,
-                   log_dir: str | None = None) -> SimServer:
+                   log_dir: str | None = None, scenario: str = "calm") -> SimServer:
     sessions = load_sessions(config_path, "acceptor", ports, store)
     market = load_market(market_path, seed=seed)
+    behaviours = load_scenario(scenario, market, search_dir=SESSIONS / "scenarios")
     for s in sessions.sessions:
         if s.venue not in market.venues:
             raise ConfigError(f"venue {s.venue!r} has a session but no [venues.{s.venue}] in {market_path}",
@@ -307,7 +309,7 @@ def sim_from_files(config_path: str, market_path: str, *, seed: int | None = Non
                               "host": socket.gethostname(), "pid": os.getpid(), "command": "xmc sim",
                               "config": json.dumps({"sessions": config_path, "market": market_path,
                                                     "seed": market.seed})})
-    return SimServer(sessions, market, creds, audit=audit)
+    return SimServer(sessions, market, creds, audit=audit, behaviours=behaviours)
 
 
 # -- the demo ---------------------------------------------------------------------------------
@@ -430,7 +432,7 @@ def audit_completeness(db_url: str, run_id: str, sessions: SessionFile) -> dict:
 
 def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: str, sim_config_path: str,
              strategy_path: str, market_path: str, progress: Callable[[str], None] | None = None,
-             work_dir: str | None = None) -> tuple[dict, str, dict]:
+             work_dir: str | None = None, scenario: str = "calm") -> tuple[dict, str, dict]:
     """Simulator child process + engine in this process on free loopback ports, for ``duration``
     seconds; returns (engine summary, run id, audit completeness)."""
     import shutil
@@ -453,7 +455,7 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     if progress:
         progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed})")
     sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,
-                    seed=seed, env=env, log_path=str(work / "sim.log"))
+                    seed=seed, env=env, log_path=str(work / "sim.log"), extra_args=["--scenario", scenario])
     try:
         summary = engine.run(duration, progress)
     finally:

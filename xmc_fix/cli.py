@@ -102,8 +102,10 @@ def cli(log_level: str, log_file: str) -> None:
               help="Strategy file: instruments, pairs, thresholds, limits.")
 @click.option("--market", "market_path", default=str(SESSIONS / "sim_market.toml"), show_default=True,
               help="Simulator market file: price factors, venues, market makers.")
+@click.option("--scenario", default="calm", show_default=True,
+              help="Venue behaviour: calm, chaos, or a scenario file (README \"Scenarios\").")
 @click.option("--quiet", is_flag=True, help="No progress lines, only the final report.")
-def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, quiet):
+def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, scenario, quiet):
     """Run the simulated venues and the engine together, then print the audit report."""
     from xmc_fix.app import run_demo
     from xmc_fix.reports.figures import figures, load_run, render_table
@@ -115,7 +117,8 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
     progress = None if quiet else (lambda line: click.echo(line, err=True))
     summary, run_id, completeness = run_demo(duration=duration, db_url=db_url, seed=seed,
                                              sessions_path=sessions_path, sim_config_path=sim_config,
-                                             strategy_path=strategy_path, market_path=market_path, progress=progress)
+                                             strategy_path=strategy_path, market_path=market_path, progress=progress,
+                                             scenario=scenario)
     figs = figures(load_run(db_url, run_id))
     click.echo(render_table(figs))
     n_sessions = len(completeness["sessions"])
@@ -137,14 +140,16 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
 @click.option("--db", "db_url", default=None, help="Audit database for the simulator's own messages (off if unset).")
 @click.option("--credentials", "credentials_file", default=None,
               help="TOML file of expected venue credentials (else XMC_<VENUE>_PASSWORD; none: no check).")
+@click.option("--scenario", default="calm", show_default=True,
+              help="Venue behaviour: calm, chaos, or a scenario file (README \"Scenarios\").")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Stop after this many seconds.")
-def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, duration):
+def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, scenario, duration):
     """Run the exchange simulator: a QuickFIX acceptor for every venue in --config."""
     from xmc_fix.app import sim_from_files
 
     _existing(config_path, "QuickFIX settings file", "--config")
     server = sim_from_files(config_path, market_path, seed=seed, ports=_ports(ports), store=store, db_url=db_url,
-                            credentials_file=credentials_file)
+                            credentials_file=credentials_file, scenario=scenario)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -40,3 +40,17 @@ def test_demo_completes_a_ticket_per_default_pair_and_stores_every_message(tmp_p
     csv = xmc("--log-file", str(tmp_path / "xmc.log"), "report", "--db", db, "--format", "csv")
     assert csv.returncode == 0 and csv.stdout.startswith("figure,value\n")
     assert f"tickets_completed,{figs['tickets_completed']}" in csv.stdout
+
+
+def test_chaos_demo_repairs_every_legged_ticket(tmp_path):
+    db = f"sqlite:///{tmp_path / 'chaos.db'}"
+    res = xmc("--log-file", str(tmp_path / "xmc.log"), "demo", "--db", db, "--duration", "60", "--scenario", "chaos",
+              "--quiet", timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    figs = json.loads(xmc("--log-file", str(tmp_path / "xmc.log"), "report", "--db", db, "--format", "json").stdout)
+    assert figs["tickets_repaired"]["legged"] >= 1, "chaos produced no legged ticket"
+    assert figs["alignment_rate"] >= 0.999 and figs["repair_success_rate"] >= 0.999, figs["repairs"]
+    assert all(v == 0 for v in figs["residual_exposure"].values()), figs["residual_exposure"]
+    for r in figs["repairs"]:
+        assert r["path"] and r["outcome"] in ("COMPLETED", "UNWOUND"), r
+    assert "repaired tickets" in res.stdout   # the report shows how each was repaired

@@ -805,7 +805,8 @@ class Engine:
             return  # let the working step finish first
         self._transition(ticket, trigger, now_ns, reason)
         pr.state = TradingState.HALTED
-        pr.state_reason = f"ticket {ticket.ticket_id} failed to repair ({reason}): residual {ticket.residual} {ticket.unit}"
+        pr.state_reason = (f"ticket {ticket.ticket_id} failed to repair ({reason}): "
+                           f"residual {_units(ticket.residual)} {ticket.unit}")
         self.journal.write("pair", pair=pr.name, state=pr.state.value, reason=pr.state_reason)
         self.audit.event("pair_halted", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, reason=pr.state_reason)
         self.audit.event("alert", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, alert="residual_exposure",
@@ -864,7 +865,7 @@ class Engine:
         for role, leg in ticket.legs.items():
             statuses = "/".join(f"{o.role.value[0]}:{o.status.value}" for o in leg.orders)
             parts.append(f"{role.value.lower()} {leg.filled_lots}/{leg.target_lots} ({statuses})")
-        return ", ".join(parts) + f"; residual {ticket.residual} {ticket.unit}"
+        return ", ".join(parts) + f"; residual {_units(ticket.residual)} {ticket.unit}"
 
     # -- venue requests --------------------------------------------------------------------
     def _subscribe(self, inst: Instrument) -> None:
@@ -970,6 +971,12 @@ class Engine:
     def working(self) -> bool:
         """Any ticket not finished (working, legged or repairing)."""
         return any(not w.ticket.state.is_terminal for w in self.work.values())
+
+
+def _units(d: Decimal) -> str:
+    """A quantity for people: at most six decimals, no trailing zeros."""
+    q = d.quantize(Decimal("0.000001")).normalize()
+    return format(q, "f")
 
 
 def _trading_day(ns: int) -> int:

@@ -8,6 +8,7 @@ exception reach QuickFIX.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -114,11 +115,14 @@ class SimApplication(fix.Application):
 
     # the Exchange's outlet
     def send(self, session: str, text: str, dd: bool) -> bool:
+        """Send to a client session. Market data for a session that is down is dropped; order
+        reports are handed to QuickFIX anyway, which stores them and delivers them when the client
+        logs on again and asks for the gap (with PossDup), as a venue does."""
         sid = self.session_ids.get(session)
         if sid is None:
             return False
         sess = fix.Session.lookupSession(sid)
-        if sess is None or not sess.isLoggedOn():
+        if sess is None or (dd and not sess.isLoggedOn()):
             return False
         msg = fix.Message(text, self._dd(session), False) if dd else fix.Message(text, False)
         return fix.Session.sendToTarget(msg, sid)
@@ -134,14 +138,17 @@ class SimServer:
     """``xmc sim``: the acceptor, the exchange and the market thread, started and stopped together."""
 
     def __init__(self, sessions: SessionFile, market: MarketCfg, credentials: dict[str, Credentials], *,
-                 audit=None) -> None:
+                 audit=None, behaviours: dict | None = None) -> None:
         self.sessions = sessions
         self.market = market
         self.clock = SystemClock()
         self.serial = Serializer(on_error=lambda fn, args, e: log.error("sim error in %s: %s", fn, e, exc_info=e))
         self.app = SimApplication(sessions, credentials, self.serial)
-        self.exchange = Exchange(market, self.app.send, self.clock,
-                                 begin_string=lambda s: s.split(":", 1)[0])
+        self._timers: list = []          # (due monotonic, seq, fn, args) heap for held reports
+        self._timer_seq = 0
+        self._wake = threading.Condition()
+        self.exchange = Exchange(market, self.app.send, self.clock, begin_string=lambda s: s.split(":", 1)[0],
+                                 behaviours=behaviours, schedule=self.schedule, disconnect=self.drop)
         self.app.bind(self.exchange)
         self.audit = audit
         self._settings = sessions.quickfix_settings()
@@ -158,21 +165,57 @@ class SimServer:
         self._thread.start()
         return self
 
+    def schedule(self, delay_s: float, fn, *args) -> None:
+        """Run ``fn(*args)`` inside the exchange after ``delay_s`` (from the market thread)."""
+        with self._wake:
+            self._timer_seq += 1
+            heapq.heappush(self._timers, (time.monotonic() + delay_s, self._timer_seq, fn, args))
+            self._wake.notify()
+
+    def drop(self, session: str) -> None:
+        """Drop a client's TCP connection (scenario behaviour), from the market thread."""
+        def go():
+            sid = self.app.session_ids.get(session)
+            sess = fix.Session.lookupSession(sid) if sid is not None else None
+            if sess is not None:
+                log.warning("sim: dropping %s (scenario)", session)
+                sess.disconnect()
+        with self._wake:
+            self._timer_seq += 1
+            heapq.heappush(self._timers, (time.monotonic(), self._timer_seq, None, (go,)))
+            self._wake.notify()
+
     def _market_loop(self) -> None:
         step = self.market.step_ms / 1000.0
-        nxt = time.monotonic()
+        next_step = time.monotonic() + step
         while not self._stop.is_set():
-            nxt += step
-            delay = nxt - time.monotonic()
-            if delay > 0:
-                if self._stop.wait(delay):
-                    break
-            else:
-                nxt = time.monotonic()  # fell behind: do not try to catch up in a burst
-            self.serial.post(self.exchange.step)
+            due = []
+            with self._wake:
+                now = time.monotonic()
+                while self._timers and self._timers[0][0] <= now:
+                    due.append(heapq.heappop(self._timers))
+                if not due and now < next_step:
+                    wake_at = min(next_step, self._timers[0][0]) if self._timers else next_step
+                    self._wake.wait(max(0.0, wake_at - now))
+                    continue
+            for _, _, fn, args in due:
+                if fn is None:           # runs on this thread, outside the exchange (QuickFIX call)
+                    try:
+                        args[0]()
+                    except Exception:
+                        log.exception("sim: timer action failed")
+                else:
+                    self.serial.post(fn, *args)
+            if time.monotonic() >= next_step:
+                next_step += step
+                if next_step < time.monotonic():
+                    next_step = time.monotonic() + step  # fell behind: no catch-up burst
+                self.serial.post(self.exchange.step)
 
     def stop(self) -> None:
         self._stop.set()
+        with self._wake:
+            self._wake.notify()
         if self._thread.is_alive():
             self._thread.join(5)
         if self._acceptor is not None:

@@ -21,12 +21,13 @@ import itertools
 import logging
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Callable
 
 from xmc_fix.clock import Clock
 from xmc_fix.domain.enums import OrdStatus, OrdType, PositionEffect, Side, TimeInForce
 from xmc_fix.domain.ids import base36
+from xmc_fix.sim.behaviour import NORMAL, Behaviour, OrderPlan
 from xmc_fix.sim.config import MarketCfg, SimInstrumentCfg, SimVenueCfg
 from xmc_fix.sim.market import PriceModel, quote_ladder
 from xmc_fix.sim.matching import OrderBook, SimOrder, Trade
@@ -93,10 +94,17 @@ class SimVenue:
 
 class Exchange:
     def __init__(self, cfg: MarketCfg, send: Callable[[str, str, bool], bool], clock: Clock,
-                 begin_string: Callable[[str], str] | None = None) -> None:
+                 begin_string: Callable[[str], str] | None = None, *,
+                 behaviours: dict[str, Behaviour] | None = None,
+                 schedule: Callable[..., None] | None = None,
+                 disconnect: Callable[[str], None] | None = None) -> None:
         self.cfg = cfg
         self.send = send
         self.clock = clock
+        self.behaviours = behaviours or {}
+        # without a scheduler (unit tests), held reports go out at once, in the planned order
+        self.schedule = schedule or (lambda delay_s, fn, *args: fn(*args))
+        self.disconnect = disconnect or (lambda session: None)
         self.model = PriceModel(cfg)
         self._begin = begin_string or (lambda session: "FIX.4.4")
         stamp = base36(clock.now_ns() // 1_000_000)
@@ -109,7 +117,9 @@ class Exchange:
             insts = {sym: SimInstrument(icfg, OrderBook(sym), random.Random(seeds.getrandbits(64)))
                      for sym, icfg in vcfg.instruments.items()}
             self.venues[vname] = SimVenue(vcfg, insts)
-        self.stats = {"orders": 0, "fills": 0, "rejects": 0, "md_messages": 0, "steps": 0}
+        self.stats = {"orders": 0, "fills": 0, "rejects": 0, "md_messages": 0, "steps": 0,
+                      "simulated_rejects": 0, "partials": 0, "duplicates": 0, "reordered": 0, "late_fills": 0,
+                      "disconnects": 0}
         for venue in self.venues.values():
             for inst in venue.instruments.values():
                 self._requote(venue, inst)
@@ -224,6 +234,8 @@ class Exchange:
         order.history.append(cl)
         self.stats["orders"] += 1
         inst = venue.instruments.get(sym)
+        behaviour = self.behaviours.get(venue_name)
+        plan = behaviour.plan() if behaviour is not None else NORMAL
 
         def reject(code: str, text: str) -> None:
             order.status = OrdStatus.REJECTED
@@ -275,16 +287,75 @@ class Exchange:
                 if pos.available(bucket) < qty:
                     return reject(REJ_EXCEEDS_LIMIT, f"insufficient {bucket.replace('_', ' ')} position to close: "
                                                     f"{pos.available(bucket)} available, {qty} asked")
-                pos.frozen[bucket] = pos.frozen.get(bucket, ZERO) + qty
+                if not plan.reject:
+                    pos.frozen[bucket] = pos.frozen.get(bucket, ZERO) + qty
+        if plan.reject:
+            self.stats["simulated_rejects"] += 1
+            return reject(REJ_OTHER, "rejected by venue (simulated)")
         venue.orders[(session, cl)] = order
         venue.orders_by_id[order.order_id] = order
-        self._send(session, "8", self._er(order, "0", d))
+        reports: list[tuple[str, str]] = [("ack", self._er(order, "0", d))]
+        full = order.qty
+        if plan.partial is not None and (order.tif in (TimeInForce.IOC,) or order.ord_type is OrdType.MARKET):
+            part = (full * plan.partial / cfg.lot_step).to_integral_value(ROUND_FLOOR) * cfg.lot_step
+            if 0 < part < full:
+                order.qty = part          # the venue lets only this much trade
+                self.stats["partials"] += 1
         trades = inst.book.submit(order)
-        self._report_trades(venue, trades)
+        if order.qty != full:
+            order.qty = full
+            if order.leaves > 0 or order.status is OrdStatus.FILLED:
+                order.status = OrdStatus.CANCELED
+        reports += [("fill", text) for text in self._report_trades(venue, trades, hold=order)]
         if order.status is OrdStatus.CANCELED:
             self._release(venue, order)
-            self._send(session, "8", self._er(order, "4", d, text="remaining quantity cancelled (IOC/FOK/market)"))
+            reports.append(("cancel", self._er(order, "4", d, text="remaining quantity cancelled (IOC/FOK/market)")))
+        self._deliver(session, order, d, plan, reports)
         self._publish(venue, inst)
+
+    def _deliver(self, session: str, order: SimOrder, d: dict, plan: OrderPlan, reports: list[tuple[str, str]]) -> None:
+        """Send an order's reports as the venue's behaviour plan says: held, duplicated, reordered,
+        a fill reported after its cancel, or with the session dropped while they are in flight."""
+        if plan.normal:
+            for _, text in reports:
+                self._send(session, "8", text)
+            return
+        fills = [r for r in reports if r[0] == "fill"]
+        if plan.late_fill and fills:
+            # the venue says "cancelled, nothing done" and only later reports what had traded
+            self.stats["late_fills"] += 1
+            early = [r for r in reports if r[0] == "ack"]
+            early.append(("cancel", self._er(order, "4", d, text="cancelled", at=(ZERO, ZERO), status="4")))
+            late = fills
+        elif plan.reorder and fills:
+            self.stats["reordered"] += 1
+            early = fills + [r for r in reports if r[0] != "fill"]
+            late = []
+        else:
+            early = [r for r in reports if r[0] != "fill" or plan.fill_ms <= 0]
+            late = [r for r in reports if r[0] == "fill" and plan.fill_ms > 0]
+            if late:  # keep the cancel of an IOC remainder after its fills
+                early, late = [r for r in early if r[0] == "ack"], late + [r for r in early if r[0] == "cancel"]
+        if plan.disconnect:
+            self.stats["disconnects"] += 1
+            self.disconnect(session)
+        ack_s = plan.ack_ms / 1000
+        late_s = ack_s + (plan.late_ms if plan.late_fill else plan.fill_ms) / 1000
+        self._send_later(session, early, ack_s + (0.005 if plan.disconnect else 0), plan.duplicate)
+        if late:
+            self._send_later(session, late, late_s + (0.005 if plan.disconnect else 0), plan.duplicate)
+
+    def _send_later(self, session: str, reports: list[tuple[str, str]], delay_s: float, duplicate: bool) -> None:
+        def go():
+            for _, text in reports:
+                self._send(session, "8", text)
+                if duplicate:
+                    self.stats["duplicates"] += 1
+                    self._send(session, "8", text, poss_resend=True)
+        if delay_s > 0:
+            self.schedule(delay_s, go)
+        else:
+            go()
 
     def on_cancel(self, venue_name: str, session: str, raw: str) -> None:
         venue = self.venues[venue_name]
@@ -373,7 +444,10 @@ class Exchange:
         self._send(session, "8", self._er(order, "I", d))
 
     # -- helpers ---------------------------------------------------------------------------
-    def _report_trades(self, venue: SimVenue, trades: list[Trade]) -> None:
+    def _report_trades(self, venue: SimVenue, trades: list[Trade], hold: SimOrder | None = None) -> list[str]:
+        """Send the fill reports of ``trades``; those of ``hold`` are returned instead, for the
+        caller to deliver as that order's behaviour plan says."""
+        held: list[str] = []
         # Matching is over before the first report is written, so an order that traded more than
         # once already holds its final CumQty: report each fill as the order stood right after it.
         after: dict[int, list[Decimal]] = {}
@@ -391,10 +465,14 @@ class Exchange:
                     continue
                 self.stats["fills"] += 1
                 self._apply_position(venue, o, t.qty)
-                self._send(o.owner, "8", self._er(o, "F", None, last_qty=t.qty, last_px=t.price,
-                                                  at=(a[0], a[1])))
+                text = self._er(o, "F", None, last_qty=t.qty, last_px=t.price, at=(a[0], a[1]))
+                if o is hold:
+                    held.append(text)
+                else:
+                    self._send(o.owner, "8", text)
                 if o.status.is_terminal:
                     self._release(venue, o)
+        return held
 
     def _apply_position(self, venue: SimVenue, o: SimOrder, qty: Decimal) -> None:
         if not venue.cfg.position_effect or o.position_effect is None:
@@ -422,9 +500,10 @@ class Exchange:
 
     def _er(self, o: SimOrder, exec_type: str, d: dict | None, *, last_qty: Decimal = ZERO,
             last_px: Decimal = ZERO, text: str | None = None, rej: str | None = None, orig: str | None = None,
-            at: tuple[Decimal, Decimal] | None = None) -> str:
+            at: tuple[Decimal, Decimal] | None = None, status: str | None = None) -> str:
         """``at``: the (CumQty, notional) the order stood at when the reported event happened, for a
         report written after later fills were already matched."""
+        status_override = status
         status = tr.ORD_STATUS_FIX.get(o.status, "0")
         cum, notional, leaves = o.cum_qty, o.notional, o.leaves
         if at is not None:
@@ -434,6 +513,8 @@ class Exchange:
                                        OrdStatus.PARTIALLY_FILLED if cum else OrdStatus.NEW]
         if exec_type == "8":
             status = "8"
+        if status_override is not None:
+            status = status_override
         parts = [f"37={o.order_id}", f"11={o.cl_ord_id}"]
         if orig:
             parts.append(f"41={orig}")
@@ -452,7 +533,7 @@ class Exchange:
             parts.append(f"77={tr.POSITION_EFFECT[o.position_effect]}")
         if exec_type == "F":
             parts += [f"32={tr.fmt_dec(last_qty)}", f"31={tr.fmt_dec(last_px)}"]
-        leaves = ZERO if exec_type == "8" else leaves
+        leaves = ZERO if exec_type in ("8", "4") else leaves
         avg_px = notional / cum if cum else ZERO
         parts += [f"151={tr.fmt_dec(leaves)}", f"14={tr.fmt_dec(cum)}", f"6={tr.fmt_dec(avg_px)}",
                   f"60={tr.format_utc(self.clock.now_ns())}"]
@@ -462,8 +543,9 @@ class Exchange:
             parts.append(f"103={rej}")
         return SOH.join(parts) + SOH
 
-    def _send(self, session: str, msg_type: str, body: str, dd: bool = False) -> None:
+    def _send(self, session: str, msg_type: str, body: str, dd: bool = False, poss_resend: bool = False) -> None:
         begin = self._begin(session)
-        text = f"8={begin}{SOH}9={len(body)}{SOH}35={msg_type}{SOH}{body}10=000{SOH}"
+        head = f"35={msg_type}{SOH}" + (f"97=Y{SOH}" if poss_resend else "")
+        text = f"8={begin}{SOH}9={len(head) + len(body)}{SOH}{head}{body}10=000{SOH}"
         self.send(session, text, dd)
 

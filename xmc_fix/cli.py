@@ -143,8 +143,14 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
 @click.option("--scenario", default="calm", show_default=True,
               help="Venue behaviour: calm, chaos, or a scenario file (README \"Scenarios\").")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Stop after this many seconds.")
-def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, scenario, duration):
+@click.option("--acceptance-test", is_flag=True,
+              help="Instead of the venues, serve the sessions QuickFIX's acceptance scripts expect (SenderCompID "
+                   "ISLD, FIX.4.0 to FIXT.1.1) on the one port given as --port N, for `xmc certify`; "
+                   "options other than --port and --duration are ignored.")
+def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, scenario, duration, acceptance_test):
     """Run the exchange simulator: a QuickFIX acceptor for every venue in --config."""
+    if acceptance_test:
+        return _acceptance_sim(ports, duration)
     from xmc_fix.app import sim_from_files
 
     _existing(config_path, "QuickFIX settings file", "--config")
@@ -219,6 +225,57 @@ def report(db_url, run_id, fmt, out_path):
         Path(out_path).write_text(text if text.endswith("\n") else text + "\n")
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _acceptance_sim(ports: tuple[str, ...], duration: float | None) -> None:
+    """``xmc sim --acceptance-test --port N``: the acceptance-test acceptor until a signal or --duration."""
+    from xmc_fix.sim.acceptance import AcceptanceServer
+
+    if len(ports) != 1 or not ports[0].isdigit() or not 0 < int(ports[0]) < 65536:
+        raise click.BadParameter("with --acceptance-test give one port number, e.g. --port 9880", param_hint="--port")
+    server = AcceptanceServer(int(ports[0]))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    click.echo(f"READY acceptance-test port {server.port} ({len(server.sessions)} sessions, SenderCompID ISLD)")
+    sys.stdout.flush()
+    stop.wait(duration)
+    server.stop()
+    click.echo(f"acceptance-test sim stopped: {server.app.echoed} messages echoed, "
+               f"{server.app.dropped_resends} PossResend orders dropped", err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Host of the FIX acceptor under test.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="TCP port of the FIX acceptor under test.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for each expected message, for an expected disconnect, and to connect.")
+@click.option("--pause", type=click.FloatRange(min=0), default=0.1, show_default=True,
+              help="Seconds between cases, so the acceptor can finish one case's disconnect before the next logon.")
+@click.option("--fields", "fields_path", default=None,
+              help="fields.fmt file (TAG=REGEX lines) of fields whose values only have to match "
+                   "(default: QuickFIX's, for 10, 42, 52, 60, 122).")
+@click.argument("defs", nargs=-1, required=True, metavar="DEFS...")
+def certify(host, port, timeout, pause, fields_path, defs):
+    """Play QuickFIX acceptance scripts (.def files, or directories of them) against a FIX acceptor.
+
+    Prints one line per case (PASS, or FAIL with the failing step and the expected and received
+    messages, SOH shown as |) and a total. Exit code 0 when every case passes, 1 when any fails, 2
+    on bad usage or an unreadable or malformed .def file. Any FIX gateway can be tested: configure
+    it with the scripts' CompIDs (tests/conformance/quickfix-at/README.md); `xmc sim
+    --acceptance-test` serves them.
+    """
+    from xmc_fix.conformance import deffile
+    from xmc_fix.conformance.compare import FieldPatterns
+    from xmc_fix.conformance.runner import Target, run_cases
+
+    patterns = FieldPatterns.load(fields_path) if fields_path else FieldPatterns.default()
+    scripts = [deffile.load(p) for p in deffile.collect(list(defs))]
+    target = Target(host, port, timeout=timeout, connect_timeout=timeout, pause=pause)
+    summary = run_cases(scripts, target, patterns, on_result=lambda r: click.echo(r.line()))
+    click.echo(summary.line())
+    sys.exit(0 if summary.failed == 0 else 1)
 
 
 def main() -> None:

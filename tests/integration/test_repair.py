@@ -45,6 +45,11 @@ unwind_interval_ms = 50
 """
 
 
+# The same with SHFE against COMEX HG: 9 SHFE lots against 4 HG lots, so either leg can fill in part.
+ONE_TICKET_COMEX = ONE_TICKET.replace("CU_SHFE_LME", "CU_SHFE_COMEX").replace('outer = "LME_CA"', 'outer = "COMEX_HG"') \
+    .replace("ticket_qty = 25\nmax_position = 25", "ticket_qty = 50\nmax_position = 50\nresidual_tolerance = 0.5")
+
+
 def _rows(db_url: str, sql: str, **params):
     eng = create_engine(db_url)
     with eng.connect() as conn:
@@ -59,21 +64,21 @@ def _scenario(tmp_path: Path, body: str) -> str:
     return str(p)
 
 
-def _strategy(tmp_path: Path) -> Path:
+def _strategy(tmp_path: Path, text: str = ONE_TICKET) -> Path:
     p = tmp_path / "one.toml"
-    p.write_text(ONE_TICKET)
+    p.write_text(text)
     return p
 
 
-def _run_one_ticket(tmp_path: Path, scenario: str, seconds: float = 6.0):
+def _run_one_ticket(tmp_path: Path, scenario: str, seconds: float = 6.0, strategy: str = ONE_TICKET):
     """Simulator with ``scenario``, engine in this process until its ticket is settled."""
     sim = start_sim(tmp_path, extra_args=["--scenario", _scenario(tmp_path, scenario)])
     try:
         from xmc_fix import app as A
         db = f"sqlite:///{tmp_path / 'engine.db'}"
-        eng = A.engine_from_files(str(SESSIONS / "venues.cfg"), str(_strategy(tmp_path)), db, ports=sim.ports,
-                                  store=str(tmp_path / "store-engine"), extra_credentials=sim.credentials,
-                                  journal_path=str(tmp_path / "journal.jsonl"))
+        eng = A.engine_from_files(str(SESSIONS / "venues.cfg"), str(_strategy(tmp_path, strategy)), db,
+                                  ports=sim.ports, store=str(tmp_path / "store-engine"),
+                                  extra_credentials=sim.credentials, journal_path=str(tmp_path / "journal.jsonl"))
         eng.run(seconds)
     finally:
         sim.proc.stop()
@@ -88,8 +93,9 @@ def _assert_all_matched(eng, db, sim):
         assert state in ("COMPLETED", "UNWOUND", "MISSED"), (tid, state, residual, repairs)
     received = [r[0] for r in _rows(sim.db_url, "select cl_ord_id from fix_messages where direction='in' and msg_type='D'")]
     assert len(received) == len(set(received)), "a ClOrdID reached the venue twice"
-    pr = eng.engine.pairs["CU_SHFE_LME"]
-    assert pr.residual_units == 0, f"legged exposure left: {pr.inner_lots} SHFE lots, {pr.outer_lots} LME lots"
+    (pr,) = eng.engine.pairs.values()
+    assert abs(pr.residual_units) <= pr.cfg.residual_tolerance, \
+        f"legged exposure left: {pr.inner_lots} inner lots, {pr.outer_lots} outer lots"
     return tickets
 
 
@@ -103,19 +109,16 @@ def test_a_rejected_leg_is_repaired(tmp_path, venue, leg):
     assert causes and f"{leg} 0/" in causes[0] and "REJECTED" in causes[0]
 
 
-@pytest.mark.parametrize("venue", ["LME", "SHFE"])
-def test_a_partial_fill_is_repaired(tmp_path, venue):
-    # SHFE: 2 of 5 lots fill, LME 0 of 1 (a 1-lot order cannot fill in part: 0.4 x 1 rounds to 0,
-    # so the venue fills it whole; the SHFE case is the real partial)
+@pytest.mark.parametrize("venue, filled", [("SHFE", 4), ("COMEX", 2)])
+def test_a_partial_fill_on_either_leg_is_repaired(tmp_path, venue, filled):
+    """SHFE against COMEX HG, 9 lots against 4: half of either leg's entry order fills."""
     eng, db, sim = _run_one_ticket(tmp_path, f'[[script]]\nvenue = "{venue}"\norder = 1\naction = "partial"\n'
-                                             f'fraction = 0.4\n')
-    tickets = _assert_all_matched(eng, db, sim)
-    if venue == "SHFE":
-        (tid, state, _, repairs), *_later = tickets
-        assert state in ("COMPLETED", "UNWOUND") and repairs
-        fills = _rows(db, "select f.qty from fills f join orders o on o.cl_ord_id=f.cl_ord_id "
-                          "where o.ticket_id=:t and o.role='ENTRY' and o.venue='SHFE'", t=tid)
-        assert sum(float(q) for (q,) in fills) == 2
+                                             f'fraction = 0.5\n', strategy=ONE_TICKET_COMEX)
+    (tid, state, _, repairs), *_later = _assert_all_matched(eng, db, sim)
+    assert state in ("COMPLETED", "UNWOUND") and repairs, (state, repairs)
+    fills = _rows(db, "select f.qty from fills f join orders o on o.cl_ord_id=f.cl_ord_id "
+                      "where o.ticket_id=:t and o.role='ENTRY' and o.venue=:v", t=tid, v=venue)
+    assert sum(float(q) for (q,) in fills) == filled   # 9 x 0.5 -> 4 lots; 4 x 0.5 -> 2 lots
 
 
 def test_duplicate_and_out_of_order_reports_count_once(tmp_path):

@@ -7,7 +7,7 @@ ship the same scripts). This module only reads scripts and renders messages; it 
 
 Lines:
   ``#...`` comment; blank line ignored
-  ``iCONNECT`` / ``i1,CONNECT``       open TCP connection 1 (or N)
+  ``iCONNECT`` / ``i1,CONNECT``       open TCP connection 1 (or N); ``I1,CONNECT`` is read alike
   ``iDISCONNECT`` / ``i2,DISCONNECT`` close it
   ``eDISCONNECT`` / ``e1,DISCONNECT`` expect the acceptor to close it
   ``I<fields>`` / ``I2,<fields>``     send a message
@@ -121,6 +121,8 @@ def parse(text: str, name: str = "<string>") -> Script:
             code, conn, body = m.group(1), int(m.group(2)), m.group(3)
         else:
             code, conn, body = line[0], 1, line[1:]
+        if code == "I" and body in ("CONNECT", "DISCONNECT"):
+            code = "i"  # the README spells it I1,CONNECT too; a message always holds a SOH
         if code in "ie":
             if body not in ("CONNECT", "DISCONNECT"):
                 raise DefFileError(f"unknown action {body!r} (expected CONNECT or DISCONNECT)",

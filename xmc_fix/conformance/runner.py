@@ -13,6 +13,7 @@ case stops at its first failing step; the next case starts on fresh connections.
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import time
@@ -23,6 +24,9 @@ from typing import Callable, Iterable
 from xmc_fix.clock import Clock, SystemClock
 from xmc_fix.conformance.compare import FieldPatterns, compare
 from xmc_fix.conformance.deffile import SOH, Script, Step, StepKind
+
+
+_STEP_LABEL = re.compile(r"^[IEie](\d+,)?")
 
 
 def shown(text: str | bytes | None) -> str:
@@ -62,9 +66,14 @@ class StepFailure:
     received: str | None = None
 
     def describe(self) -> str:
-        text = f"line {self.line} {shown(self.step)}: {self.reason}"
-        if self.expected is not None:
-            text += f"; expected {shown(self.expected)}"
+        """``line N <step>: reason``, and for a message step the expected and received messages (the
+        expected one with placeholders, 9 and 10 resolved as they were compared)."""
+        if self.expected is None:
+            text = f"line {self.line} {shown(self.step)}: {self.reason}"
+        else:
+            label = _STEP_LABEL.match(self.step)
+            text = (f"line {self.line} {label.group(0) if label else self.step[:1]}: {self.reason}; "
+                    f"expected {shown(self.expected)}")
         if self.received is not None:
             text += f"; received {shown(self.received) or '(nothing)'}"
         return text
@@ -304,7 +313,8 @@ class Summary:
         return len(self.results) - self.passed
 
     def line(self) -> str:
-        return (f"total: {len(self.results)} cases, {self.passed} passed, {self.failed} failed "
+        n = len(self.results)
+        return (f"total: {n} case{'' if n == 1 else 's'}, {self.passed} passed, {self.failed} failed "
                 f"({self.seconds:.1f}s)")
 
 

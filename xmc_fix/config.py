@@ -27,6 +27,7 @@ class EngineConfig:
     ticket_timeout_ms: int = 5000
     drain_timeout_ms: int = 3000
     journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
+    basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,7 @@ def load_strategy(path: str | Path) -> Strategy:
         ticket_timeout_ms=e.int("ticket_timeout_ms", 5000, minimum=1),
         drain_timeout_ms=e.int("drain_timeout_ms", 3000, minimum=0),
         journal=e.str("journal", None),
+        basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
     )
     e.check_unknown()
     if not (engine.namespace.isascii() and engine.namespace.isalnum()) or len(engine.namespace) > 4:

@@ -177,6 +177,7 @@ class Engine:
         self.orders: dict[str, Order] = {}
         self.venues_up: set[str] = set()
         self._asked: set[str] = set()          # orders we sent a status request or cancel for
+        self._next_sample_ns = 0
         self._instruments_by_venue: dict[str, list[Instrument]] = {}
         self._build()
 
@@ -444,6 +445,10 @@ class Engine:
         """Deadlines. An order with no final outcome after ``ticket_timeout_ms`` is cancelled if
         it rests (DAY) or asked about (OrderStatusRequest) — never assumed dead. A legged ticket
         takes its next repair step when its pause is over."""
+        every = self.strategy.engine.basis_sample_ms * MS
+        if every and now_ns >= self._next_sample_ns:
+            self._next_sample_ns = now_ns + every
+            self._sample_basis(now_ns)
         limit = self.strategy.engine.ticket_timeout_ms * MS
         for w in list(self.work.values()):
             t = w.ticket
@@ -462,6 +467,16 @@ class Engine:
                     self._query(order, "no final report within ticket_timeout_ms")
             if t.state is TicketState.LEGGED and now_ns >= w.next_ns:
                 self._repair(t, w, now_ns)
+
+    def _sample_basis(self, now_ns: int) -> None:
+        """Each pair's executable basis at the best levels, for the record (basis over time)."""
+        for pr in self.pairs.values():
+            sell, buy = pr.last_basis
+            if sell is None and buy is None:
+                continue
+            self.audit.event("basis", now_ns, pair=pr.name, sell=str(sell) if sell is not None else None,
+                             buy=str(buy) if buy is not None else None, position=str(pr.position_units),
+                             state=pr.state.value)
 
     # -- decisions -------------------------------------------------------------------------
     def _evaluate(self, pr: PairRuntime, recv_ns: int) -> None:

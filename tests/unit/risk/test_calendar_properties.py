@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import calendar as _stdcal
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xmc_fix.risk.calendars import BUILTIN_CALENDARS, Calendar
+from xmc_fix.risk.calendars import (
+    BUILTIN_CALENDARS, PREVIOUS_DAY, PREVIOUS_TRADING_DAY, Calendar, EarlyClose, Holiday, Session,
+)
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
@@ -128,3 +130,64 @@ def test_holidays_only_ever_close_the_market(name):
     for t in range(START, END, 3600 * SECOND):
         if cal.is_open(t):
             assert free.is_open(t), t
+
+
+# -- the same properties for arbitrary valid calendars ------------------------------------------------
+ZONES = ("UTC", "Asia/Shanghai", "Europe/London", "America/Chicago", "America/New_York", "Australia/Sydney")
+DAY_2026 = st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31))
+
+
+@st.composite
+def calendars(draw) -> Calendar:
+    """Random valid calendars: spans on a 15-minute grid laid out on one trading day's timeline
+    (evening spans before midnight when there is a roll), random weekdays, holidays and early closes."""
+    roll = draw(st.sampled_from([None, 17 * 60, 20 * 60, 21 * 60]))
+    lo, hi = (0, 24 * 60) if roll is None else (roll - 24 * 60, roll)
+    cuts = draw(st.lists(st.integers(lo // 15, hi // 15), min_size=2, max_size=8, unique=True))
+    cuts = sorted(c * 15 for c in cuts)
+    if len(cuts) % 2:
+        cuts = cuts[:-1]
+    sessions = []
+    for i, (a, b) in enumerate(zip(cuts[::2], cuts[1::2])):
+        start, end = a % (24 * 60), b % (24 * 60)
+        sessions.append(Session(time(start // 60, start % 60), time(end // 60, end % 60), f"s{i}"))
+    days = draw(st.sets(st.integers(0, 6), min_size=1))
+    mode = PREVIOUS_DAY if roll is None else draw(st.sampled_from([PREVIOUS_DAY, PREVIOUS_TRADING_DAY]))
+    no_night = mode == PREVIOUS_TRADING_DAY and draw(st.booleans())
+    holidays = draw(st.sets(DAY_2026, max_size=12))
+    early = [d for d in draw(st.sets(DAY_2026, max_size=4)) if d not in holidays and d.weekday() in days]
+    early_at = draw(st.integers(0, 24 * 4 - 1))
+    return Calendar(
+        name="RANDOM", tz=draw(st.sampled_from(ZONES)), sessions=tuple(sessions), days=frozenset(days),
+        holidays=tuple(Holiday(d, "h") for d in holidays),
+        early_closes=tuple(EarlyClose(d, time(early_at // 4, early_at % 4 * 15)) for d in early),
+        trading_day_rolls_at=None if roll is None else time(roll // 60, roll % 60),
+        night_sessions_on=mode, no_night_before_holiday=no_night)
+
+
+YEAR_2026 = st.integers(min_value=_stdcal.timegm((2026, 1, 1, 0, 0, 0)) * SECOND,
+                        max_value=_stdcal.timegm((2027, 1, 1, 0, 0, 0)) * SECOND)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cal=calendars(), t=YEAR_2026)
+def test_any_calendar_is_consistent_with_itself(cal, t):
+    state = cal.state(t)
+    assert state.open == cal.is_open(t)
+    day = cal.trading_day(t)
+    assert cal.is_trading_day(day)
+    if state.open:
+        # the roll rule and the session's own trading day agree
+        assert any(s <= t < e for s, e, _ in cal.sessions_on(day)), (day, cal.sessions_on(day))
+        close = cal.next_close(t)
+        assert state.next_change_ns == close
+        if close is not None:
+            assert cal.is_open(close - 1) and not cal.is_open(close)
+            assert all(cal.is_open(u) for u in range(t, close, SCAN_STEP))
+    else:
+        opens = cal.next_open(t)
+        assert state.next_change_ns == opens
+        assert state.reason and state.reason != "closed"
+        if opens is not None:
+            assert opens > t and cal.is_open(opens) and not cal.is_open(opens - 1)
+            assert not any(cal.is_open(u) for u in range(t, opens, SCAN_STEP))

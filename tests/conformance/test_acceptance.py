@@ -1,0 +1,122 @@
+"""QuickFIX's own acceptance scripts, FIX 4.2 and FIX 4.4, played by ``xmc certify`` against
+``xmc sim --acceptance-test``: both real processes, over real TCP on loopback. Every case passes.
+
+The run takes about two minutes, nearly all of it in the scripts' own waits (heartbeat and
+TestRequest intervals of 6 seconds, a logout timeout of 2).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+AT = Path(__file__).resolve().parent / "quickfix-at"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AcceptanceSim:
+    """``xmc sim --acceptance-test`` in a child process; it stops by itself after --duration too."""
+
+    def __init__(self, work: Path) -> None:
+        self.port = free_port()
+        self.err_path = work / "sim.err"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xmc_fix", "--log-file", str(work / "sim.log"), "sim", "--acceptance-test",
+             "--port", str(self.port), "--duration", "600"],
+            stdout=subprocess.PIPE, stderr=open(self.err_path, "wb"), cwd=str(ROOT),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.ready = self._wait_ready(60)
+
+    def _wait_ready(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not readable:
+                break
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                break
+            if line.startswith("READY"):
+                threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+                return line
+        self.stop()
+        raise RuntimeError(f"acceptance sim did not start: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")[-3000:]
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def acceptance_sim(tmp_path):
+    sim = AcceptanceSim(tmp_path)
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def certify(port: int, *defs: Path, tmp_path: Path, timeout: float = 280) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xmc_fix", "--log-file", str(tmp_path / "certify.log"), "certify",
+                           "--port", str(port), "--timeout", "15", *map(str, defs)],
+                          capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+
+
+def test_every_fix42_and_fix44_acceptance_script_passes_through_xmc_certify(acceptance_sim, tmp_path):
+    assert acceptance_sim.ready.startswith("READY acceptance-test port")
+    n42, n44 = len(list((AT / "fix42").glob("*.def"))), len(list((AT / "fix44").glob("*.def")))
+    assert (n42, n44) == (58, 59)
+
+    res = certify(acceptance_sim.port, AT / "fix42", AT / "fix44", tmp_path=tmp_path)
+
+    lines = res.stdout.splitlines()
+    failures = [line for line in lines if not line.startswith(("PASS", "total:"))]
+    assert not failures, "\n".join(failures) + "\n--- sim stderr ---\n" + acceptance_sim.stderr()
+    assert sum(line.startswith("PASS") and "/fix42/" in line for line in lines) == n42
+    assert sum(line.startswith("PASS") and "/fix44/" in line for line in lines) == n44
+    assert lines[-1].startswith(f"total: {n42 + n44} cases, {n42 + n44} passed, 0 failed")
+    assert res.returncode == 0, res.stderr
+    # QuickFIX survived every case and stops cleanly (no exception escaped, no crash on stop).
+    assert acceptance_sim.stop() == 0, acceptance_sim.stderr()
+
+
+def test_a_script_the_acceptor_does_not_satisfy_fails_with_exit_code_1(acceptance_sim, tmp_path):
+    src = (AT / "fix44" / "1a_ValidLogonWithCorrectMsgSeqNum.def").read_bytes()
+    wrong = tmp_path / "wrong.def"
+    wrong.write_bytes(src.replace(b"\x01108=30\x0110=0\x01", b"\x01108=31\x0110=0\x01", 1))
+
+    res = certify(acceptance_sim.port, wrong, AT / "fix44" / "13b_UnsolicitedLogoutMessage.def",
+                  tmp_path=tmp_path, timeout=60)
+
+    lines = res.stdout.splitlines()
+    assert res.returncode == 1
+    assert lines[0].startswith(f"FAIL {wrong} ") and "line 5 E: field 108: expected '31' but was '30'" in lines[0]
+    assert "received 8=FIX.4.4|9=63|35=A|34=1|49=ISLD|" in lines[0]
+    assert lines[1].startswith("PASS ")
+    assert lines[2].startswith("total: 2 cases, 1 passed, 1 failed")

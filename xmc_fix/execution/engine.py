@@ -476,7 +476,7 @@ class Engine:
                 continue
             self.audit.event("basis", now_ns, pair=pr.name, sell=str(sell) if sell is not None else None,
                              buy=str(buy) if buy is not None else None, position=str(pr.position_units),
-                             state=pr.state.value)
+                             state=pr.state.value, signals=pr.signals, denials=pr.denials)
 
     # -- decisions -------------------------------------------------------------------------
     def _evaluate(self, pr: PairRuntime, recv_ns: int) -> None:

@@ -38,10 +38,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xmc_fix.errors import ConfigError
+
+if TYPE_CHECKING:
+    from xmc_fix.config import _Section
 
 __all__ = [
     "BUILTIN_CALENDARS", "WEEKDAYS", "Calendar", "EarlyClose", "Holiday", "MarketState", "Session",
@@ -156,7 +159,9 @@ class Calendar:
     """A venue's trading week, holidays and early closes, validated when built.
 
     Construction problems raise :class:`ConfigError` with ``key`` set to the offending field, so a
-    loader can prefix it with the file and table. All queries are pure functions of the moment given.
+    loader can prefix it with the file and table. All queries are pure functions of the moment given;
+    the sessions generated for each date are memoised in a small private cache, which two threads may
+    share (at worst a date is generated twice).
     """
 
     name: str
@@ -185,8 +190,8 @@ class Calendar:
         put(self, "_zone", _zone(self.tz))
         put(self, "sessions", tuple(self.sessions))
         put(self, "days", _days(self.days))
-        put(self, "holidays", tuple(sorted(self.holidays, key=lambda h: h.day)))
-        put(self, "early_closes", tuple(sorted(self.early_closes, key=lambda e: e.day)))
+        put(self, "holidays", tuple(self.holidays))
+        put(self, "early_closes", tuple(self.early_closes))
         roll = self.trading_day_rolls_at
         if roll is not None and (not isinstance(roll, dt.time) or roll.tzinfo is not None):
             raise ConfigError(f"{roll!r} is not a local time of day", key="trading_day_rolls_at")
@@ -203,6 +208,8 @@ class Calendar:
         put(self, "_spans", self._check_sessions())
         put(self, "_holiday", self._check_holidays())
         put(self, "_early", self._check_early_closes())
+        put(self, "holidays", tuple(sorted(self.holidays, key=lambda h: h.day)))
+        put(self, "early_closes", tuple(sorted(self.early_closes, key=lambda e: e.day)))
         specials = list(self._holiday) + list(self._early)
         put(self, "_last_special", max(specials) if specials else None)
         put(self, "_cache", {})
@@ -726,10 +733,6 @@ def lookup(name: str, calendars: Mapping[str, Calendar] = BUILTIN_CALENDARS, *,
 
 
 # -- TOML -------------------------------------------------------------------------------------------------
-_TOML_KEYS = ("based_on", "tz", "sessions", "days", "holidays", "early_closes", "trading_day_rolls_at",
-              "night_sessions_on", "no_night_before_holiday", "source")
-
-
 def calendars_from_toml(data: Mapping[str, Any], file: str) -> dict[str, Calendar]:
     """The built-in calendars plus those defined under ``[calendars.NAME]`` in the parsed TOML
     document ``data`` (only its ``calendars`` table is read; ``file`` is for error messages).
@@ -750,7 +753,9 @@ def calendars_from_toml(data: Mapping[str, Any], file: str) -> dict[str, Calenda
 
     Every problem raises :class:`ConfigError` naming ``file``, the dotted key and a remedy.
     """
-    from xmc_fix.config import _Section   # the strategy loader's typed table reader (same error shape)
+    # The strategy loader's typed table reader, for the same error shape. Imported here because
+    # config.py will import this module to load [calendars] itself.
+    from xmc_fix.config import _Section
 
     tables = data.get("calendars", {})
     if not isinstance(tables, dict):
@@ -789,21 +794,19 @@ def calendars_from_toml(data: Mapping[str, Any], file: str) -> dict[str, Calenda
     return out
 
 
-def _calendar_from_section(s: Any, name: str, base: Calendar | None) -> Calendar:
+def _calendar_from_section(s: _Section, name: str, base: Calendar | None) -> Calendar:
     """One ``[calendars.NAME]`` table through the config module's ``_Section`` reader."""
-    def need(k: str) -> Any:
-        return ... if base is None else None   # ``...``: _Section's "required" marker
-
     kw: dict[str, Any] = {} if base is None else {
         f.name: getattr(base, f.name) for f in dataclasses.fields(Calendar) if f.init}
     kw["name"] = name
-    tz = s.str("tz", need("tz"))
+    need = ... if base is None else None   # ``...`` is _Section's "required" marker
+    tz = s.str("tz", need)
     if tz is not None:
         kw["tz"] = tz
-    raw_sessions = s.raw("sessions", need("sessions"))
+    raw_sessions = s.raw("sessions", need)
     if raw_sessions is not None:
         kw["sessions"] = _toml_sessions(s, raw_sessions)
-    raw_days = s.raw("days", need("days"))
+    raw_days = s.raw("days", need)
     if raw_days is not None:
         kw["days"] = _toml_days(s, raw_days)
     raw = s.raw("holidays", None)
@@ -825,7 +828,6 @@ def _calendar_from_section(s: Any, name: str, base: Calendar | None) -> Calendar
     src = s.str("source", None)
     if src is not None:
         kw["source"] = src
-    s.used.add("based_on")
     s.check_unknown()
     try:
         return Calendar(**kw)
@@ -834,13 +836,13 @@ def _calendar_from_section(s: Any, name: str, base: Calendar | None) -> Calendar
         raise ConfigError(e.problem, file=s.file, key=key, remedy=e.remedy) from None
 
 
-def _toml_list(s: Any, k: str, raw: Any) -> list:
+def _toml_list(s: _Section, k: str, raw: Any) -> list:
     if not isinstance(raw, list):
         raise s.error(k, f"expected a list, got {raw!r}", f"write it as {k} = [...]")
     return raw
 
 
-def _toml_sessions(s: Any, raw: Any) -> tuple[Session, ...]:
+def _toml_sessions(s: _Section, raw: Any) -> tuple[Session, ...]:
     out = []
     for i, item in enumerate(_toml_list(s, "sessions", raw)):
         k = f"sessions[{i}]"
@@ -865,7 +867,7 @@ def _toml_sessions(s: Any, raw: Any) -> tuple[Session, ...]:
     return tuple(out)
 
 
-def _toml_days(s: Any, raw: Any) -> frozenset[int]:
+def _toml_days(s: _Section, raw: Any) -> frozenset[int]:
     out: set[int] = set()
     for i, item in enumerate(_toml_list(s, "days", raw)):
         parts = item.split("-") if isinstance(item, str) else [item]
@@ -884,7 +886,7 @@ def _toml_days(s: Any, raw: Any) -> frozenset[int]:
     return frozenset(out)
 
 
-def _toml_date(s: Any, k: str, raw: Any) -> dt.date:
+def _toml_date(s: _Section, k: str, raw: Any) -> dt.date:
     if _is_date(raw):
         return raw
     if isinstance(raw, str):
@@ -895,7 +897,7 @@ def _toml_date(s: Any, k: str, raw: Any) -> dt.date:
     raise s.error(k, f"{raw!r} is not a date", 'write YYYY-MM-DD, e.g. "2026-10-01"')
 
 
-def _toml_time(s: Any, k: str, raw: Any) -> dt.time:
+def _toml_time(s: _Section, k: str, raw: Any) -> dt.time:
     if isinstance(raw, dt.time) and raw.tzinfo is None:
         return raw
     if isinstance(raw, str):
@@ -906,7 +908,7 @@ def _toml_time(s: Any, k: str, raw: Any) -> dt.time:
     raise s.error(k, f"{raw!r} is not a time of day", "write HH:MM (24-hour clock, local time)")
 
 
-def _toml_entry(s: Any, k: str, item: dict, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+def _toml_entry(s: _Section, k: str, item: dict, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
     extra = sorted(set(item) - set(required) - set(optional))
     if extra:
         raise s.error(f"{k}.{extra[0]}", "unknown key", f"use {', '.join(required + optional)}")
@@ -918,7 +920,7 @@ def _toml_entry(s: Any, k: str, item: dict, required: tuple[str, ...], optional:
         raise s.error(f"{k}.name", f"expected a string, got {name!r}")
 
 
-def _toml_holidays(s: Any, raw: Any) -> tuple[Holiday, ...]:
+def _toml_holidays(s: _Section, raw: Any) -> tuple[Holiday, ...]:
     out = []
     for i, item in enumerate(_toml_list(s, "holidays", raw)):
         k = f"holidays[{i}]"
@@ -930,7 +932,7 @@ def _toml_holidays(s: Any, raw: Any) -> tuple[Holiday, ...]:
     return tuple(out)
 
 
-def _toml_early_closes(s: Any, raw: Any) -> tuple[EarlyClose, ...]:
+def _toml_early_closes(s: _Section, raw: Any) -> tuple[EarlyClose, ...]:
     out = []
     for i, item in enumerate(_toml_list(s, "early_closes", raw)):
         k = f"early_closes[{i}]"

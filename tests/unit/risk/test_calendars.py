@@ -26,7 +26,6 @@ LME = BUILTIN_CALENDARS["LME"]
 CME = BUILTIN_CALENDARS["CME"]
 FX = BUILTIN_CALENDARS["FX"]
 ALWAYS = BUILTIN_CALENDARS["ALWAYS"]
-MINUTE = 60 * 1_000_000_000
 SECOND = 1_000_000_000
 
 
@@ -238,6 +237,8 @@ def test_fx_is_one_open_week_from_sunday_1700_to_friday_1700_new_york():
     # the daily 17:00 roll is not a break: from Sunday the next close is Friday 17:00 EDT = 21:00 UTC
     assert FX.next_close(utc(2026, 3, 8, 21, 0)) == utc(2026, 3, 13, 21, 0)
     assert FX.is_open(utc(2026, 3, 11, 21, 0))                        # Wed 17:00 EDT
+    # closed on Friday evening, the next close is the end of next week's open run
+    assert FX.next_close(utc(2026, 3, 6, 22, 0)) == utc(2026, 3, 13, 21, 0)
     assert FX.trading_day(utc(2026, 3, 11, 21, 0)) == date(2026, 3, 12)
 
 

@@ -27,6 +27,7 @@ from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.clock import SystemClock
 from xmc_fix.config import Strategy, load_strategy
+from xmc_fix.control.server import ControlServer, default_socket
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.errors import ConfigError
 from xmc_fix.execution.engine import Engine
@@ -118,12 +119,12 @@ class EngineApp:
 
     def __init__(self, sessions: SessionFile, strategy: Strategy, db_url: str, credentials: dict[str, Credentials],
                  *, log_dir: str | None = None, timer_ms: int = 20, command: str = "", journal_path: str | None = None,
-                 shadow: bool = False) -> None:
+                 shadow: bool = False, control_path: str | None = None, clock=None) -> None:
         check_venues(sessions, strategy)
         self.sessions = sessions
         self.strategy = strategy
         self.shadow = shadow
-        self.clock = SystemClock()
+        self.clock = clock or SystemClock()
         ns = strategy.engine.namespace
         self.run_id = f"{ns}-{uuid.uuid4().hex[:10]}"
         self.journal_path = Path(journal_path or strategy.engine.journal
@@ -133,13 +134,16 @@ class EngineApp:
         venues = {s.session_key: s.venue for s in sessions.sessions}
         self.audit = AuditWriter(db_url, self.run_id, venues_by_session=venues, log_dir=log_dir)
         self.serial = Serializer(on_error=self._engine_error)
-        self.app = EngineApplication(sessions, credentials, handler=self._on_event, on_error=self._callback_error)
+        self.app = EngineApplication(sessions, credentials, handler=self._on_event, on_error=self._callback_error,
+                                     now_ns=self.clock.now_ns)
         self.sender = QuickFixSender(self.app, sessions)
         sender = self.sender
         if shadow:
             sender = ShadowSender(self.sender, self._on_event, self.audit, self._mark)
         self.journal = Journal(self.journal_path)
         self.engine = Engine(strategy, sender, self.audit, self.clock, self.ids, journal=self.journal)
+        self.control_path = Path(control_path) if control_path else default_socket(ROOT, ns)
+        self.control = ControlServer(self.control_path, self._command, self.audit)
         self._settings = sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
         self._logs = AuditLogFactory(self.audit)
@@ -151,6 +155,20 @@ class EngineApp:
         self.command = command
 
     # -- plumbing --------------------------------------------------------------------------
+    def _command(self, cmd: str, args: dict, who: str) -> dict:
+        """An operator command from the control socket, run inside the engine."""
+        e = self.engine
+        fn = {"status": lambda: e.cmd_status(),
+              "watch": lambda: e.cmd_watch(args.get("pair")),
+              "halt": lambda: e.cmd_halt(args.get("pair"), who, args.get("reason") or ""),
+              "resume": lambda: e.cmd_resume(args.get("pair"), who),
+              "flatten": lambda: e.cmd_flatten(args.get("pair"), who),
+              "cancel-all": lambda: e.cmd_cancel_all(args.get("pair"), who)}[cmd]
+        result = self.serial.call(fn)
+        if cmd == "status":
+            result = {**result, "run_id": self.run_id, "shadow": self.shadow, "journal": str(self.journal_path)}
+        return result
+
     def _mark(self, cmd):
         book = self.engine.books.get(cmd.instrument.key)
         lvl = None if book is None else (book.best_ask() if cmd.side.value == "BUY" else book.best_bid())
@@ -170,7 +188,7 @@ class EngineApp:
 
     def _timer_loop(self) -> None:
         while not self._stop_timer.wait(self._timer_s):
-            self.serial.post(self.engine.on_timer, time.time_ns())
+            self.serial.post(self.engine.on_timer, self.clock.now_ns())
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "EngineApp":
@@ -189,6 +207,7 @@ class EngineApp:
             "config": json.dumps({"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
                                   "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
                                   "journal": str(self.journal_path), "shadow": self.shadow})})
+        self.control.start()
         self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)
         self._initiator.start()
         self._timer.start()
@@ -217,6 +236,7 @@ class EngineApp:
         if self._initiator is not None:
             self._initiator.stop()
             self._initiator = None
+        self.control.stop()
         self.journal.compact(self.engine.journal_state())
         summary = self.summary()
         self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(),
@@ -278,7 +298,8 @@ class EngineApp:
 def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, credentials_file: str | None = None,
                       ports: dict[str, int] | None = None, store: str | None = None, log_dir: str | None = None,
                       command: str = "", extra_credentials: dict[str, Credentials] | None = None,
-                      journal_path: str | None = None, shadow: bool = False) -> EngineApp:
+                      journal_path: str | None = None, shadow: bool = False,
+                      control_path: str | None = None, clock=None) -> EngineApp:
     strategy = load_strategy(strategy_path)
     sessions = load_sessions(sessions_path, "initiator", ports, store)
     venues = {s.venue for s in sessions.sessions}
@@ -286,7 +307,7 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
     if extra_credentials:
         creds.update(extra_credentials)
     return EngineApp(sessions, strategy, db_url, creds, log_dir=log_dir, command=command, journal_path=journal_path,
-                     shadow=shadow)
+                     shadow=shadow, control_path=control_path, clock=clock)
 
 
 def sim_from_files(config_path: str, market_path: str, *, seed: int | None = None, ports: dict[str, int] | None = None,

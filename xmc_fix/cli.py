@@ -125,6 +125,7 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
     click.echo(f"audit: every FIX message of the run stored ({n_sessions} sessions checked against QuickFIX's store)"
                if completeness["complete"] else "audit: INCOMPLETE - see `xmc report --format json`")
     click.echo(f"database: {db_url}   run: {run_id}   (xmc report --db {db_url} --run {run_id})")
+    click.echo(_chain_line(db_url, run_id))
     if not completeness["complete"]:
         sys.exit(1)
 
@@ -190,9 +191,11 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
               help="Intent journal the engine restarts from (default var/journal/<namespace>.jsonl).")
 @click.option("--shadow", is_flag=True,
               help="Decide and record tickets and the orders they would send; send none (paper fills).")
+@click.option("--control", "control_path", default=None,
+              help="Control socket for xmc status/halt/... (default var/run/xmc-<namespace>.sock).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, journal_path, shadow,
-        quiet):
+        control_path, quiet):
     """Run the engine against the venues in --sessions."""
     from xmc_fix.app import engine_from_files
 
@@ -200,31 +203,104 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
     _existing(strategy_path, "strategy file", "--strategy")
     app = engine_from_files(sessions_path, strategy_path, db_url, credentials_file=credentials_file,
                             ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv),
-                            journal_path=journal_path, shadow=shadow)
-    click.echo(f"run {app.run_id}: audit to {db_url}", err=True)
+                            journal_path=journal_path, shadow=shadow, control_path=control_path)
+    click.echo(f"run {app.run_id}: audit to {db_url}; control socket {app.control_path}", err=True)
     progress = None if quiet else (lambda line: click.echo(line, err=True))
     summary = app.run(duration, progress)
     click.echo(f"run {app.run_id} ended: {summary['tickets']} tickets {summary['by_state']}", err=True)
+    click.echo(_chain_line(db_url, app.run_id))
 
 
 @cli.command()
 @click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
 @click.option("--run", "run_id", default="latest", show_default=True, help="Run id, or 'latest' engine run.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table for people, json (schema in the README) or csv (figure,value rows) for tools.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True,
+              help="table for people, json (schema in the README) or csv (figure,value rows) for tools, html: one "
+                   "self-contained file with plots and the acceptance table (default file var/report-<run>.html).")
 @click.option("--out", "out_path", default=None, help="Write to this file instead of stdout.")
-def report(db_url, run_id, fmt, out_path):
-    """Figures of a run from the audit database (tickets, alignment, messages, legs, latency)."""
+@click.option("--from", "start", default=None, metavar="T",
+              help="Only tickets decided (and messages, events) at or after T: ISO-8601 UTC or epoch ns.")
+@click.option("--to", "end", default=None, metavar="T",
+              help="Only tickets decided (and messages, events) before T: ISO-8601 UTC or epoch ns.")
+@click.option("--pair", default=None, help="Only this pair's tickets, and messages and events of its venues.")
+def report(db_url, run_id, fmt, out_path, start, end, pair):
+    """Figures of a run from the audit database (tickets, alignment, messages, legs, latency, costs)."""
     from xmc_fix.reports.figures import figures, load_run, render_csv, render_json, render_table
+    from xmc_fix.reports.window import ReportFilter
 
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
         raise ConfigError("database not found", file=db_url, key="--db", remedy="run `xmc demo` or pass --db")
-    figs = figures(load_run(db_url, run_id))
+    data = load_run(db_url, run_id, ReportFilter.parse(start, end, pair))
+    figs = figures(data)
+    if fmt == "html":
+        from xmc_fix.reports.html import render_html
+        path = Path(out_path or ROOT / "var" / f"report-{figs['run_id']}.html")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_html(figs, data), encoding="utf-8")
+        click.echo(str(path))
+        return
     text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](figs)
     if out_path:
         Path(out_path).write_text(text if text.endswith("\n") else text + "\n")
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _chain_line(db_url: str, run_id: str) -> str:
+    """The run's sealed audit-chain head, to be kept outside the database (README "Audit")."""
+    from xmc_fix.audit.verify import chain_seal
+
+    seal = chain_seal(db_url, run_id)
+    if seal is None:
+        return f"audit chain: run {run_id} not sealed (see `xmc audit verify --run {run_id}`)"
+    length, head = seal
+    return f"audit chain: run {run_id} sealed at {length} entries, head {head}"
+
+
+@cli.group()
+def audit() -> None:
+    """Check the audit trail: tamper evidence (verify) and decision chains (trace)."""
+
+
+@audit.command("verify")
+@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--run", "run_id", default="all", show_default=True,
+              help="Run id, 'latest' (the latest engine run) or 'all'.")
+@click.option("--store", "store_dir", default=None,
+              help="QuickFIX FileStorePath to compare outgoing messages with (default: what the run recorded).")
+@click.option("--head", "head", default=None,
+              help="A chain head kept outside the database (printed at the end of a run): it must be in the chain.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table for people, json for tools.")
+def audit_verify(db_url, run_id, store_dir, head, fmt):
+    """Verify the hash chains and the FileStore against the database; exit 1 naming the first row
+    that was changed, inserted or deleted."""
+    from xmc_fix.audit.verify import verify
+
+    if store_dir and not Path(store_dir).is_dir():
+        raise ConfigError("folder not found", file=store_dir, key="--store", remedy="pass the session's FileStorePath")
+    result = verify(db_url, run_id, store=store_dir, head=head)
+    if fmt == "json":
+        import json
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        click.echo(result.render(), nl=False)
+    sys.exit(0 if result.ok else 1)
+
+
+@audit.command("trace")
+@click.argument("ticket")
+@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table for people, json for tools.")
+def audit_trace(ticket, db_url, fmt):
+    """A ticket's decision chain as a timeline: market data, decision, risk verdict, orders, execution
+    reports, transitions, repair steps and fills, with the time between steps."""
+    from xmc_fix.audit.trace import render_json, render_table, trace
+
+    tr = trace(db_url, ticket)
+    click.echo(render_json(tr) if fmt == "json" else render_table(tr), nl=fmt == "json")
 
 
 def _acceptance_sim(ports: tuple[str, ...], duration: float | None) -> None:
@@ -276,6 +352,184 @@ def certify(host, port, timeout, pause, fields_path, defs):
     summary = run_cases(scripts, target, patterns, on_result=lambda r: click.echo(r.line()))
     click.echo(summary.line())
     sys.exit(0 if summary.failed == 0 else 1)
+
+
+# -- operator control of a running engine ---------------------------------------------------------
+def _socket_option(f):
+    f = click.option("--socket", "socket_path", default=None,
+                     help="The engine's control socket (default var/run/xmc-<namespace>.sock).")(f)
+    return click.option("--namespace", default="X", show_default=True,
+                        help="The engine's ClOrdID namespace, which names its default socket.")(f)
+
+
+def _control(socket_path, namespace, cmd, **args) -> dict:
+    from xmc_fix.control.client import request
+    from xmc_fix.control.server import default_socket
+    return request(socket_path or default_socket(ROOT, namespace), cmd, **args)
+
+
+def _print_status(st: dict) -> None:
+    g = st["global"]
+    click.echo(f"engine {st.get('run_id', '?')}  global {g['state']}" + (f" ({g['reason']})" if g["reason"] else "")
+               + f"  venues up: {', '.join(st['venues_up']) or 'none'}" + ("  [SHADOW]" if st.get("shadow") else ""))
+    click.echo(f"{'pair':<16}{'state':<10}{'inner':>7}{'outer':>7}{'position':>10}{'residual':>10}"
+               f"{'basis sell/buy':>22}{'realised':>12}  reason")
+    for name, p in st["pairs"].items():
+        basis = f"{float(p['basis_sell']):+.1f}/{float(p['basis_buy']):+.1f}" if p["basis_sell"] and p["basis_buy"] else "-"
+        click.echo(f"{name:<16}{p['state']:<10}{p['inner_lots']:>7}{p['outer_lots']:>7}"
+                   f"{float(p['position_units']):>10g}{float(p['residual_units']):>10g}{basis:>22}"
+                   f"{float(p['realised']):>12.0f}  {p['reason']}")
+    if st["open_tickets"]:
+        click.echo("open tickets:")
+        for t in st["open_tickets"]:
+            click.echo(f"  {t['ticket_id']:<22}{t['pair']:<16}{t['state']:<11}{t['age_ms']:>9.0f} ms  "
+                       f"{' > '.join(t['repairs'])}")
+    if st["alerts"]:
+        click.echo("recent alerts:")
+        from xmc_fix.clock import ns_to_iso
+        for a in st["alerts"][-10:]:
+            click.echo(f"  {ns_to_iso(a['ts_ns'])[11:23]} {a['severity']:<8} {a['kind']:<18} {a['message']}"
+                       + (f" -> {a['action']}" if a.get("action") else ""))
+
+
+@cli.command()
+@_socket_option
+@click.option("--json", "as_json", is_flag=True, help="The engine's full status as JSON.")
+def status(socket_path, namespace, as_json):
+    """States, positions, open tickets and recent alerts of a running engine."""
+    st = _control(socket_path, namespace, "status")
+    if as_json:
+        import json as _json
+        click.echo(_json.dumps(st, indent=2, default=str))
+    else:
+        _print_status(st)
+
+
+@cli.command()
+@_socket_option
+@click.option("--pair", default=None, help="Halt one pair (default: everything).")
+@click.option("--reason", default=None, help="Why, for the audit trail and the alert.")
+def halt(socket_path, namespace, pair, reason):
+    """HALTED: no new exposure (cancels and the flatten path still work)."""
+    st = _control(socket_path, namespace, "halt", pair=pair, reason=reason)
+    _print_status(st)
+
+
+@cli.command()
+@_socket_option
+@click.option("--pair", default=None, help="Resume one pair (default: the global state).")
+def resume(socket_path, namespace, pair):
+    """Clear operator and breach holds (a session down or stale data still holds until it clears)."""
+    st = _control(socket_path, namespace, "resume", pair=pair)
+    _print_status(st)
+
+
+@cli.command()
+@_socket_option
+@click.option("--pair", default=None, help="Flatten one pair (default: every pair, and halt globally).")
+def flatten(socket_path, namespace, pair):
+    """The kill switch: halt, cancel working orders, take every position to zero. Works while HALTED."""
+    res = _control(socket_path, namespace, "flatten", pair=pair, timeout=30)
+    for f in res["flatten"]:
+        click.echo(f"{f['pair']}: {f['state']}" + (f" ({f['ticket']})" if f.get("ticket") else ""))
+    _print_status(res["status"])
+
+
+@cli.command(name="cancel-all")
+@_socket_option
+@click.option("--pair", default=None, help="Only this pair's orders (default: all).")
+def cancel_all(socket_path, namespace, pair):
+    """Cancel every working order (states are unchanged)."""
+    res = _control(socket_path, namespace, "cancel-all", pair=pair)
+    click.echo(f"cancel requested for {len(res['cancelled'])} orders")
+
+
+@cli.group()
+def basis() -> None:
+    """Pricing checks: the pair's basis and aligned lots from prices you give."""
+
+
+@basis.command("calc")
+@click.option("--strategy", "strategy_path", default=str(SESSIONS / "strategy.toml"), show_default=True,
+              help="Strategy file with the pair.")
+@click.option("--pair", required=True, help="The pair to price.")
+@click.option("--price", "prices", multiple=True, required=True, metavar="VENUE=PX|VENUE=BID/ASK",
+              help="A leg's price (repeat for each leg; BID/ASK prices the basis each way).")
+@click.option("--fx", "fx", default=None, help="FX rate (quote per base) when the pair converts currencies.")
+@click.option("--qty", default=None, help="Quantity to align, in the inner leg's unit (default: ticket_qty).")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of the table.")
+def basis_calc(strategy_path, pair, prices, fx, qty, as_json):
+    """Basis, converted prices and aligned lots per leg with the residual."""
+    from decimal import Decimal, InvalidOperation
+
+    from xmc_fix.basis.calc import calc, parse_price, render
+    from xmc_fix.config import load_strategy
+
+    strategy = load_strategy(_existing(strategy_path, "strategy file", "--strategy"))
+    try:
+        fx_d = Decimal(fx) if fx is not None else None
+        qty_d = Decimal(qty) if qty is not None else None
+    except InvalidOperation:
+        raise click.BadParameter("expected a number", param_hint="--fx/--qty") from None
+    result = calc(strategy, pair, dict(parse_price(p) for p in prices), fx_d, qty_d)
+    if as_json:
+        import json as _json
+        click.echo(_json.dumps(result, indent=2))
+    else:
+        click.echo(render(result), nl=False)
+
+
+def _render_watch(w: dict) -> str:
+    from decimal import Decimal as _D
+    out = [f"xmc watch   global {w['global']['state']}   venues up: {', '.join(w['venues_up']) or 'none'}", ""]
+    for name, p in w["pairs"].items():
+        out.append(f"{name}  {p['state']}" + (f" ({p['reason']})" if p["reason"] else "") +
+                   f"   position {p['position_units']} {p['unit']}   residual {p['residual_units']}"
+                   + (f"   ticket {p['active_ticket']}" if p["active_ticket"] else ""))
+        mk = "   ".join(f"{m['venue']}: {'open' if m['open'] else 'CLOSED'} ({m['reason']})" for m in p["markets"])
+        out.append(f"  markets  {mk}")
+        i, o = p["inner"], p["outer"]
+        age = lambda a: f"{a:,.0f} ms" if a is not None else "-"  # noqa: E731
+        out.append(f"  {i['venue'] + ' ' + i['symbol']:<28}age {age(i['age_ms']):<10}  "
+                   f"{o['venue'] + ' ' + o['symbol']:<28}age {age(o['age_ms'])}")
+        for k in range(max(len(i["bids"]), len(i["asks"]), len(o["bids"]), len(o["asks"]), 1)):
+            def cell(levels):
+                return f"{levels[k][1]:>6} @ {levels[k][0]:<10}" if k < len(levels) else " " * 19
+            out.append(f"  {cell(i['bids'])} | {cell(i['asks'])}    {cell(o['bids'])} | {cell(o['asks'])}")
+        fx = p["fx"]
+        out.append(f"  FX {fx['rate'] or '-'} (age {age(fx['age_ms'])})   lots {p['lots'][0]} / {p['lots'][1]}")
+        for d, q in p["executable"].items():
+            out.append(f"  {d:<11} basis {float(_D(q['basis'])):+12,.2f}  size {q['size_inner']} / {q['size_outer']} lots")
+        t = p["thresholds"]
+        out.append(f"  thresholds: sell >= {t['entry_above']} (exit <= {t['exit_above']})   "
+                   f"buy <= {t['entry_below']} (exit >= {t['exit_below']})   signal: {p['signal'] or '-'}")
+        out.append("")
+    if w["open_tickets"]:
+        out.append("open tickets: " + "  ".join(f"{t['ticket_id']} {t['state']}" for t in w["open_tickets"]))
+    for a in w["alerts"][-5:]:
+        out.append(f"alert {a['severity']:<8} {a['kind']:<16} {a['message']}")
+    return "\n".join(out) + "\n"
+
+
+@cli.command()
+@_socket_option
+@click.option("--pair", default=None, help="Only this pair (default: all).")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=0.5, show_default=True,
+              help="Seconds between refreshes.")
+@click.option("--once", is_flag=True, help="Print one screen and exit (for scripts and logs).")
+def watch(socket_path, namespace, pair, interval, once):
+    """Live: both legs' books side by side, FX, the basis each way, thresholds, quote ages, markets,
+    positions, open tickets and alerts of a running engine."""
+    while True:
+        screen = _render_watch(_control(socket_path, namespace, "watch", pair=pair))
+        if once:
+            click.echo(screen, nl=False)
+            return
+        click.echo("\x1b[2J\x1b[H" + screen, nl=False)
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return
 
 
 def main() -> None:

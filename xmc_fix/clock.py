@@ -23,6 +23,19 @@ class SystemClock:
         return time.time_ns()
 
 
+class OffsetClock:
+    """The real clock moved by a fixed offset: a running engine that believes it is another moment
+    (tests of calendars at a break or a daylight-saving change, without waiting for one)."""
+
+    __slots__ = ("offset_ns",)
+
+    def __init__(self, offset_ns: int) -> None:
+        self.offset_ns = offset_ns
+
+    def now_ns(self) -> int:
+        return time.time_ns() + self.offset_ns
+
+
 class ManualClock:
     """A clock that moves only when told to; for tests."""
 

@@ -92,6 +92,63 @@ class PairConfig:
     max_quote_age_ms: int = 2000
     enabled: bool = True
     repair: RepairPolicy = field(default_factory=RepairPolicy)
+    inputs: dict = field(default_factory=dict)      # named pricing inputs for a custom formula
+    residual_policy: str = "refuse"                 # refuse | carry (README "Quantity alignment")
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentLimits:
+    max_position: Decimal | None = None        # lots, long or short
+    max_order_notional: Decimal | None = None  # price x lots x contract size, instrument currency
+    collar_pct: Decimal | None = None          # a limit further than this from the touch is refused
+    margin_per_lot: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    max_gross_lots: Decimal | None = None      # all instruments at the venue, long plus short
+    funds: Decimal | None = None               # margin available at the venue
+
+
+@dataclass(frozen=True, slots=True)
+class PairLimits:
+    max_net_exposure: Decimal | None = None    # |inner - outer| in underlying units, legging included
+    daily_loss_limit: Decimal | None = None    # realised, inner currency
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHook:
+    command: str | None = None                 # run with the alert as JSON on stdin
+    webhook: str | None = None                 # POST the alert as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """The limits of README "Risk". Everything unset is unlimited, except the defaults below."""
+
+    max_message_rate: int = 50                 # per venue, messages a second
+    reject_window: int = 20
+    max_reject_share: Decimal = Decimal("0.5")
+    max_ack_ms: int = 2000
+    stale_halt_ms: int = 10_000
+    instruments: dict[str, InstrumentLimits] = field(default_factory=dict)
+    accounts: dict[str, AccountLimits] = field(default_factory=dict)
+    pairs: dict[str, PairLimits] = field(default_factory=dict)
+    alerts: AlertHook = field(default_factory=AlertHook)
+
+    def instrument(self, name: str) -> InstrumentLimits:
+        return self.instruments.get(name) or _NO_INSTRUMENT_LIMITS
+
+    def account(self, venue: str) -> AccountLimits:
+        return self.accounts.get(venue) or _NO_ACCOUNT_LIMITS
+
+    def pair(self, name: str) -> PairLimits:
+        return self.pairs.get(name) or _NO_PAIR_LIMITS
+
+
+_NO_INSTRUMENT_LIMITS = InstrumentLimits()
+_NO_ACCOUNT_LIMITS = AccountLimits()
+_NO_PAIR_LIMITS = PairLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +159,8 @@ class Strategy:
     fx: dict[str, FxSource]
     pairs: dict[str, PairConfig]
     venues: frozenset[str] = field(default_factory=frozenset)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    calendars: dict = field(default_factory=dict)   # name -> xmc_fix.risk.calendars.Calendar
 
     def instrument(self, name: str) -> Instrument:
         return self.instruments[name]
@@ -205,7 +264,7 @@ def load_strategy(path: str | Path) -> Strategy:
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", file=file) from None
     top = _Section(file, "", data)
-    for k in ("engine", "fx", "instruments", "pairs"):
+    for k in ("engine", "fx", "instruments", "pairs", "risk", "alerts", "calendars"):
         top.used.add(k)
     top.check_unknown()
 
@@ -287,7 +346,7 @@ def load_strategy(path: str | Path) -> Strategy:
             raise s.error("fx", f"unknown FX source {fx_name!r}", f"define [fx.{fx_name}]")
         pc = PairConfig(
             name=name, inner=inner, outer=outer, fx=fx_name,
-            formula=s.str("formula", "spread", choices=("spread", "ratio")),
+            formula=s.str("formula", "spread"),
             tax_factor=s.dec("tax_factor", Decimal(1), positive=True),
             cost_per_unit=s.dec("cost_per_unit", Decimal(0)),
             ticket_qty=s.dec("ticket_qty", positive=True),
@@ -305,14 +364,106 @@ def load_strategy(path: str | Path) -> Strategy:
             max_quote_age_ms=s.int("max_quote_age_ms", 2000, minimum=1),
             enabled=s.bool("enabled", True),
             repair=_repair(file, name, s.raw("repair", {})),
+            inputs=_inputs(s),
+            residual_policy=s.str("residual_policy", "refuse", choices=("refuse", "carry")),
         )
         s.check_unknown()
         _check_pair(s, pc, instruments, fx)
+        _check_formula(s, pc)
         pairs[name] = pc
 
     venues = frozenset(i.venue for i in instruments.values()) | frozenset(
         f.venue for f in fx.values() if f.venue)
-    return Strategy(file, engine, instruments, fx, pairs, venues)
+    risk = _risk(file, data, instruments, pairs, venues)
+    from xmc_fix.risk.calendars import calendars_from_toml, lookup
+    calendars = calendars_from_toml(data, file)
+    for inst in instruments.values():
+        if inst.calendar is not None:
+            lookup(inst.calendar, calendars, file=file, key=f"instruments.{inst.name}.calendar")
+    return Strategy(file, engine, instruments, fx, pairs, venues, risk, calendars)
+
+
+def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozenset) -> RiskConfig:
+    r = _Section(file, "risk", _table(file, data, "risk"))
+    r.used |= {"instruments", "accounts", "pairs"}
+    d = RiskConfig()
+    share = r.dec("max_reject_share", d.max_reject_share, positive=True)
+    if share > 1:
+        raise r.error("max_reject_share", f"{share} is not a share between 0 and 1")
+    inst_limits = {}
+    for name, body in _table(file, r.data, "instruments", "risk.").items():
+        s = _Section(file, f"risk.instruments.{name}", body if isinstance(body, dict) else {})
+        if name not in instruments:
+            raise s.error("", f"unknown instrument {name!r}", f"use one of {', '.join(instruments)}")
+        inst_limits[name] = InstrumentLimits(
+            max_position=s.dec("max_position", None, positive=True),
+            max_order_notional=s.dec("max_order_notional", None, positive=True),
+            collar_pct=s.dec("collar_pct", None, positive=True),
+            margin_per_lot=s.dec("margin_per_lot", Decimal(0), nonneg=True))
+        s.check_unknown()
+    accounts = {}
+    for venue, body in _table(file, r.data, "accounts", "risk.").items():
+        s = _Section(file, f"risk.accounts.{venue}", body if isinstance(body, dict) else {})
+        if venue not in venues:
+            raise s.error("", f"unknown venue {venue!r}", f"use one of {', '.join(sorted(venues))}")
+        accounts[venue] = AccountLimits(max_gross_lots=s.dec("max_gross_lots", None, positive=True),
+                                        funds=s.dec("funds", None, nonneg=True))
+        s.check_unknown()
+    pair_limits = {}
+    for name, body in _table(file, r.data, "pairs", "risk.").items():
+        s = _Section(file, f"risk.pairs.{name}", body if isinstance(body, dict) else {})
+        if name not in pairs:
+            raise s.error("", f"unknown pair {name!r}", f"use one of {', '.join(pairs)}")
+        pl = PairLimits(max_net_exposure=s.dec("max_net_exposure", None, positive=True),
+                        daily_loss_limit=s.dec("daily_loss_limit", None, positive=True))
+        s.check_unknown()
+        if pl.max_net_exposure is not None and pl.max_net_exposure < pairs[name].ticket_qty:
+            raise s.error("max_net_exposure", f"{pl.max_net_exposure} is below the pair's ticket_qty "
+                          f"{pairs[name].ticket_qty}", "a ticket that legs leaves up to ticket_qty exposed: raise it")
+        pair_limits[name] = pl
+    a = _Section(file, "alerts", _table(file, data, "alerts"))
+    hook = AlertHook(command=a.str("command", None), webhook=a.str("webhook", None))
+    a.check_unknown()
+    if hook.webhook and not hook.webhook.startswith(("http://", "https://")):
+        raise a.error("webhook", f"{hook.webhook!r} is not an http(s) URL")
+    cfg = RiskConfig(
+        max_message_rate=r.int("max_message_rate", d.max_message_rate, minimum=1),
+        reject_window=r.int("reject_window", d.reject_window, minimum=1),
+        max_reject_share=share,
+        max_ack_ms=r.int("max_ack_ms", d.max_ack_ms, minimum=1),
+        stale_halt_ms=r.int("stale_halt_ms", d.stale_halt_ms, minimum=1),
+        instruments=inst_limits, accounts=accounts, pairs=pair_limits, alerts=hook)
+    r.check_unknown()
+    return cfg
+
+
+FORMULA_NAMES = ("inner", "outer", "outer_converted", "fx", "unit_factor", "tax", "cost")
+
+
+def _inputs(s: _Section) -> dict:
+    raw = s.raw("inputs", {})
+    if not isinstance(raw, dict):
+        raise s.error("inputs", "expected a table of name = number", "e.g. inputs = { freight = 80 }")
+    out = {}
+    for k, v in raw.items():
+        if k in FORMULA_NAMES or not k.isidentifier():
+            raise s.error(f"inputs.{k}", "not a usable input name", f"avoid {', '.join(FORMULA_NAMES)}")
+        try:
+            out[k] = Decimal(str(v))
+        except InvalidOperation:
+            raise s.error(f"inputs.{k}", f"expected a number, got {v!r}") from None
+    return out
+
+
+def _check_formula(s: _Section, pc: PairConfig) -> None:
+    if pc.formula in ("spread", "ratio"):
+        return
+    from xmc_fix.basis.formula import Formula, FormulaError
+    try:
+        Formula(pc.formula, allowed_names=set(FORMULA_NAMES) | set(pc.inputs))
+    except FormulaError as e:
+        raise s.error("formula", str(e), "spread, ratio, or arithmetic over "
+                      f"{', '.join(FORMULA_NAMES + tuple(pc.inputs))}") from None
 
 
 def _leg_orders(s: _Section) -> dict:

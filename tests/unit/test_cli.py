@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from xmc_fix.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = ["demo", "sim", "run", "report"]
+COMMANDS = ["demo", "sim", "run", "report", "certify"]
 
 
 @pytest.fixture

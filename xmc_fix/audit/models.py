@@ -3,19 +3,27 @@ decimal text on SQLite (which has no exact decimal type). Times are epoch nanose
 
 Append-only tables: ``fix_messages``, ``session_events``, ``ticket_events``, ``fills``, ``events``.
 State tables kept current by upsert: ``runs``, ``tickets``, ``orders``.
+Every row of those tables, and every stored version of a state row, is committed to its run's hash
+chain in ``audit_chain`` (see :mod:`xmc_fix.audit.chain`).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, LargeBinary, MetaData, Numeric, String,
                         Table, Text, UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 
 
+_PG_SCALE = Decimal(1).scaleb(-12)
+_PG_CONTEXT = Context(prec=60)
+
+
 class Dec(TypeDecorator):
-    """Exact decimals on every backend."""
+    """Exact decimals on every backend. PostgreSQL's NUMERIC(38,12) keeps 12 decimal places: values
+    are rounded to them here (half even), before binding, so that what is stored is exactly what
+    the writer hashed for the audit chain."""
 
     impl = String(40)
     cache_ok = True
@@ -29,7 +37,8 @@ class Dec(TypeDecorator):
         if value is None:
             return None
         if dialect.name == "postgresql":
-            return Decimal(value)
+            d = value if isinstance(value, Decimal) else Decimal(value)
+            return d.quantize(_PG_SCALE, context=_PG_CONTEXT) if d.is_finite() else d
         return format(Decimal(value), "f")
 
     def process_result_value(self, value, dialect):
@@ -53,6 +62,8 @@ runs = Table(
     Column("command", Text),
     Column("config", Text),                               # JSON: files used and their hashes
     Column("summary", Text),                              # JSON written at the end of the run
+    Column("chain_length", BigInteger),                   # the audit chain's seal, written by the
+    Column("chain_head", String(64)),                     # writer at close (not part of the row hash)
 )
 
 fix_messages = Table(
@@ -194,6 +205,25 @@ events = Table(
     Index("ix_events_run_kind", "run_id", "kind"),
 )
 
+audit_chain = Table(
+    "audit_chain", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("seq", BigInteger, nullable=False),             # 1, 2, 3 ... per run, no gaps
+    Column("table_name", String(32), nullable=False),
+    Column("row_key", String(64), nullable=False),         # row id, or the upsert key
+    Column("row_hash", String(64), nullable=False),        # SHA-256 of the row as stored (hex)
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("run_id", "seq", name="uq_audit_chain_seq"),
+    Index("ix_audit_chain_row", "table_name", "row_key"),
+)
+
 #: Tables whose rows are full snapshots of a keyed object (upserted, last write wins).
 UPSERT_KEYS = {"runs": "run_id", "tickets": "ticket_id", "orders": "cl_ord_id"}
 TABLES = {t.name: t for t in metadata.sorted_tables}
+#: Tables whose rows are committed to the hash chain, and the column that names a row in it.
+CHAIN_KEYS = {"runs": "run_id", "fix_messages": "id", "session_events": "id", "tickets": "ticket_id",
+              "ticket_events": "id", "orders": "cl_ord_id", "fills": "id", "events": "id"}
+#: Columns left out of a row's hash: the chain's own seal on the run row.
+UNHASHED_COLUMNS = {"runs": ("chain_length", "chain_head")}

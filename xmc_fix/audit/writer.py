@@ -6,6 +6,11 @@ tags, masking of secrets, JSON encoding and SQL all happen on the writer thread.
 in one transaction when it reaches ``batch_max`` rows or ``linger_s`` after its first row. If the
 database refuses a batch, the writer retries with back-off and finally spills the batch as JSON lines
 next to the database so that nothing is lost (``xmc audit`` can re-load a spill file later).
+
+Every row written is committed to the run's hash chain (:mod:`xmc_fix.audit.chain`) in the same
+transaction, here on the writer thread: the hot path never hashes. At close the writer seals the
+chain: its length and head go into the run's row (``runs.chain_length``, ``runs.chain_head``).
+One writer per run id: two writers appending to one run's chain at once would fork it.
 """
 
 from __future__ import annotations
@@ -14,17 +19,18 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert
+from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 
-from xmc_fix.audit import models
+from xmc_fix.audit import chain, models
 from xmc_fix.venues.credentials import mask_fix_bytes
 
 log = logging.getLogger("xmc.audit")
@@ -33,6 +39,7 @@ ADMIN_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 _KEY_TAGS = {b"35": "msg_type", b"34": "seq_num", b"43": "poss_dup", b"11": "cl_ord_id",
              b"41": "orig_cl_ord_id", b"37": "order_id", b"17": "exec_id", b"150": "exec_type",
              b"39": "ord_status", b"55": "symbol", b"52": "sending_time"}
+_KEY_TAG_RE = re.compile(rb"(?:^|\x01)(" + b"|".join(_KEY_TAGS) + rb")=([^\x01]*)")
 _FLUSH = object()
 _STOP = object()
 
@@ -79,10 +86,10 @@ def message_row(run_id: str, session: str, venue: str | None, direction: str, ra
            "raw": data, "admin": False, "poss_dup": False, "msg_type": None, "seq_num": None,
            "cl_ord_id": None, "orig_cl_ord_id": None, "order_id": None, "exec_id": None,
            "exec_type": None, "ord_status": None, "symbol": None, "sending_time": None}
-    for f in data.split(b"\x01"):
-        tag, _, value = f.partition(b"=")
-        name = _KEY_TAGS.get(tag)
-        if name is None or row[name] not in (None, False):
+    for m in _KEY_TAG_RE.finditer(data):   # in C: a market-data message has a hundred fields
+        tag, value = m.group(1), m.group(2)
+        name = _KEY_TAGS[tag]
+        if row[name] not in (None, False):
             continue  # first occurrence wins (the first Symbol of a market-data group)
         text = value.decode("utf-8", "replace")[:64]
         if name == "seq_num":
@@ -110,7 +117,8 @@ class AuditWriter:
     thread; ``flush`` blocks until everything queued before it is committed."""
 
     def __init__(self, url: str, run_id: str, *, venues_by_session: dict[str, str] | None = None,
-                 log_dir: str | Path | None = None, batch_max: int = 5000, linger_s: float = 0.02) -> None:
+                 log_dir: str | Path | None = None, batch_max: int = 5000, linger_s: float = 0.02,
+                 spill_dir: str | Path | None = None) -> None:
         self.url = url
         self.run_id = run_id
         self.engine = make_engine(url)
@@ -123,7 +131,28 @@ class AuditWriter:
         self._thread = threading.Thread(target=self._run, name="xmc-audit-writer", daemon=True)
         self._files: dict[str, object] = {}
         self._closed = False
-        self._spill_path = self._default_spill_path()
+        self._spill_path = (Path(spill_dir) / f"audit-spill-{run_id}.jsonl" if spill_dir
+                            else self._default_spill_path())
+        self._head = self._load_head()
+        self._sequences: dict[str, str | None] = {}
+
+    def _load_head(self) -> chain.Head:
+        """Continue this run's chain if it already has entries (a writer re-opened on a run)."""
+        c = models.audit_chain
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.c.seq, c.c.hash).where(c.c.run_id == self.run_id)
+                               .order_by(c.c.seq.desc()).limit(1)).first()
+        return chain.Head(self.run_id, row[0], row[1]) if row else chain.Head.start(self.run_id)
+
+    @property
+    def chain_length(self) -> int:
+        """Entries in this run's hash chain committed so far."""
+        return self._head.length
+
+    @property
+    def chain_head(self) -> str:
+        """The hash of the last committed entry (the genesis hash while the chain is empty)."""
+        return self._head.hash
 
     def _default_spill_path(self) -> Path:
         if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
@@ -219,6 +248,19 @@ class AuditWriter:
                 self._write(batch)
             for w in waiters:
                 w.set()
+        self._seal()
+
+    def _seal(self) -> None:
+        """Anchor the end of the chain in the run's row, so that entries removed from (or added to)
+        the end of a finished run are detected. Not itself a chain entry: it describes the chain."""
+        r = models.runs
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(r.update().where(r.c.run_id == self.run_id)
+                             .values(chain_length=self._head.length, chain_head=self._head.hash))
+        except Exception as e:
+            self.stats.errors += 1
+            log.error("audit: could not seal the chain of run %s: %s", self.run_id, e)
 
     def _write(self, batch: list[tuple]) -> None:
         by_table: dict[str, list[dict]] = defaultdict(list)
@@ -267,9 +309,7 @@ class AuditWriter:
         t0 = time.perf_counter()
         for attempt in range(5):
             try:
-                with self.engine.begin() as conn:
-                    for table, rows in by_table.items():
-                        self._insert(conn, table, rows)
+                self._commit(by_table)
                 break
             except OperationalError as e:  # database busy or gone: worth another try
                 self.stats.errors += 1
@@ -293,26 +333,89 @@ class AuditWriter:
         for table, rows in by_table.items():
             for r in rows:
                 try:
-                    with self.engine.begin() as conn:
-                        self._insert(conn, table, [r])
+                    self._commit({table: [r]})
                 except Exception as e:
                     log.error("audit: %s row refused: %s", table, e)
                     refused[table].append(r)
         if refused:
             self._spill(refused)
 
-    def _insert(self, conn, table_name: str, rows: list[dict]) -> None:
+    def _commit(self, by_table: dict[str, list[dict]]) -> None:
+        """One transaction: the rows, then their chain entries. The chain head moves only once the
+        transaction is committed, so a retried or refused batch leaves no hole in the chain."""
+        items: list[tuple[str, str, str]] = []
+        touched: dict[str, dict[object, None]] = defaultdict(dict)   # upsert table -> keys, in order
+        with self.engine.begin() as conn:
+            for table, rows in by_table.items():
+                self._insert(conn, table, rows, items, touched)
+            for name, keys in touched.items():
+                items += self._current_versions(conn, name, list(keys))
+            entries, head = chain.extend(self._head, items)
+            if entries:
+                conn.execute(insert(models.audit_chain), entries)
+        self._head = head
+
+    @staticmethod
+    def _current_versions(conn, name: str, keys: list) -> list[tuple[str, str, str]]:
+        """Chain items for upserted rows: each row as it now stands in the database (snapshots and
+        updates of one batch merged), read back inside the writing transaction."""
+        table = models.TABLES[name]
+        key = models.UPSERT_KEYS[name]
+        found = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            for row in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
+                found[row[key]] = chain.row_hash(table, row, conn.dialect)
+        return [(name, str(k), found[k]) for k in keys if k in found]
+
+    def _insert_with_ids(self, conn, table, rows: list[dict]) -> tuple[list[int], list[dict]]:
+        """Insert append-only rows and learn their ids, in the rows' order, so that each row's hash
+        covers its id. ``INSERT ... RETURNING`` in parameter order costs 3-5 times a plain insert
+        (SQLAlchemy sends SQLite one statement per row for it), so where the backend allows:
+        PostgreSQL hands out the ids from the table's own sequence first (unique across every
+        process sharing the database); SQLite numbers the rows of one write transaction one after
+        another, so the ids end at ``last_insert_rowid()``."""
+        name = conn.dialect.name
+        if not any("id" in r for r in rows):
+            if name == "postgresql":
+                seq = self._sequences.get(table.name)
+                if seq is None:
+                    seq = self._sequences[table.name] = conn.execute(
+                        text("select pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar()
+                if seq:
+                    ids = conn.execute(text("select nextval(cast(:s as regclass)) from generate_series(1, :n)"),
+                                       {"s": seq, "n": len(rows)}).scalars().all()
+                    rows = [{**r, "id": i} for r, i in zip(rows, ids)]
+                    conn.execute(insert(table), rows)
+                    return ids, rows
+            elif name == "sqlite":
+                conn.execute(insert(table), rows)
+                last = conn.exec_driver_sql("select last_insert_rowid()").scalar()
+                return list(range(last - len(rows) + 1, last + 1)), rows
+        ids = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        return ids, rows
+
+    def _insert(self, conn, table_name: str, rows: list[dict], items: list, touched: dict) -> None:
         if table_name.startswith(":update:"):
             table = models.TABLES[table_name[len(":update:"):]]
             key = models.UPSERT_KEYS[table.name]
             for r in rows:
                 conn.execute(table.update().where(table.c[key] == r[key]).values(**r))
+                touched[table.name][r[key]] = None
             return
         table = models.TABLES[table_name]
         key = models.UPSERT_KEYS.get(table_name)
         if key is None:
-            conn.execute(insert(table), rows)
+            if table_name not in models.CHAIN_KEYS:
+                conn.execute(insert(table), rows)
+                return
+            ids, rows = self._insert_with_ids(conn, table, rows)
+            dialect = conn.dialect
+            for r, rid in zip(rows, ids):
+                items.append((table_name, str(rid), chain.row_hash(table, {**r, "id": rid}, dialect)))
             return
+        for r in rows:
+            touched[table_name][r[key]] = None
         latest: dict[object, dict] = {}
         for r in rows:  # snapshots: the last one of each object in the batch wins, merged
             latest[r[key]] = {**latest.get(r[key], {}), **r}

@@ -1,8 +1,10 @@
 """The executable basis of a pair.
 
 ``converted outer = outer price x unit factor x FX x tax factor + cost per unit``, in the inner
-leg's currency per inner unit; the basis is ``inner - converted outer`` (spread) or
-``inner / converted outer`` (ratio). "Executable" means each leg is priced on the side it would
+leg's currency per inner unit; the basis is ``inner - converted outer`` (spread),
+``inner / converted outer`` (ratio), or a user's formula over the named inputs ``inner``, ``outer``,
+``outer_converted``, ``fx``, ``unit_factor``, ``tax``, ``cost`` and the pair's own ``inputs``
+(:mod:`xmc_fix.basis.formula`: arithmetic only, no code). "Executable" means each leg is priced on the side it would
 trade, volume-weighted over the levels the ticket's size needs: selling the basis sells the inner at
 its bids and buys the outer at its asks.
 """
@@ -50,7 +52,7 @@ def sweep(levels: list[tuple[Decimal, Decimal]], lots: Decimal) -> Sweep | None:
 class PairPricer:
     """Conversion and basis for one pair; built once at start-up, pure afterwards."""
 
-    __slots__ = ("cfg", "inner", "outer", "fx", "unit_factor", "fx_mode", "tax", "cost", "ratio")
+    __slots__ = ("cfg", "inner", "outer", "fx", "unit_factor", "fx_mode", "tax", "cost", "ratio", "formula")
 
     def __init__(self, cfg: PairConfig, inner: Instrument, outer: Instrument, fx: FxSource | None) -> None:
         self.cfg, self.inner, self.outer, self.fx = cfg, inner, outer, fx
@@ -64,6 +66,11 @@ class PairPricer:
         self.tax = cfg.tax_factor
         self.cost = cfg.cost_per_unit
         self.ratio = cfg.formula == "ratio"
+        self.formula = None
+        if cfg.formula not in ("spread", "ratio"):
+            from xmc_fix.basis.formula import Formula
+            from xmc_fix.config import FORMULA_NAMES
+            self.formula = Formula(cfg.formula, allowed_names=set(FORMULA_NAMES) | set(cfg.inputs))
 
     @property
     def needs_fx(self) -> bool:
@@ -79,7 +86,13 @@ class PairPricer:
         return px * self.tax + self.cost
 
     def basis(self, inner_px: Decimal, outer_px: Decimal, fx: Decimal | None) -> Decimal:
-        conv = self.convert(outer_px, fx)
+        return self._basis(inner_px, outer_px, self.convert(outer_px, fx), fx)
+
+    def _basis(self, inner_px: Decimal, outer_px: Decimal, conv: Decimal, fx: Decimal | None) -> Decimal:
+        if self.formula is not None:
+            env = {"inner": inner_px, "outer": outer_px, "outer_converted": conv, "fx": fx or Decimal(1),
+                   "unit_factor": self.unit_factor, "tax": self.tax, "cost": self.cost, **self.cfg.inputs}
+            return self.formula(env)
         return inner_px / conv if self.ratio else inner_px - conv
 
     def executable(self, direction: Direction, inner_book, outer_book, inner_lots: Decimal,
@@ -94,8 +107,7 @@ class PairPricer:
         if i is None or o is None:
             return None
         conv = self.convert(o.avg, fx)
-        b = i.avg / conv if self.ratio else i.avg - conv
-        return Quote(direction, b, i, o, conv)
+        return Quote(direction, self._basis(i.avg, o.avg, conv, fx), i, o, conv)
 
 
 @dataclass(frozen=True, slots=True)

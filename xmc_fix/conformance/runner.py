@@ -44,8 +44,8 @@ class Target:
     """Where and how patiently to test.
 
     ``timeout``: how long to wait for an expected message, or for the acceptor to close a
-    connection (the scripts wait up to one heartbeat interval plus QuickFIX's 20 % for a
-    TestRequest, so it should exceed the longest HeartBtInt a script logs on with, 6 s).
+    connection. The longest wait in the shipped scripts is one heartbeat interval (they log on
+    with HeartBtInt=6 to see heartbeats and TestRequests), so keep it comfortably above 6 s.
     ``pause``: between cases, so the acceptor can finish the previous case's disconnect before
     the next case logs on to the same session.
     """
@@ -184,6 +184,10 @@ class Connection:
             if not self._fill(deadline):
                 return None
 
+    def pending(self) -> bytes:
+        """Bytes received but not yet part of a whole message."""
+        return self._buf
+
     def wait_closed(self, timeout: float) -> tuple[bool, bytes]:
         """(closed, data): True once the peer closes; data is anything it sent instead."""
         if self._buf:
@@ -199,8 +203,9 @@ class Connection:
 
     def _take_pending(self, linger: float) -> bytes:
         """What is buffered plus whatever follows within ``linger`` seconds (for the report)."""
+        deadline = time.monotonic() + linger
         try:
-            while self._fill(time.monotonic() + linger):
+            while self._fill(deadline):
                 pass
         except _Closed:
             pass
@@ -224,7 +229,10 @@ class CaseRun:
     def run(self) -> StepFailure | None:
         try:
             for step in self.script.steps:
-                failure = self.step(step)
+                try:
+                    failure = self.step(step)
+                except OSError as e:  # whatever the network does, the case fails; the run goes on
+                    failure = StepFailure(step.line, step.source, f"socket error: {e.strerror or e}")
                 if failure is not None:
                     return failure
             return None
@@ -284,7 +292,7 @@ class CaseRun:
         except _Garbled as e:
             return fail(f"unreadable message: {e}", expected=message, received=e.data)
         if received is None:
-            return fail(f"no message within {t.timeout:g}s", expected=message, received="")
+            return fail(f"no whole message within {t.timeout:g}s", expected=message, received=conn.pending())
         mismatch = compare(message, received.decode("latin-1"), self.patterns)
         if mismatch is not None:
             return fail(mismatch.reason, expected=message, received=received)

@@ -108,8 +108,9 @@ class Direction(enum.Enum):
 
 
 class TicketIntent(enum.Enum):
-    OPEN = "OPEN"    # adds basis exposure
-    CLOSE = "CLOSE"  # takes basis exposure off
+    OPEN = "OPEN"        # adds basis exposure
+    CLOSE = "CLOSE"      # takes basis exposure off
+    FLATTEN = "FLATTEN"  # the operator's flatten path: every position of the pair to zero
 
 
 class OrderRole(enum.Enum):

@@ -45,6 +45,7 @@ class TicketTrigger(enum.Enum):
     REPAIR_MATCHED = "REPAIR_MATCHED"
     REPAIR_UNWOUND = "REPAIR_UNWOUND"
     REPAIR_FAILED = "REPAIR_FAILED"
+    FLATTENED = "FLATTENED"      # the operator flattened the pair: its exposure was taken off there
 
 
 S, T = TicketState, TicketTrigger
@@ -67,6 +68,10 @@ TICKET_TRANSITIONS: dict[tuple[TicketState, TicketTrigger], TicketState] = {
     (S.COMPLETED, T.LEGS_MISMATCHED): S.LEGGED,
     (S.UNWOUND, T.LEGS_MISMATCHED): S.LEGGED,
     (S.MISSED, T.LEGS_MISMATCHED): S.LEGGED,
+    # Superseded by the flatten path: the pair's positions, this ticket's included, go to zero there.
+    (S.WORKING, T.FLATTENED): S.UNWOUND,
+    (S.LEGGED, T.FLATTENED): S.UNWOUND,
+    (S.REPAIRING, T.FLATTENED): S.UNWOUND,
 }
 del S, T
 

@@ -20,6 +20,7 @@ step by step (:mod:`repair`) until matched, unwound, or given up (FAILED, pair h
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,7 +43,9 @@ from xmc_fix.errors import ConfigError
 from xmc_fix.execution import repair
 from xmc_fix.execution.journal import JournalState
 from xmc_fix.marketdata.book import Book
-from xmc_fix.risk.gate import Denial, DenyReason, TicketCheck, check_ticket
+from xmc_fix.risk.alerts import Alert, Alerter
+from xmc_fix.risk.gate import Denial, DenyReason, LegPlan, OrderKind, RiskGate
+from xmc_fix.risk.states import ScopeState, StateChange, StateTrigger, effective
 
 log = logging.getLogger("xmc.engine")
 ZERO = Decimal(0)
@@ -103,6 +106,8 @@ class Work:
     next_ns: int = 0                          # earliest time for the next repair step
     repairs: list[str] = field(default_factory=list)
     ended_net: tuple[Decimal, Decimal] | None = None   # net lots when last finished (bundles)
+    flatten: bool = False                     # a ticket of the flatten path
+    superseded: str | None = None             # the flatten ticket that takes over this one's exposure
 
 
 @dataclass(slots=True)
@@ -114,21 +119,41 @@ class PairRuntime:
     fx_key: tuple[str, str] | None
     fx_max_age_ms: int
     entry: Alignment
-    state: TradingState = TradingState.ACTIVE
-    state_reason: str = ""
+    hold: ScopeState = None              # the pair's trading state (holds); set in __post_init__
     active: Ticket | None = None
     inner_lots: Decimal = ZERO          # signed, net of every fill on this pair
     outer_lots: Decimal = ZERO
     bundles: deque = field(default_factory=deque)
     legged: set = field(default_factory=set)   # ids of this pair's tickets being repaired
+    flatten_request: tuple | None = None       # (who, detected perf ns) until the flatten path has run
+    calendars: tuple = (None, None)            # the legs' market calendars (None: always open)
+    market_until_ns: int = 0                   # the legs' market states hold until then
+    carry_cache: dict = field(default_factory=dict)
     last_denial: DenyReason | None = None
     signals: int = 0
     denials: int = 0
     last_basis: tuple[Decimal | None, Decimal | None] = (None, None)
 
+    def __post_init__(self) -> None:
+        if self.hold is None:
+            self.hold = ScopeState(self.cfg.name)
+
     @property
     def name(self) -> str:
         return self.cfg.name
+
+    @property
+    def state(self) -> TradingState:
+        """The pair's own state (the engine combines it with the global one)."""
+        return self.hold.state
+
+    @property
+    def state_reason(self) -> str:
+        return self.hold.reason
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return (self.inner.venue, self.outer.venue) + ((self.fx_key[0],) if self.fx_key else ())
 
     @property
     def position_units(self) -> Decimal:
@@ -157,16 +182,19 @@ class EngineStats:
 
 class Engine:
     def __init__(self, strategy: Strategy, sender: OrderSender, audit: AuditSink, clock: Clock,
-                 ids: IdGenerator, journal: JournalSink | None = None) -> None:
+                 ids: IdGenerator, journal: JournalSink | None = None, alerter: Alerter | None = None) -> None:
         self.strategy = strategy
         self.sender = sender
         self.audit = audit
         self.clock = clock
         self.ids = ids
         self.journal = journal or NullJournal()
+        self.alerts = alerter or Alerter(audit, strategy.risk.alerts)
+        self.gate = RiskGate(strategy.risk)
+        self.hold = ScopeState("global")
         self.account = strategy.engine.account
-        self.global_state = TradingState.ACTIVE
         self.stopping = False
+        self._breaches: set[tuple[str, str]] = set()   # (kind, scope) alerted and not yet resumed
         self.stats = EngineStats()
         self.books: dict[tuple[str, str], Book] = {}
         self.md_req: dict[tuple[str, str], str] = {}
@@ -207,8 +235,9 @@ class Engine:
                                   remedy="raise residual_tolerance or change ticket_qty")
             fx_key = (src.venue, src.symbol) if src is not None and src.rate is None and pricer.needs_fx else None
             pr = PairRuntime(pc, pricer, inner, outer, fx_key, src.max_age_ms if src else 0, entry)
+            pr.calendars = tuple(s.calendars.get(i.calendar) if i.calendar else None for i in (inner, outer))
             if not pc.enabled:
-                pr.state, pr.state_reason = TradingState.HALTED, "disabled in the strategy file"
+                pr.hold.apply(StateTrigger.AUTO_HALT, 0, "disabled in the strategy file", key="config")
             self.pairs[pc.name] = pr
             for key in (inner.key, outer.key) + ((fx_key,) if fx_key else ()):
                 self._pairs_by_key.setdefault(key, []).append(pr)
@@ -233,8 +262,9 @@ class Engine:
             restored["held"] += 1
         for pair, st in state.pair_states.items():
             pr = self.pairs.get(pair)
-            if pr is not None and st.get("state") == TradingState.HALTED.value:
-                pr.state, pr.state_reason = TradingState.HALTED, st.get("reason", "halted before restart")
+            if pr is not None and st.get("state") in (TradingState.HALTED.value, TradingState.REDUCING.value):
+                trigger = StateTrigger.HALT if st["state"] == TradingState.HALTED.value else StateTrigger.REDUCE
+                pr.hold.apply(trigger, now, st.get("reason", "held before restart"))
         for ot in state.open_tickets.values():
             rec = ot.record
             pr = self.pairs.get(rec["pair"])
@@ -294,8 +324,10 @@ class Engine:
                 if not b.empty:
                     st.held.append({"ticket_id": b.ticket_id, "pair": pr.name, "direction": b.direction.value,
                                     "opened_ns": b.opened_ns, "inner": str(b.inner_lots), "outer": str(b.outer_lots)})
-            if pr.state is TradingState.HALTED:
-                st.pair_states[pr.name] = {"state": pr.state.value, "reason": pr.state_reason}
+            sticky = [h for h in pr.hold.holds.values() if h.sticky]
+            if sticky:
+                top = max(sticky, key=lambda h: (h.level is TradingState.HALTED, h.since_ns))
+                st.pair_states[pr.name] = {"state": top.level.value, "reason": top.reason}
         for tid, w in self.work.items():
             t = w.ticket
             if not t.state.is_terminal:
@@ -314,6 +346,10 @@ class Engine:
     def on_session_up(self, ev: SessionUp) -> None:
         self.venues_up.add(ev.venue)
         self.audit.event("session_up", ev.recv_ns, venue=ev.venue)
+        for pr in self.pairs.values():
+            if ev.venue in pr.venues:
+                self._set_state(pr, StateTrigger.CLEAR, f"{ev.venue} session up", key=f"session:{ev.venue}",
+                                t0_perf=time.perf_counter_ns())
         for inst in self._instruments_by_venue.get(ev.venue, []):
             self._subscribe(inst)
         # Orders whose outcome we may have missed while the venue was away: ask, never assume.
@@ -332,6 +368,11 @@ class Engine:
                 o.uncertain = True     # nothing is repaired on a guess: the venue will be asked
                 in_flight.append(o.cl_ord_id)
         self.audit.event("session_down", ev.recv_ns, venue=ev.venue, reason=ev.reason, in_flight=in_flight)
+        for pr in self.pairs.values():
+            if ev.venue in pr.venues:
+                self._set_state(pr, StateTrigger.AUTO_HALT, f"{ev.venue} session down{': ' + ev.reason if ev.reason else ''}",
+                                key=f"session:{ev.venue}", t0_perf=time.perf_counter_ns(), alert_kind="session_down",
+                                venue=ev.venue)
 
     def on_book_snapshot(self, snap: BookSnapshot) -> None:
         book = self.books.get((snap.venue, snap.symbol))
@@ -372,6 +413,8 @@ class Engine:
                              exec_id=er.exec_id, exec_type=er.exec_type.value)
             return
         before = order.filled_qty
+        open_before = _open_qty(order)
+        acked = order.ack_ns is not None
         applied = order.apply(er)
         if applied.duplicate:
             self.stats.duplicates += 1
@@ -384,12 +427,20 @@ class Engine:
         pr = self.pairs[ticket.pair]
         venue = order.instrument.venue
         delta = order.filled_qty - before   # positions follow CumQty, so a status reply counts too
+        if order.sent_ns is not None:
+            self.gate.add_working(order.instrument, order.side, _open_qty(order) - open_before)
         if delta:
             signed = delta if order.side is Side.BUY else -delta
             if order.leg is LegRole.INNER:
                 pr.inner_lots += signed
             else:
                 pr.outer_lots += signed
+            px = applied.fill.price if applied.fill is not None else (order.avg_px or order.command.price or ZERO)
+            self._on_position_change(pr, order, delta, px, er.recv_ns)
+        if not acked and order.ack_ns is not None and order.sent_ns is not None:
+            self._check_ack_latency(order, er.recv_ns)
+        if applied.status_changed and order.is_terminal and order.sent_ns is not None:
+            self._check_reject_rate(order, er.recv_ns)
         if applied.fill is not None:
             f = applied.fill
             self.stats.fills[venue] = self.stats.fills.get(venue, 0) + 1
@@ -449,6 +500,11 @@ class Engine:
         if every and now_ns >= self._next_sample_ns:
             self._next_sample_ns = now_ns + every
             self._sample_basis(now_ns)
+        self._check_stale(now_ns)
+        for pr in self.pairs.values():
+            if pr.market_until_ns == 0 or now_ns >= pr.market_until_ns:
+                if pr.calendars != (None, None):
+                    self._check_market(pr, self.clock.now_ns())
         limit = self.strategy.engine.ticket_timeout_ms * MS
         for w in list(self.work.values()):
             t = w.ticket
@@ -468,6 +524,37 @@ class Engine:
             if t.state is TicketState.LEGGED and now_ns >= w.next_ns:
                 self._repair(t, w, now_ns)
 
+    def _align_carry(self, pr: PairRuntime, direction: Direction) -> Alignment | None:
+        """Residual policy "carry": this ticket's lots offset the residual the pair holds, so the
+        pair's cumulative residual stays within the tolerance."""
+        sign = -1 if direction is Direction.SELL_BASIS else 1
+        carry = sign * pr.residual_units
+        key = (sign, carry)
+        if key not in pr.carry_cache:
+            pr.carry_cache[key] = align(pr.cfg.ticket_qty, pr.inner, pr.outer, tolerance=pr.cfg.residual_tolerance,
+                                        carry=carry, max_inner_lots=pr.inner.max_order_qty,
+                                        max_outer_lots=pr.outer.max_order_qty)
+        return pr.carry_cache[key]
+
+    def _check_market(self, pr: PairRuntime, now_ns: int) -> None:
+        """Pause the pair while either leg's market is closed (break, night, weekend, holiday)."""
+        until = None
+        closed = []
+        for inst, cal in zip((pr.inner, pr.outer), pr.calendars):
+            if cal is None:
+                continue
+            st = cal.state(now_ns)
+            if not st.open:
+                closed.append(f"{inst.venue} {st.reason}")
+            if st.next_change_ns is not None:
+                until = st.next_change_ns if until is None else min(until, st.next_change_ns)
+        pr.market_until_ns = until if until is not None else now_ns + 60 * 1_000_000_000
+        if closed:
+            self._set_state(pr, StateTrigger.AUTO_HALT, "market closed: " + "; ".join(closed), key="market",
+                            t0_perf=time.perf_counter_ns(), alert_kind="market_closed", severity="info")
+        elif "market" in pr.hold.holds:
+            self._set_state(pr, StateTrigger.CLEAR, "markets open", key="market", t0_perf=time.perf_counter_ns())
+
     def _sample_basis(self, now_ns: int) -> None:
         """Each pair's executable basis at the best levels, for the record (basis over time)."""
         for pr in self.pairs.values():
@@ -476,11 +563,16 @@ class Engine:
                 continue
             self.audit.event("basis", now_ns, pair=pr.name, sell=str(sell) if sell is not None else None,
                              buy=str(buy) if buy is not None else None, position=str(pr.position_units),
-                             state=pr.state.value, signals=pr.signals, denials=pr.denials)
+                             state=self.pair_state(pr).value, signals=pr.signals, denials=pr.denials)
 
     # -- decisions -------------------------------------------------------------------------
+    def pair_state(self, pr: PairRuntime) -> TradingState:
+        return effective(self.hold.state, pr.hold.state)
+
     def _evaluate(self, pr: PairRuntime, recv_ns: int) -> None:
-        if pr.active is not None or pr.legged or self.stopping or pr.state is TradingState.HALTED:
+        if pr.market_until_ns and self.clock.now_ns() >= pr.market_until_ns:
+            self._check_market(pr, self.clock.now_ns())
+        if pr.active is not None or pr.legged or self.stopping or self.pair_state(pr) is TradingState.HALTED:
             return
         books = self.books
         ib, ob = books[pr.inner.key], books[pr.outer.key]
@@ -522,8 +614,18 @@ class Engine:
         direction, intent, threshold = choice
         bundle = None
         if intent is TicketIntent.OPEN:
-            inner_lots, outer_lots = pr.entry.inner_lots, pr.entry.outer_lots
-            planned = pr.entry.residual
+            entry = pr.entry
+            if cfg.residual_policy == "carry":
+                entry = self._align_carry(pr, direction)
+                if entry is None:
+                    q0 = pr.pricer.executable(direction, ib, ob, pr.entry.inner_lots, pr.entry.outer_lots, fx)
+                    if q0 is not None:
+                        self._deny(pr, Denial(DenyReason.ALIGNMENT, f"no lots offset the carried residual "
+                                              f"{_units(pr.residual_units)} {pr.inner.unit} within "
+                                              f"{cfg.residual_tolerance}"), recv_ns, q0)
+                    return
+            inner_lots, outer_lots = entry.inner_lots, entry.outer_lots
+            planned = entry.residual
         else:
             while pr.bundles and pr.bundles[0].empty:
                 pr.bundles.popleft()
@@ -541,22 +643,39 @@ class Engine:
         pr.signals += 1
         sign = 1 if direction is Direction.BUY_BASIS else -1
         after = pr.position_units + sign * pr.inner.lots_to_units(inner_lots)
-        denial = check_ticket(TicketCheck(
-            pair=pr.name, intent=intent, pair_state=pr.state, global_state=self.global_state,
-            venues_up=(pr.inner.venue in self.venues_up, pr.outer.venue in self.venues_up),
-            venues=(pr.inner.venue, pr.outer.venue),
+        legs = self._leg_plans(pr, direction, q, inner_lots, outer_lots, (ib, ob))
+        kind = OrderKind.OPEN if intent is TicketIntent.OPEN else OrderKind.CLOSE
+        denial = self.gate.check_ticket(
+            kind, legs, pair=pr.name, global_state=self.hold.state, pair_state=pr.hold.state,
+            sessions_up=(pr.inner.venue in self.venues_up, pr.outer.venue in self.venues_up),
             quote_ages_ms=((recv_ns - ib.recv_ns) / MS, (recv_ns - ob.recv_ns) / MS),
+            max_quote_age_ms=cfg.max_quote_age_ms,
             fx_age_ms=(recv_ns - fx_book.recv_ns) / MS if fx_book is not None else None,
-            max_quote_age_ms=cfg.max_quote_age_ms, max_fx_age_ms=pr.fx_max_age_ms,
-            lots=(inner_lots, outer_lots), depth=(q.inner.qty, q.outer.qty),
-            max_order_qty=(pr.inner.max_order_qty, pr.outer.max_order_qty),
-            position_after=after, max_position=cfg.max_position, stopping=self.stopping))
+            max_fx_age_ms=pr.fx_max_age_ms, position_after=after, max_position=cfg.max_position,
+            pair_net=pr.residual_units, now_ns=recv_ns, venue_instruments=self._instruments_by_venue,
+            stopping=self.stopping)
         if denial is not None:
             self._deny(pr, denial, recv_ns, q)
             return
         pr.last_denial = None
-        self._start_ticket(pr, direction, intent, q, inner_lots, outer_lots, fx, threshold, planned,
-                           recv_ns, (ib, ob, fx_book), bundle)
+        self._start_ticket(pr, direction, intent, q, legs, fx, threshold, planned, recv_ns, (ib, ob, fx_book),
+                           bundle)
+
+    def _leg_plans(self, pr: PairRuntime, direction: Direction, q: Quote, inner_lots: Decimal,
+                   outer_lots: Decimal, books: tuple) -> tuple[LegPlan, LegPlan]:
+        """Each leg's order as the gate sees it: the limit is the level the size reaches plus the
+        leg's slippage allowance; the decision price is that level."""
+        cfg = pr.cfg
+        out = []
+        for role, inst, lots, sw, ticks, ot, book in (
+                (LegRole.INNER, pr.inner, inner_lots, q.inner, cfg.inner_slippage_ticks, cfg.inner_order_type, books[0]),
+                (LegRole.OUTER, pr.outer, outer_lots, q.outer, cfg.outer_slippage_ticks, cfg.outer_order_type, books[1])):
+            side = direction.side(role)
+            price = self._limit_price(inst, side, sw.worst, ticks) if ot is OrdType.LIMIT else None
+            touch = (book.best_ask() if side is Side.BUY else book.best_bid())
+            units = inst.lots_to_units(lots, pr.inner.unit) * side.sign
+            out.append(LegPlan(inst, side, lots, price, sw.worst, ticks, touch[0] if touch else None, sw.qty, units))
+        return out[0], out[1]
 
     def _deny(self, pr: PairRuntime, denial: Denial, ts_ns: int, q: Quote) -> None:
         pr.denials += 1
@@ -572,7 +691,7 @@ class Engine:
         return inst.round_price(px, side)
 
     def _start_ticket(self, pr: PairRuntime, direction: Direction, intent: TicketIntent, q: Quote,
-                      inner_lots: Decimal, outer_lots: Decimal, fx: Decimal | None, threshold: Decimal,
+                      legs_plan: tuple[LegPlan, LegPlan], fx: Decimal | None, threshold: Decimal,
                       planned: Decimal, recv_ns: int, books: tuple, bundle: Bundle | None) -> None:
         now = self.clock.now_ns()
         cfg = pr.cfg
@@ -586,21 +705,16 @@ class Engine:
             inner_age_ns=recv_ns - ib.recv_ns, outer_age_ns=recv_ns - ob.recv_ns, planned_residual=planned)
         legs = {}
         cmds = {}
-        for role, inst, lots, sweep_, ticks, ot, tif in (
-                (LegRole.INNER, pr.inner, inner_lots, q.inner, cfg.inner_slippage_ticks, cfg.inner_order_type,
-                 cfg.inner_tif),
-                (LegRole.OUTER, pr.outer, outer_lots, q.outer, cfg.outer_slippage_ticks, cfg.outer_order_type,
-                 cfg.outer_tif)):
-            side = direction.side(role)
-            legs[role] = Leg(role, inst, side, lots)
-            price = self._limit_price(inst, side, sweep_.worst, ticks) if ot is OrdType.LIMIT else None
-            cmds[role] = NewOrder(self.ids.cl_ord_id(), inst, side, lots, ot, price, tif, self.account,
-                                  self._position_effect(inst, intent, bundle, now))
+        for role, plan, ot, tif in ((LegRole.INNER, legs_plan[0], cfg.inner_order_type, cfg.inner_tif),
+                                    (LegRole.OUTER, legs_plan[1], cfg.outer_order_type, cfg.outer_tif)):
+            legs[role] = Leg(role, plan.inst, plan.side, plan.lots)
+            cmds[role] = NewOrder(self.ids.cl_ord_id(), plan.inst, plan.side, plan.lots, ot, plan.price, tif,
+                                  self.account, self._position_effect(plan.inst, intent, bundle, now))
         ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance)
         w = Work(ticket, closes=bundle.ticket_id if bundle else None)
         first = (LegRole.INNER, LegRole.OUTER)
         if cfg.submission == "sequential":
-            lead = self._sequential_first(pr, q, inner_lots, outer_lots)
+            lead = self._sequential_first(pr, q, legs_plan[0].lots, legs_plan[1].lots)
             first = (lead,)
             w.pending = cmds[LegRole.OUTER if lead is LegRole.INNER else LegRole.INNER]
         orders = []
@@ -631,6 +745,9 @@ class Engine:
                          + (f", {cfg.submission} from {first[0].value.lower()}" if len(first) == 1 else ""))
         self._audit_ticket(ticket, recv_ns)
         self._audit_transition(ticket, t)
+        self.audit.event("verdict", recv_ns, pair=pr.name, ticket_id=tid, ok=True, order_kind=intent.value,
+                         checks="state, sessions, quote and FX age, depth, order size and notional, collar, "
+                                "slippage, message rate, worst-case position, account, margin, net exposure")
         for o in orders:
             self._audit_order(o)
         if not sent_any:
@@ -656,14 +773,20 @@ class Engine:
         if intent is TicketIntent.OPEN:
             return PositionEffect.OPEN
         # SHFE/INE: a position opened in today's trading day closes with close-today.
-        if bundle is not None and _trading_day(bundle.opened_ns) == _trading_day(now_ns):
+        if bundle is not None and self._trading_day(inst, bundle.opened_ns) == self._trading_day(inst, now_ns):
             return PositionEffect.CLOSE_TODAY
         return PositionEffect.CLOSE
+
+    def _trading_day(self, inst: Instrument, ns: int):
+        cal = self.strategy.calendars.get(inst.calendar) if inst.calendar else None
+        return cal.trading_day(ns) if cal is not None else _trading_day(ns)
 
     def _send(self, order: Order) -> bool:
         if self.sender.send_new(order.command, order.created_ns):
             order.sent_ns = self.clock.now_ns()
             v = order.instrument.venue
+            self.gate.spend(v, order.sent_ns)
+            self.gate.add_working(order.instrument, order.side, order.qty)
             self.stats.orders[v] = self.stats.orders.get(v, 0) + 1
             return True
         order.status = OrdStatus.REJECTED
@@ -681,10 +804,21 @@ class Engine:
         was = ticket.state
         if any(o.uncertain for o in ticket.orders()) or ticket.working:
             return
-        if w.pending is not None:
+        if w.superseded and not ticket.state.is_terminal:
+            self._transition(ticket, TicketTrigger.FLATTENED, ts_ns,
+                             f"flattened: exposure taken off by {w.superseded}; " + self._settle_cause(ticket))
+            self._finish(ticket, w, pr, ts_ns)
+            return self._maybe_flatten(pr, ts_ns)
+        if w.pending is not None and not pr.flatten_request:
             self._send_second_leg(ticket, w, pr, ts_ns)
             if ticket.working:
                 return
+        w.pending = None
+        if pr.flatten_request and not w.flatten:
+            w.superseded = "the flatten path"
+            return self._progress(ticket, ts_ns)
+        if w.flatten:
+            return self._progress_flatten(ticket, w, pr, ts_ns)
         trigger = ticket.settle_trigger()
         state = ticket.state
         if state in (TicketState.PENDING, TicketState.WORKING):
@@ -758,8 +892,12 @@ class Engine:
     def _repair(self, ticket: Ticket, w: Work, now_ns: int) -> None:
         pr = self.pairs[ticket.pair]
         policy = pr.cfg.repair
+        if w.superseded:
+            return
         if w.legged_ns is not None and now_ns - w.legged_ns > policy.give_up_ms * MS:
             return self._give_up(ticket, w, pr, now_ns, f"not repaired within {policy.give_up_ms} ms")
+        if w.flatten:
+            return self._flatten_step(ticket, w, pr, now_ns)
         books = {LegRole.INNER: self.books[pr.inner.key], LegRole.OUTER: self.books[pr.outer.key]}
         fx = None
         if pr.pricer.needs_fx:
@@ -782,6 +920,24 @@ class Engine:
                              reason=f"{', '.join(down)} session down")
             return
         kind = "CHASE" if result.kind == "CHASE" else "UNWIND"
+        for step in result.steps:
+            leg = ticket.legs[step.leg]
+            book = books[step.leg]
+            touch = (book.best_ask() if step.side is Side.BUY else book.best_bid()) if book.valid else None
+            if step.role is OrderRole.CHASE:
+                decision, allowance = repair._original_limit(leg), policy.chase_ticks
+            else:
+                decision, allowance = None, policy.unwind_ticks
+            denial = self.gate.check_order(
+                OrderKind(kind), LegPlan(leg.instrument, step.side, step.lots, step.price, decision, allowance,
+                                         touch[0] if touch else None),
+                pair=pr.name, global_state=self.hold.state, pair_state=pr.hold.state, session_up=True,
+                now_ns=now_ns, venue_instruments=self._instruments_by_venue[leg.instrument.venue],
+                pair_net=pr.residual_units)
+            if denial is not None:
+                w.next_ns = now_ns + policy.unwind_interval_ms * MS
+                self._deny_repair(ticket, pr, denial, now_ns)
+                return
         w.attempts[kind] += 1
         w.repairs.append(f"{result.kind}#{w.attempts[kind]}")
         interval = policy.chase_interval_ms if kind == "CHASE" else policy.unwind_interval_ms
@@ -805,6 +961,8 @@ class Engine:
         for order in orders:
             self._send(order)
         self._transition(ticket, TicketTrigger.REPAIR_STARTED, self.clock.now_ns(), result.reason)
+        self.audit.event("verdict", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, ok=True, order_kind=kind,
+                         orders=[o.cl_ord_id for o in orders])
         self.audit.event("repair_step", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, step=result.kind,
                          attempt=w.attempts[kind], reason=result.reason,
                          orders=[o.cl_ord_id for o in orders],
@@ -818,16 +976,12 @@ class Engine:
         trigger = TicketTrigger.REPAIR_FAILED
         if ticket.state is TicketState.REPAIRING and ticket.working:
             return  # let the working step finish first
+        t0 = time.perf_counter_ns()
         self._transition(ticket, trigger, now_ns, reason)
-        pr.state = TradingState.HALTED
-        pr.state_reason = (f"ticket {ticket.ticket_id} failed to repair ({reason}): "
-                           f"residual {_units(ticket.residual)} {ticket.unit}")
-        self.journal.write("pair", pair=pr.name, state=pr.state.value, reason=pr.state_reason)
-        self.audit.event("pair_halted", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, reason=pr.state_reason)
-        self.audit.event("alert", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, alert="residual_exposure",
-                         residual=str(ticket.residual), unit=ticket.unit, reason=reason)
-        log.error("%s: %s", pr.name, pr.state_reason)
+        why = (f"ticket {ticket.ticket_id} failed to repair ({reason}): "
+               f"residual {_units(ticket.residual)} {ticket.unit}")
         self._finish(ticket, w, pr, now_ns)
+        self._breach(pr, "residual_exposure", why, StateTrigger.HALT, t0, now_ns)
 
     def _finish(self, ticket: Ticket, w: Work, pr: PairRuntime, ts_ns: int) -> None:
         """A ticket reached a final state: positions it leaves, the journal, the pair freed."""
@@ -835,8 +989,15 @@ class Engine:
             self._transition(ticket, TicketTrigger.SEND_FAILED if ticket.state is TicketState.PENDING
                              else TicketTrigger.LEGS_EMPTY, ts_ns, "nothing sent")
         pr.legged.discard(ticket.ticket_id)
-        self._update_bundles(ticket, w, pr)
-        self._journal_end(ticket)
+        if w.flatten:
+            w.ended_net = self._net(ticket)
+            self._journal_end(ticket)
+            if pr.inner_lots == 0 and pr.outer_lots == 0:
+                pr.bundles.clear()
+                self.journal.write("flat", pair=pr.name, ticket_id=ticket.ticket_id)
+        else:
+            self._update_bundles(ticket, w, pr)
+            self._journal_end(ticket)
         if pr.active is ticket:
             pr.active = None
 
@@ -881,6 +1042,399 @@ class Engine:
             statuses = "/".join(f"{o.role.value[0]}:{o.status.value}" for o in leg.orders)
             parts.append(f"{role.value.lower()} {leg.filled_lots}/{leg.target_lots} ({statuses})")
         return ", ".join(parts) + f"; residual {_units(ticket.residual)} {ticket.unit}"
+
+    # -- trading states, breaches, alerts ------------------------------------------------------
+    def _set_state(self, pr: PairRuntime | None, trigger: StateTrigger, reason: str, *, key: str | None = None,
+                   detected_ns: int | None = None, alert_kind: str | None = None, venue: str | None = None,
+                   t0_perf: int | None = None, severity: str | None = None) -> StateChange | None:
+        """Apply a trigger to a pair's (or the global) state; alert and journal a change."""
+        scope = pr.hold if pr is not None else self.hold
+        now = self.clock.now_ns()
+        change = scope.apply(trigger, now, reason, key=key)
+        if change is None:
+            return None
+        if pr is not None and trigger in (StateTrigger.HALT, StateTrigger.REDUCE, StateTrigger.RESUME):
+            self.journal.write("pair", pair=pr.name, state=pr.hold.state.value if any(
+                h.sticky for h in pr.hold.holds.values()) else TradingState.ACTIVE.value, reason=reason)
+        if t0_perf is not None:
+            us = (time.perf_counter_ns() - t0_perf) / 1000
+        elif detected_ns is not None:
+            us = max(0.0, (self.clock.now_ns() - detected_ns) / 1000)
+        else:
+            us = None
+        severity = severity or ("info" if change.to_state is TradingState.ACTIVE or alert_kind == "operator"
+                                else "critical" if change.to_state is TradingState.HALTED else "warning")
+        self.alerts.alert(Alert(alert_kind or "state_change", severity,
+                                f"{change.scope} {change.from_state.value} -> {change.to_state.value}: {reason}",
+                                now, pair=pr.name if pr is not None else None, venue=venue,
+                                action=f"{change.scope} {change.to_state.value}", alert_to_action_us=us))
+        return change
+
+    def _breach(self, pr: PairRuntime | None, kind: str, message: str, trigger: StateTrigger, t0_perf: int,
+                now_ns: int, venue: str | None = None) -> None:
+        """A limit or quality breach: protect first (state change, cancel the pair's working orders when
+        halting), then tell people, with the time the protection took."""
+        change = (pr.hold if pr is not None else self.hold).apply(trigger, now_ns, message)
+        cancelled = []
+        if trigger is StateTrigger.HALT:
+            cancelled = self._cancel_working(pr, f"{kind}: {message}")
+        us = (time.perf_counter_ns() - t0_perf) / 1000
+        scope = pr.name if pr is not None else "global"
+        if pr is not None:
+            self.journal.write("pair", pair=pr.name, state=pr.hold.state.value, reason=message)
+        if (kind, scope) in self._breaches:
+            return
+        self._breaches.add((kind, scope))
+        action = f"{scope} {(pr.hold if pr is not None else self.hold).state.value}"
+        if cancelled:
+            action += f", {len(cancelled)} working orders cancelled"
+        self.alerts.alert(Alert(kind, "critical", message, now_ns, pair=pr.name if pr is not None else None,
+                                venue=venue, action=action, alert_to_action_us=us))
+        del change
+
+    def _cancel_working(self, pr: PairRuntime | None, why: str) -> list[str]:
+        out = []
+        for w in self.work.values():
+            if pr is not None and w.ticket.pair != pr.name:
+                continue
+            for o in w.ticket.orders():
+                if not o.is_terminal and o.sent_ns and o.instrument.venue in self.venues_up:
+                    self._cancel(o, why)
+                    out.append(o.cl_ord_id)
+        return out
+
+    def _pairs_on(self, venue: str) -> list[PairRuntime]:
+        return [pr for pr in self.pairs.values() if venue in pr.venues]
+
+    def _on_position_change(self, pr: PairRuntime, order: Order, lots: Decimal, px: Decimal, now_ns: int) -> None:
+        t0 = time.perf_counter_ns()
+        inst = order.instrument
+        realised = self.gate.on_fill(pr.name, inst, order.side, lots, px)
+        if realised:
+            if order.leg is LegRole.OUTER and pr.pricer.needs_fx:
+                fx = self.books[pr.fx_key].mid() if pr.fx_key is not None and self.books[pr.fx_key].valid else None
+                fx = fx or self.tickets[order.ticket_id].decision.fx
+                realised = realised * fx if pr.pricer.fx_mode == 1 else realised / fx
+            self.gate.realised[pr.name] = self.gate.realised.get(pr.name, ZERO) + realised
+            limit = self.strategy.risk.pair(pr.name).daily_loss_limit
+            if limit is not None and self.gate.realised[pr.name] <= -limit:
+                self._breach(pr, "daily_loss", f"{pr.name} realised {_units(self.gate.realised[pr.name])} "
+                             f"{pr.inner.currency} today (limit {limit})", StateTrigger.HALT, t0, now_ns)
+        lim = self.strategy.risk.instrument(inst.name).max_position
+        pos = self.gate.positions.get(inst.name, ZERO)
+        if lim is not None and abs(pos) > lim:
+            for other in self.pairs.values():
+                if inst in (other.inner, other.outer):
+                    self._breach(other, "limit_breach", f"{inst.name} position {pos} lots beyond max_position {lim}",
+                                 StateTrigger.HALT, t0, now_ns, venue=inst.venue)
+
+    def _check_ack_latency(self, order: Order, now_ns: int) -> None:
+        ms = (order.ack_ns - order.sent_ns) / MS
+        limit = self.strategy.risk.max_ack_ms
+        if ms > limit:
+            t0 = time.perf_counter_ns()
+            venue = order.instrument.venue
+            for pr in self._pairs_on(venue):
+                self._breach(pr, "latency_spike", f"{venue} acknowledged {order.cl_ord_id} after {ms:.0f} ms "
+                             f"(limit {limit})", StateTrigger.REDUCE, t0, now_ns, venue=venue)
+
+    def _check_reject_rate(self, order: Order, now_ns: int) -> None:
+        venue = order.instrument.venue
+        share = self.gate.record_outcome(venue, order.status is OrdStatus.REJECTED)
+        limit = self.strategy.risk.max_reject_share
+        if share > limit:
+            t0 = time.perf_counter_ns()
+            for pr in self._pairs_on(venue):
+                self._breach(pr, "reject_spike", f"{venue} rejected {share:.0%} of the last "
+                             f"{self.strategy.risk.reject_window} orders (limit {limit:.0%})",
+                             StateTrigger.REDUCE, t0, now_ns, venue=venue)
+
+    def _check_stale(self, now_ns: int) -> None:
+        limit = self.strategy.risk.stale_halt_ms * MS
+        for pr in self.pairs.values():
+            keys = [k for k in (pr.inner.key, pr.outer.key, pr.fx_key) if k is not None]
+            stale = [k for k in keys if k[0] in self.venues_up and self.books[k].recv_ns
+                     and now_ns - self.books[k].recv_ns > limit]
+            if stale:
+                v, sym = stale[0]
+                age = (now_ns - self.books[stale[0]].recv_ns) / MS
+                self._set_state(pr, StateTrigger.AUTO_HALT, f"{v} {sym} market data {age:.0f} ms old", key="stale",
+                                t0_perf=time.perf_counter_ns(), alert_kind="stale_data", venue=v)
+            elif "stale" in pr.hold.holds:
+                self._set_state(pr, StateTrigger.CLEAR, "market data fresh again", key="stale",
+                                t0_perf=time.perf_counter_ns())
+
+    def _deny_repair(self, ticket: Ticket, pr: PairRuntime, denial: Denial, now_ns: int) -> None:
+        w = self.work[ticket.ticket_id]
+        key = f"denied:{denial.reason.value}"
+        if w.repairs and w.repairs[-1] == key:
+            return
+        w.repairs.append(key)
+        self.audit.event("denial", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, reason=denial.reason.value,
+                         detail=denial.detail, order_kind="repair")
+
+    # -- operator commands (from the control socket, through the Serializer) -------------------
+    def _scope(self, pair: str | None) -> list[PairRuntime]:
+        if pair is None:
+            return list(self.pairs.values())
+        if pair not in self.pairs:
+            raise KeyError(f"unknown pair {pair!r}; pairs: {', '.join(self.pairs)}")
+        return [self.pairs[pair]]
+
+    def cmd_halt(self, pair: str | None, who: str, reason: str = "") -> dict:
+        why = f"halted by {who}" + (f": {reason}" if reason else "")
+        targets = self._scope(pair)
+        t0 = time.perf_counter_ns()
+        if pair is None:
+            self._set_state(None, StateTrigger.HALT, why, alert_kind="operator", t0_perf=t0)
+        else:
+            self._set_state(targets[0], StateTrigger.HALT, why, alert_kind="operator", t0_perf=t0)
+        return self.cmd_status()
+
+    def cmd_resume(self, pair: str | None, who: str) -> dict:
+        why = f"resumed by {who}"
+        if pair is None:
+            self._set_state(None, StateTrigger.RESUME, why, alert_kind="operator")
+            self._breaches = {b for b in self._breaches if b[1] != "global"}
+        else:
+            pr = self._scope(pair)[0]
+            self._set_state(pr, StateTrigger.RESUME, why, alert_kind="operator")
+            self._breaches = {b for b in self._breaches if b[1] != pr.name}
+        return self.cmd_status()
+
+    def cmd_cancel_all(self, pair: str | None, who: str) -> dict:
+        cancelled = []
+        for pr in self._scope(pair):
+            cancelled += self._cancel_working(pr, f"cancel-all by {who}")
+        return {"cancelled": cancelled}
+
+    def cmd_flatten(self, pair: str | None, who: str) -> dict:
+        """The kill switch: halt, cancel every working order, take every position of the scope to
+        zero through the gate's flatten path. Works while HALTED."""
+        t0 = time.perf_counter_ns()
+        why = f"flatten by {who}"
+        if pair is None:
+            self._set_state(None, StateTrigger.HALT, why, alert_kind="operator", t0_perf=t0)
+        started = []
+        for pr in self._scope(pair):
+            if pair is not None:
+                self._set_state(pr, StateTrigger.HALT, why, alert_kind="operator", t0_perf=t0)
+            self._cancel_working(pr, why)
+            pr.flatten_request = (who, t0)
+            for w in self.work.values():
+                if w.ticket.pair == pr.name and not w.ticket.state.is_terminal and not w.flatten:
+                    w.superseded = "the flatten path"
+                    w.pending = None
+                    if not w.ticket.working and not any(o.uncertain for o in w.ticket.orders()):
+                        self._progress(w.ticket, self.clock.now_ns())
+            started.append(self._maybe_flatten(pr, self.clock.now_ns()))
+        return {"flatten": started, "status": self.cmd_status()}
+
+    def _maybe_flatten(self, pr: PairRuntime, now_ns: int) -> dict:
+        """Start the flatten ticket once no order of the pair is live or uncertain (so its
+        position is known)."""
+        if pr.flatten_request is None:
+            return {"pair": pr.name, "state": "nothing requested"}
+        for w in self.work.values():
+            if w.ticket.pair == pr.name and not w.flatten and (
+                    w.ticket.working or any(o.uncertain for o in w.ticket.orders())):
+                return {"pair": pr.name, "state": "waiting for working orders to finish"}
+        if pr.active is not None and self.work[pr.active.ticket_id].flatten:
+            return {"pair": pr.name, "state": "flattening", "ticket": pr.active.ticket_id}
+        who, t0 = pr.flatten_request
+        pr.flatten_request = None
+        if pr.inner_lots == 0 and pr.outer_lots == 0:
+            pr.bundles.clear()
+            self.journal.write("flat", pair=pr.name, ticket_id=None)
+            self.alerts.alert(Alert("flatten", "info", f"{pr.name} already flat", now_ns, pair=pr.name,
+                                    action="nothing to do", alert_to_action_us=(time.perf_counter_ns() - t0) / 1000))
+            return {"pair": pr.name, "state": "flat"}
+        t = self._start_flatten(pr, who, now_ns)
+        return {"pair": pr.name, "state": "flattening", "ticket": t.ticket_id}
+
+    def _start_flatten(self, pr: PairRuntime, who: str, now_ns: int) -> Ticket:
+        tid = self.ids.ticket_id()
+        zero = Decimal(0)
+        d = Decision(ts_ns=now_ns, basis=pr.last_basis[0] or zero, threshold=zero, inner_px=zero, outer_px=zero,
+                     outer_converted=zero, fx=Decimal(1), inner_book=self.books[pr.inner.key].top(),
+                     outer_book=self.books[pr.outer.key].top(), fx_age_ns=None, inner_age_ns=0, outer_age_ns=0,
+                     planned_residual=zero)
+        direction = Direction.SELL_BASIS if pr.inner_lots > 0 or (pr.inner_lots == 0 and pr.outer_lots < 0) \
+            else Direction.BUY_BASIS
+        legs = {}
+        for role, inst, held in ((LegRole.INNER, pr.inner, pr.inner_lots), (LegRole.OUTER, pr.outer, pr.outer_lots)):
+            side = Side.SELL if held > 0 else Side.BUY
+            legs[role] = Leg(role, inst, side, abs(held))
+        ticket = Ticket(tid, pr.name, direction, TicketIntent.FLATTEN, now_ns, d, legs, pr.inner.unit,
+                        pr.cfg.residual_tolerance)
+        w = Work(ticket, flatten=True)
+        self.tickets[tid] = ticket
+        self.work[tid] = w
+        pr.active = ticket
+        self.journal.write("ticket", **self._ticket_record(ticket, w))
+        self.audit.event("flatten_started", now_ns, pair=pr.name, ticket_id=tid, who=who,
+                         inner_lots=str(pr.inner_lots), outer_lots=str(pr.outer_lots))
+        ticket.apply(TicketTrigger.SENT, now_ns, f"flatten by {who}: {pr.inner_lots} inner lots, "
+                     f"{pr.outer_lots} outer lots to zero")
+        self._audit_ticket(ticket, None)
+        self._audit_transition(ticket, ticket.transitions[-1])
+        self._flatten_step(ticket, w, pr, now_ns, first=True)
+        return ticket
+
+    def _flatten_step(self, ticket: Ticket, w: Work, pr: PairRuntime, now_ns: int, first: bool = False) -> None:
+        """Orders taking the pair's remaining positions to zero, priced through the touch."""
+        policy = pr.cfg.repair
+        if w.attempts["FLATTEN"] >= policy.unwind_attempts:
+            return self._give_up(ticket, w, pr, now_ns, f"flatten attempts exhausted ({policy.unwind_attempts})")
+        orders = []
+        for role, inst, held in ((LegRole.INNER, pr.inner, pr.inner_lots), (LegRole.OUTER, pr.outer, pr.outer_lots)):
+            if held == 0:
+                continue
+            side = Side.SELL if held > 0 else Side.BUY
+            book = self.books[inst.key]
+            levels = (book.asks if side is Side.BUY else book.bids) if book.valid else []
+            if not levels or inst.venue not in self.venues_up:
+                w.next_ns = now_ns + policy.unwind_interval_ms * MS
+                self.audit.event("repair_waiting", now_ns, pair=pr.name, ticket_id=ticket.ticket_id,
+                                 reason=f"{inst.venue}: no book or session to flatten against")
+                return
+            from xmc_fix.basis.pricing import sweep
+            sw = sweep(levels, abs(held))
+            worst = sw.worst if sw is not None else levels[-1][0]
+            price = self._limit_price(inst, side, worst, policy.unwind_ticks)
+            denial = self.gate.check_order(OrderKind.FLATTEN, LegPlan(inst, side, abs(held), price, None, 0,
+                                                                      levels[0][0]),
+                                           pair=pr.name, global_state=self.hold.state, pair_state=pr.hold.state,
+                                           session_up=True, now_ns=now_ns,
+                                           venue_instruments=self._instruments_by_venue[inst.venue])
+            if denial is not None:
+                w.next_ns = now_ns + policy.unwind_interval_ms * MS
+                return self._deny_repair(ticket, pr, denial, now_ns)
+            pe = PositionEffect.CLOSE_TODAY if inst.position_effect else None
+            cmd = NewOrder(self.ids.cl_ord_id(), inst, side, abs(held), OrdType.LIMIT, price, TimeInForce.IOC,
+                           self.account, pe)
+            order = Order(cmd, ticket.ticket_id, role, OrderRole.FLATTEN, now_ns)
+            ticket.legs[role].orders.append(order)
+            self.orders[cmd.cl_ord_id] = order
+            orders.append(order)
+            self.journal.write("order", **self._order_record(order))
+        if not orders:
+            return self._progress(ticket, now_ns)
+        w.attempts["FLATTEN"] += 1
+        w.repairs.append(f"FLATTEN#{w.attempts['FLATTEN']}")
+        w.next_ns = now_ns + policy.unwind_interval_ms * MS
+        for order in orders:
+            self._send(order)
+        if not first:
+            self._transition(ticket, TicketTrigger.REPAIR_STARTED, self.clock.now_ns(), "flatten: another step")
+        self.audit.event("verdict", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, ok=True, order_kind="FLATTEN",
+                         orders=[o.cl_ord_id for o in orders])
+        for o in orders:
+            self._audit_order(o)
+        if not any(o.sent_ns for o in orders):
+            self._progress(ticket, now_ns)
+
+    def _progress_flatten(self, ticket: Ticket, w: Work, pr: PairRuntime, ts_ns: int) -> None:
+        flat = pr.inner_lots == 0 and pr.outer_lots == 0
+        state = ticket.state
+        if state is TicketState.WORKING:
+            self._transition(ticket, TicketTrigger.LEGS_MATCHED if flat else TicketTrigger.LEGS_MISMATCHED, ts_ns,
+                             "flat" if flat else f"still {pr.inner_lots} inner / {pr.outer_lots} outer lots")
+        elif state is TicketState.REPAIRING:
+            self._transition(ticket, TicketTrigger.REPAIR_MATCHED if flat else TicketTrigger.LEGS_MISMATCHED, ts_ns,
+                             "flat" if flat else f"still {pr.inner_lots} inner / {pr.outer_lots} outer lots")
+        if ticket.state is TicketState.LEGGED:
+            if w.legged_ns is None:
+                w.legged_ns = ts_ns
+            if ts_ns >= w.next_ns:
+                self._flatten_step(ticket, w, pr, ts_ns)
+        elif ticket.state.is_terminal:
+            self._finish(ticket, w, pr, ts_ns)
+            self.alerts.alert(Alert("flatten", "warning", f"{pr.name} flattened ({ticket.ticket_id})", ts_ns,
+                                    pair=pr.name, action=f"{pr.name} flat, HALTED"))
+
+    def cmd_watch(self, pair: str | None = None, depth: int = 5) -> dict:
+        """One screen per pair for ``xmc watch``: both books, FX, the executable basis each way at the
+        ticket's size, thresholds and signal, quote ages, markets, position, open tickets."""
+        now = self.clock.now_ns()
+        wall = time.time_ns()
+        out = {}
+        for pr in self._scope(pair):
+            ib, ob = self.books[pr.inner.key], self.books[pr.outer.key]
+            fxb = self.books.get(pr.fx_key) if pr.fx_key else None
+            fx = fxb.mid() if fxb is not None and fxb.valid else (
+                fx_rate(None, self.strategy.fx[pr.cfg.fx]) if pr.cfg.fx else None)
+            ways = {}
+            if ib.valid and ob.valid and (fx is not None or not pr.pricer.needs_fx):
+                for d in (Direction.SELL_BASIS, Direction.BUY_BASIS):
+                    q = pr.pricer.executable(d, ib, ob, pr.entry.inner_lots, pr.entry.outer_lots, fx)
+                    if q is not None:
+                        ways[d.value] = {"basis": str(q.basis), "inner_px": str(q.inner.avg),
+                                         "outer_px": str(q.outer.avg), "size_inner": str(q.inner.qty),
+                                         "size_outer": str(q.outer.qty)}
+            cfg = pr.cfg
+            markets = []
+            for inst, cal in zip((pr.inner, pr.outer), pr.calendars):
+                st = cal.state(now) if cal is not None else None
+                markets.append({"venue": inst.venue, "open": st.open if st else True,
+                                "reason": st.reason if st else "no calendar (always open)"})
+            sell, buy = pr.last_basis
+            signal = None
+            if sell is not None and cfg.entry_above is not None and sell >= cfg.entry_above:
+                signal = "sell basis (entry_above crossed)"
+            elif buy is not None and cfg.entry_below is not None and buy <= cfg.entry_below:
+                signal = "buy basis (entry_below crossed)"
+            out[pr.name] = {
+                "state": self.pair_state(pr).value, "reason": pr.hold.reason or self.hold.reason,
+                "inner": {"venue": pr.inner.venue, "symbol": pr.inner.symbol, "bids": _lv(ib.bids, depth),
+                          "asks": _lv(ib.asks, depth), "age_ms": (wall - ib.recv_ns) / MS if ib.recv_ns else None,
+                          "valid": ib.valid},
+                "outer": {"venue": pr.outer.venue, "symbol": pr.outer.symbol, "bids": _lv(ob.bids, depth),
+                          "asks": _lv(ob.asks, depth), "age_ms": (wall - ob.recv_ns) / MS if ob.recv_ns else None,
+                          "valid": ob.valid},
+                "fx": {"rate": str(fx) if fx is not None else None,
+                       "age_ms": (wall - fxb.recv_ns) / MS if fxb is not None and fxb.recv_ns else None},
+                "executable": ways, "lots": [str(pr.entry.inner_lots), str(pr.entry.outer_lots)],
+                "thresholds": {k: str(v) if v is not None else None for k, v in (
+                    ("entry_above", cfg.entry_above), ("exit_above", cfg.exit_above),
+                    ("entry_below", cfg.entry_below), ("exit_below", cfg.exit_below))},
+                "signal": signal, "markets": markets,
+                "position_units": _units(pr.position_units), "residual_units": _units(pr.residual_units),
+                "unit": pr.inner.unit, "currency": pr.inner.currency,
+                "active_ticket": pr.active.ticket_id if pr.active is not None else None,
+            }
+        st = self.cmd_status()
+        return {"pairs": out, "global": st["global"], "open_tickets": st["open_tickets"],
+                "alerts": st["alerts"][-8:], "venues_up": st["venues_up"]}
+
+    def cmd_status(self) -> dict:
+        now = self.clock.now_ns()
+        pairs = {}
+        for pr in self.pairs.values():
+            sell, buy = pr.last_basis
+            pairs[pr.name] = {
+                "state": self.pair_state(pr).value, "reason": pr.hold.reason or self.hold.reason,
+                "holds": [{"key": h.key, "level": h.level.value, "sticky": h.sticky, "reason": h.reason}
+                          for h in pr.hold.holds.values()],
+                "inner_lots": str(pr.inner_lots), "outer_lots": str(pr.outer_lots),
+                "position_units": _units(pr.position_units), "residual_units": _units(pr.residual_units),
+                "unit": pr.inner.unit, "basis_sell": str(sell) if sell is not None else None,
+                "basis_buy": str(buy) if buy is not None else None,
+                "realised": str(self.gate.realised.get(pr.name, ZERO)), "currency": pr.inner.currency,
+                "active_ticket": pr.active.ticket_id if pr.active is not None else None,
+                "signals": pr.signals, "denials": pr.denials,
+            }
+        tickets = [{"ticket_id": w.ticket.ticket_id, "pair": w.ticket.pair, "state": w.ticket.state.value,
+                    "intent": w.ticket.intent.value, "age_ms": round((now - w.ticket.created_ns) / MS, 1),
+                    "residual": str(w.ticket.residual), "repairs": list(w.repairs)}
+                   for w in self.work.values() if not w.ticket.state.is_terminal]
+        alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message, "pair": a.pair, "venue": a.venue,
+                   "ts_ns": a.ts_ns, "action": a.action, "alert_to_action_us": a.alert_to_action_us}
+                  for a in list(self.alerts.recent)[-20:]]
+        return {"global": {"state": self.hold.state.value, "reason": self.hold.reason},
+                "venues_up": sorted(self.venues_up), "pairs": pairs, "open_tickets": tickets,
+                "positions": {k: str(v) for k, v in self.gate.positions.items()},
+                "alerts": alerts, "tickets_by_state": self.tickets_by_state(), "stopping": self.stopping}
 
     # -- venue requests --------------------------------------------------------------------
     def _subscribe(self, inst: Instrument) -> None:
@@ -986,6 +1540,18 @@ class Engine:
     def working(self) -> bool:
         """Any ticket not finished (working, legged or repairing)."""
         return any(not w.ticket.state.is_terminal for w in self.work.values())
+
+
+def _lv(levels, depth: int) -> list[list[str]]:
+    return [[str(p), str(q)] for p, q in levels[:depth]]
+
+
+def _open_qty(o: Order) -> Decimal:
+    """Lots of an order still able to fill."""
+    if o.is_terminal or o.sent_ns is None:
+        return ZERO
+    rest = o.qty - o.filled_qty
+    return rest if rest > 0 else ZERO
 
 
 def _units(d: Decimal) -> str:

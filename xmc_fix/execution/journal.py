@@ -18,7 +18,8 @@ Records (one JSON object per line, ``k`` the kind):
 - ``end``: a ticket reached a final state, with its net lots per leg (signed: bought positive);
 - ``reopen``: a late fill broke a finished ticket's match, so it is open again;
 - ``held``: (compaction only) lots an opening ticket still holds, per leg;
-- ``pair``: a pair's trading state changed (a FAILED repair halts it across restarts).
+- ``pair``: a pair's trading state changed (a FAILED repair halts it across restarts);
+- ``flat``: the flatten path took a pair to zero: what it held before no longer counts.
 """
 
 from __future__ import annotations
@@ -100,10 +101,12 @@ def replay(path: str | Path) -> JournalState:
         return st
     tickets: dict[str, dict] = {}
     orders: dict[str, list[dict]] = {}
-    ends: dict[str, dict] = {}
+    ends: dict[str, tuple[int, dict]] = {}
     held: dict[str, dict] = {}
+    held_at: dict[str, int] = {}
+    flat_at: dict[str, int] = {}
     with open(p, encoding="utf-8", errors="replace") as f:
-        for line in f:
+        for n, line in enumerate(f):
             line = line.strip()
             if not line:
                 continue
@@ -122,17 +125,22 @@ def replay(path: str | Path) -> JournalState:
                 st.last_prefix = r["cl_ord_id"].rsplit("-", 1)[0]
             elif kind == "held":
                 held[r["ticket_id"]] = r
+                held_at[r["ticket_id"]] = n
             elif kind == "pair":
                 st.pair_states[r.pop("pair")] = r
             elif kind == "end":
-                ends[r["ticket_id"]] = r          # the last end of a ticket counts
+                ends[r["ticket_id"]] = (n, r)     # the last end of a ticket counts
             elif kind == "reopen":
                 ends.pop(r["ticket_id"], None)    # a late fill broke its match: open again
-    # opening tickets first, then the closing tickets that reduce what they opened
-    for intent in ("OPEN", "CLOSE"):
-        for tid, end in ends.items():
+            elif kind == "flat":
+                flat_at[r["pair"]] = n
+    for tid in [t for t, h in held.items() if held_at[t] < flat_at.get(h["pair"], -1)]:
+        del held[tid]
+    # opening tickets first, then the closing ones that reduce what they opened, then the rest
+    for intents in (("OPEN",), ("CLOSE", "FLATTEN")):
+        for tid, (n, end) in ends.items():
             t = tickets.get(tid)
-            if t is not None and t["intent"] == intent:
+            if t is not None and t["intent"] in intents and n > flat_at.get(t["pair"], -1):
                 _fold_end(held, t, end)
     st.held = [h for h in held.values() if Decimal(h["inner"]) != 0 or Decimal(h["outer"]) != 0]
     st.open_tickets = {tid: OpenTicket(t, orders.get(tid, [])) for tid, t in tickets.items() if tid not in ends}

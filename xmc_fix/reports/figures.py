@@ -1,25 +1,36 @@
 """Figures from the audit database, as pandas DataFrames and as the report's JSON document.
 
 The JSON schema (``xmc report --format json``) is documented in the README ("Report"). Every figure
-is computed from stored rows only, so a report of a finished run says the same thing tomorrow.
+is computed from stored rows only, so a report of a finished run says the same thing tomorrow
+(the one outside input is the strategy file, for contract sizes and ticks in cost figures; see
+:mod:`xmc_fix.reports.conversions`). A :class:`~xmc_fix.reports.window.ReportFilter` narrows the
+report to a time window and a pair by one rule for every figure (see :mod:`xmc_fix.reports.window`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import Integer, func, select
+from sqlalchemy import Integer, case, select
 
 from xmc_fix.audit import models
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.clock import ns_to_iso
 from xmc_fix.errors import XmcError
+from xmc_fix.reports.acceptance import acceptance
+from xmc_fix.reports.conversions import Conversions, load_conversions
+from xmc_fix.reports.window import NO_FILTER, ReportFilter
 
 SETTLED = ("COMPLETED", "UNWOUND", "MISSED", "FAILED", "LEGGED")
 ALIGNED = ("COMPLETED", "UNWOUND", "MISSED")
+#: message types whose raw bytes the analysis reads (TransactTime, TestReqID, NewSeqNo, ResetSeqNumFlag)
+RAW_TYPES = ("8", "D", "0", "1", "4", "A")
+WIRE_COLUMNS = ["id", "session", "venue", "direction", "admin", "msg_type", "seq_num", "poss_dup", "cl_ord_id",
+                "orig_cl_ord_id", "sending_time", "ts_ns", "raw"]
 
 
 class ReportError(XmcError):
@@ -35,6 +46,13 @@ class RunData:
     events: pd.DataFrame
     messages: pd.DataFrame   # counts by session, direction, admin, msg_type
     transitions: pd.DataFrame
+    #: fix_messages rows of the window (``raw`` only for RAW_TYPES), for clock and latency estimates
+    wire: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WIRE_COLUMNS))
+    conversions: Conversions | None = None
+    coverage: dict | None = None
+    filter: ReportFilter = NO_FILTER
+    #: ``basis`` samples before the window's start (the counters they carry are cumulative)
+    basis_before: pd.DataFrame | None = None
 
 
 def _frame(conn, table, run_id: str) -> pd.DataFrame:
@@ -62,24 +80,108 @@ def resolve_run(conn, run_id: str | None, role: str = "engine") -> dict:
     return dict(row)
 
 
-def load_run(db_url: str, run_id: str | None = None) -> RunData:
+def _wire(conn, run_id: str, filt: ReportFilter) -> pd.DataFrame:
+    """The run's FIX messages in the window, without the raw bytes of market data."""
+    m = models.fix_messages
+    q = select(*[m.c[c] for c in WIRE_COLUMNS[:-1]],
+               case((m.c.msg_type.in_(RAW_TYPES), m.c.raw), else_=None).label("raw")).where(m.c.run_id == run_id)
+    if filt.start_ns is not None:
+        q = q.where(m.c.ts_ns >= filt.start_ns)
+    if filt.end_ns is not None:
+        q = q.where(m.c.ts_ns < filt.end_ns)
+    rows = conn.execute(q).mappings().all()
+    df = pd.DataFrame([dict(r) for r in rows], columns=WIRE_COLUMNS)
+    for c in ("id", "seq_num", "ts_ns"):
+        df[c] = pd.array([r[c] for r in rows], dtype="Int64")
+    df["poss_dup"] = df["poss_dup"].fillna(False).astype(bool)
+    df["admin"] = df["admin"].fillna(False).astype(bool)
+    return df
+
+
+def _message_counts(wire: pd.DataFrame) -> pd.DataFrame:
+    cols = ["session", "venue", "direction", "admin", "msg_type"]
+    if wire.empty:
+        return pd.DataFrame(columns=cols + ["n"])
+    return wire.groupby(cols, dropna=False).size().rename("n").reset_index()
+
+
+def load_run(db_url: str, run_id: str | None = None, filt: ReportFilter | None = None, *,
+             strategy_path: str | None = None) -> RunData:
+    """Everything a report needs about one run (default: the latest engine run), narrowed by ``filt``.
+
+    ``strategy_path`` overrides the strategy file recorded with the run (for cost conversions)."""
+    from xmc_fix.reports.acceptance import coverage
+
+    filt = filt or NO_FILTER
     eng = make_engine(db_url)
     try:
         with eng.connect() as conn:
             run = resolve_run(conn, run_id)
             rid = run["run_id"]
-            m = models.fix_messages
-            counts = conn.execute(
-                select(m.c.session, m.c.venue, m.c.direction, m.c.admin, m.c.msg_type, func.count().label("n"))
-                .where(m.c.run_id == rid).group_by(m.c.session, m.c.venue, m.c.direction, m.c.admin, m.c.msg_type)
-            ).mappings().all()
-            return RunData(run=run, tickets=_frame(conn, models.tickets, rid), orders=_frame(conn, models.orders, rid),
+            data = RunData(run=run, tickets=_frame(conn, models.tickets, rid), orders=_frame(conn, models.orders, rid),
                            fills=_frame(conn, models.fills, rid), events=_frame(conn, models.events, rid),
                            transitions=_frame(conn, models.ticket_events, rid),
-                           messages=pd.DataFrame([dict(c) for c in counts],
-                                                 columns=["session", "venue", "direction", "admin", "msg_type", "n"]))
+                           messages=pd.DataFrame(), wire=_wire(conn, rid, filt))
     finally:
         eng.dispose()
+    data.conversions = load_conversions(run, strategy_path)
+    data.coverage = coverage(db_url, run)
+    data = apply_filter(data, filt)
+    data.messages = _message_counts(data.wire)
+    return data
+
+
+def pair_venues(data: RunData, pair: str) -> set[str]:
+    """The venues of a pair: from the strategy when known, and every venue its orders went to."""
+    venues = set(data.orders.loc[data.orders["ticket_id"].isin(
+        data.tickets.loc[data.tickets["pair"] == pair, "ticket_id"]), "venue"]) if not data.orders.empty else set()
+    pc = data.conversions.pairs.get(pair) if data.conversions is not None else None
+    if pc is not None and pc.pricer is not None:
+        venues |= {pc.pricer.inner.venue, pc.pricer.outer.venue}
+    return venues
+
+
+def apply_filter(data: RunData, filt: ReportFilter) -> RunData:
+    """``data`` narrowed to ``filt`` by the rule of :mod:`xmc_fix.reports.window` (wire rows are
+    expected already cut to the window by time)."""
+    data.filter = filt
+    ev = data.events
+    basis = ev[ev["kind"] == "basis"] if not ev.empty else ev
+    if not filt.active:
+        data.basis_before = basis.iloc[0:0]
+        return data
+    t, o, f = data.tickets, data.orders, data.fills
+    if filt.pair is not None:
+        venues = pair_venues(data, filt.pair)
+        other_tickets = set(t.loc[t["pair"] != filt.pair, "ticket_id"])
+        other_orders = set(o.loc[o["ticket_id"].isin(other_tickets), "cl_ord_id"]) if not o.empty else set()
+        t = t[t["pair"] == filt.pair]
+    if not t.empty:
+        t = t[filt.time_mask(t["created_ns"])]
+    ids = set(t["ticket_id"])
+    o = o[o["ticket_id"].isin(ids)] if not o.empty else o
+    if not f.empty:
+        f = f[f["ticket_id"].isin(ids) | f["cl_ord_id"].isin(set(o["cl_ord_id"]) if not o.empty else set())]
+    tr = data.transitions
+    tr = tr[tr["ticket_id"].isin(ids)] if not tr.empty else tr
+    before = basis.iloc[0:0]
+    if not ev.empty:
+        keep = filt.time_mask(ev["ts_ns"])
+        if filt.start_ns is not None:
+            before = basis[basis["ts_ns"] < filt.start_ns]
+        if filt.pair is not None:
+            mine = ev["pair"] == filt.pair
+            neutral = ev["pair"].isna() & ~ev["ticket_id"].isin(other_tickets) & \
+                (ev["venue"].isna() | ev["venue"].isin(venues))
+            keep &= (mine | neutral).fillna(False).astype(bool)
+            before = before[before["pair"] == filt.pair]
+        ev = ev[keep]
+    w = data.wire
+    if filt.pair is not None and not w.empty:
+        w = w[w["venue"].isin(venues) & ~w["cl_ord_id"].isin(other_orders) & ~w["orig_cl_ord_id"].isin(other_orders)]
+    data.tickets, data.orders, data.fills, data.transitions, data.events, data.wire = t, o, f, tr, ev, w
+    data.basis_before = before
+    return data
 
 
 def _pct(series: pd.Series) -> dict:
@@ -137,7 +239,7 @@ def figures(data: RunData) -> dict:
             }
     n_settled = int(len(settled))
     repairs = _repairs(t, data.transitions)
-    return {
+    figs = {
         "run_id": run["run_id"],
         "started": ns_to_iso(run["started_ns"]),
         "ended": ns_to_iso(run["ended_ns"]) if run.get("ended_ns") else None,
@@ -153,6 +255,125 @@ def figures(data: RunData) -> dict:
         **repairs,
         "events": {k: int(v) for k, v in data.events["kind"].value_counts().items()} if not data.events.empty else {},
     }
+    figs.update(analysis(data))
+    alerts = data.events[data.events["kind"] == "alert"] if not data.events.empty else None
+    figs["acceptance"] = acceptance(figs, alerts)
+    return figs
+
+
+# -- cost and latency analysis -----------------------------------------------------------------------
+def _num(v, digits: int = 1):
+    """A float for the JSON document: rounded, None for missing."""
+    if v is None:
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) or math.isinf(x) else round(x, digits) + 0.0   # + 0.0: no "-0.0"
+
+
+def _stats(series: pd.Series, digits: int = 1) -> dict:
+    s = pd.Series(series, dtype="float64").dropna()
+    if s.empty:
+        return {"n": 0, "mean": None, "p50": None, "p99": None, "max": None}
+    return {"n": int(s.size), "mean": _num(s.mean(), digits), "p50": _num(s.quantile(0.5), digits),
+            "p99": _num(s.quantile(0.99), digits), "max": _num(s.max(), digits)}
+
+
+def _total(series: pd.Series, digits: int = 2):
+    """Sum of a money column; None when any value is unknown (a partial total would mislead)."""
+    s = pd.Series(series, dtype="float64")
+    if s.empty:
+        return 0.0
+    return None if s.isna().any() else _num(s.sum(), digits)
+
+
+def analysis(data: RunData) -> dict:
+    """The cost and latency figures added to the report (README "Report": the keys after ``events``)."""
+    from xmc_fix.reports import costs
+    from xmc_fix.reports.venueclock import clock_estimates, clock_samples
+
+    conv = data.conversions if data.conversions is not None else load_conversions(data.run)
+    currencies = sorted({pc.currency for pc in conv.pairs.values() if pc.currency}
+                        if data.tickets.empty else
+                        {conv.for_pair(p).currency for p in set(data.tickets["pair"]) if conv.for_pair(p).currency})
+    currency = currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None)
+
+    ol = costs.order_latency(data)
+    by_venue = {}
+    for venue, g in ol.groupby("venue"):
+        e = g[g["role"] == "ENTRY"]
+        by_venue[str(venue)] = {"decision_to_send": _pct(e["decision_to_send_us"]),
+                                "send_to_ack": _pct(g["send_to_ack_us"]),
+                                "send_to_first_fill": _pct(g["send_to_first_fill_us"]),
+                                "send_to_last_fill": _pct(g["send_to_last_fill_us"])}
+    ack = ol["send_to_ack_us"].dropna() if not ol.empty else pd.Series(dtype=float)
+    response = {**_pct(ack), "within_200ms": round(float((ack < 200_000).mean()), 6) if not ack.empty else None}
+
+    tl = costs.ticket_latency(data)
+    ticket_lat = {k: _pct(tl[f"{k}_us"]) for k in ("decision_to_send", "send_to_ack", "send_to_last_fill",
+                                                    "decision_to_end")}
+
+    sl = costs.slippage(data, conv)
+    entry_sl = sl[sl["role"] == "ENTRY"]
+    slip_venues = {}
+    for venue, g in entry_sl.groupby("venue"):
+        slip_venues[str(venue)] = {"orders": int(len(g)), "vs_decision_ticks": _stats(g["slip_decision_ticks"], 3),
+                                   "vs_touch_ticks": _stats(g["slip_touch_ticks"], 3),
+                                   "vs_decision_ccy": _total(g["slip_decision_ccy"]),
+                                   "vs_touch_ccy": _total(g["slip_touch_ccy"])}
+    slip = {"currency": currency, "orders": int(len(entry_sl)),
+            "vs_decision": {"ticks": _stats(entry_sl["slip_decision_ticks"], 3),
+                            "per_unit": _stats(entry_sl["slip_decision_per_unit"], 3),
+                            "total_ccy": _total(entry_sl["slip_decision_ccy"])},
+            "vs_touch": {"ticks": _stats(entry_sl["slip_touch_ticks"], 3),
+                         "per_unit": _stats(entry_sl["slip_touch_per_unit"], 3),
+                         "total_ccy": _total(entry_sl["slip_touch_ccy"])},
+            "chase_orders": int((sl["role"] == "CHASE").sum()),
+            "by_venue": slip_venues}
+
+    lg = costs.legging(data, conv)
+    legging = {"currency": currency, "tickets": int(len(lg)), "total_ccy": _total(lg["cost_ccy"]),
+               "per_unit": _stats(lg["cost_per_unit"], 3), "ticks": _stats(lg["cost_ticks"], 3),
+               "lag_us": _pct(lg["lag_us"]),
+               "lagging_leg": {str(k): int(v) for k, v in lg["lag_venue"].value_counts().items()}}
+
+    sf = costs.shortfall(data, conv)
+    per_pair = {}
+    for pair, g in sf.groupby("pair"):
+        per_pair[str(pair)] = {"tickets": int(len(g)), "execution_ccy": _total(g["execution_ccy"]),
+                               "unwind_ccy": _total(g["unwind_ccy"]), "fees_ccy": _total(g["fees_ccy"]),
+                               "total_ccy": _total(g["shortfall_ccy"]),
+                               "basis_shortfall": _stats(g["basis_shortfall"], 3)}
+    short = {"currency": currency, "tickets": int(len(sf)), "execution_ccy": _total(sf["execution_ccy"]),
+             "unwind_ccy": _total(sf["unwind_ccy"]), "fees_ccy": _total(sf["fees_ccy"]),
+             "total_ccy": _total(sf["shortfall_ccy"]), "per_unit": _stats(sf["shortfall_per_unit"], 3),
+             "by_pair": per_pair,
+             "fees_note": "no fee settings exist yet: the fee term is 0"}
+
+    cap = costs.capture(data)
+    sig = cap["signals"].dropna()
+    signals = int(sig.sum()) if not sig.empty else None
+    completed = int(cap.loc[cap["signals"].notna(), "completed"].sum()) if not cap.empty else 0
+    capture = {"signals": signals, "denials": int(cap["denials"].dropna().sum()) if signals is not None else None,
+               "completed": completed, "rate": round(completed / signals, 6) if signals else None,
+               "by_pair": {r["pair"]: {"signals": None if pd.isna(r["signals"]) else int(r["signals"]),
+                                       "denials": None if pd.isna(r["denials"]) else int(r["denials"]),
+                                       "tickets": int(r["tickets"]), "completed": int(r["completed"]),
+                                       "rate": _num(r["capture_rate"], 6)}
+                           for r in cap.to_dict("records")}}
+
+    ck = clock_estimates(data.wire, clock_samples(data.wire))
+    clock = {"method": "NTP on-wire: order round trips (our send, venue TransactTime and SendingTime on its "
+                       "first report, our receipt) and TestRequest/Heartbeat round trips; offset of the "
+                       "least-delayed sample, venue clock minus ours",
+             "venues": {r["venue"]: {k: (_num(v) if isinstance(v, float) else v) for k, v in r.items() if k != "venue"}
+                        for r in ck.to_dict("records")}}
+    return {"filter": data.filter.describe(), "conversions": conv.describe(),
+            "latency_by_venue_us": by_venue, "order_response_us": response, "ticket_latency_us": ticket_lat,
+            "slippage": slip, "legging_cost": legging, "shortfall": short, "capture": capture, "clock": clock,
+            "coverage": data.coverage if data.coverage is not None else {"method": None, "rate": None}}
 
 
 def _repairs(t: pd.DataFrame, tr: pd.DataFrame) -> dict:
@@ -255,4 +476,72 @@ def render_table(figs: dict) -> str:
         for r in figs["repairs"]:
             lines.append(f"  {r['ticket_id']:<22}{r['pair']:<16}{r['outcome']:<11}{' > '.join(r['path']) or '-':<28}"
                          f"{r['repair_ms']:>9.1f} ms   {r['legged_because'][:70]}")
+    if "acceptance" in figs:
+        f = figs["filter"]
+        if f["from"] or f["to"] or f["pair"]:
+            lines.insert(1, f"filter: tickets decided from {f['from'] or '-'} to {f['to'] or '-'}, pair {f['pair'] or 'all'}")
+        lines += _analysis_table(figs, fmt)
     return "\n".join(lines) + "\n"
+
+
+def _analysis_table(figs: dict, _fmt) -> list[str]:
+    """The cost, latency, clock and acceptance sections of the table rendering."""
+    def fmt(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return str(v)
+
+    lines = []
+    head = f"{'n':>6}{'p50':>10}{'p99':>10}{'max':>10}"
+    lines += ["", f"{'latency by venue (us)':<34}{head}"]
+    for venue, d in figs["latency_by_venue_us"].items():
+        for name, p in d.items():
+            lines.append(f"{venue + ' ' + name:<34}{p['n']:>6}{fmt(p['p50']):>10}{fmt(p['p99']):>10}{fmt(p['max']):>10}")
+    lines.append("")
+    lines.append(f"{'latency per ticket (us)':<34}{head}")
+    for name, p in figs["ticket_latency_us"].items():
+        lines.append(f"{name:<34}{p['n']:>6}{fmt(p['p50']):>10}{fmt(p['p99']):>10}{fmt(p['max']):>10}")
+    s = figs["slippage"]
+    ccy = s["currency"] or "inner ccy"
+    lines += ["", f"{'slippage (entry orders)':<24}{'n':>5}{'mean tk':>10}{'p99 tk':>9}{'vs decision':>14}"
+                  f"{'mean tk':>10}{'p99 tk':>9}{'vs touch':>14}   ({ccy}; + = against us)"]
+    rows = list(s["by_venue"].items()) + [("all", {"orders": s["orders"], "vs_decision_ticks": s["vs_decision"]["ticks"],
+                                                   "vs_touch_ticks": s["vs_touch"]["ticks"],
+                                                   "vs_decision_ccy": s["vs_decision"]["total_ccy"],
+                                                   "vs_touch_ccy": s["vs_touch"]["total_ccy"]})]
+    for venue, v in rows:
+        d, t = v["vs_decision_ticks"], v["vs_touch_ticks"]
+        lines.append(f"{venue:<24}{v['orders']:>5}{fmt(d['mean']):>10}{fmt(d['p99']):>9}{fmt(v['vs_decision_ccy']):>14}"
+                     f"{fmt(t['mean']):>10}{fmt(t['p99']):>9}{fmt(v['vs_touch_ccy']):>14}")
+    lg = figs["legging_cost"]
+    lines += ["", f"legging cost       {lg['tickets']} tickets   total {fmt(lg['total_ccy'])} {ccy}   "
+                  f"mean {fmt(lg['per_unit']['mean'])} {ccy}/unit   lag p50 {fmt(lg['lag_us']['p50'])} us   "
+                  f"lagging: " + (", ".join(f"{k} {v}" for k, v in lg["lagging_leg"].items()) or "-")]
+    sf = figs["shortfall"]
+    lines += ["", f"{'shortfall (' + ccy + ')':<24}{'tickets':>8}{'execution':>12}{'unwind':>12}{'fees':>8}{'total':>12}"]
+    for pair, p in list(sf["by_pair"].items()) + [("all", {**sf, "tickets": sf["tickets"]})]:
+        total = p.get("total_ccy")
+        lines.append(f"{pair:<24}{p['tickets']:>8}{fmt(p['execution_ccy']):>12}{fmt(p['unwind_ccy']):>12}"
+                     f"{fmt(p['fees_ccy']):>8}{fmt(total):>12}")
+    lines.append(f"  ({sf['fees_note']})")
+    c = figs["capture"]
+    lines += ["", f"{'capture':<24}{'signals':>8}{'denials':>9}{'tickets':>9}{'completed':>11}{'rate':>8}"]
+    for pair, p in c["by_pair"].items():
+        lines.append(f"{pair:<24}{fmt(p['signals']):>8}{fmt(p['denials']):>9}{p['tickets']:>9}{p['completed']:>11}"
+                     f"{fmt(None if p['rate'] is None else 100 * p['rate']):>7}%")
+    lines += ["", f"{'venue clock (us)':<18}{'samples':>8}{'offset':>9}{'+-':>8}{'rtt min':>9}{'rtt p50':>9}"
+                  f"{'out p50':>9}{'in p50':>9}{'md in p50':>11}"]
+    for venue, v in figs["clock"]["venues"].items():
+        lines.append(f"{venue:<18}{v['samples']:>8}{fmt(v['offset_us']):>9}{fmt(v['offset_error_us']):>8}"
+                     f"{fmt(v['delay_min_us']):>9}{fmt(v['delay_p50_us']):>9}{fmt(v['one_way_out_p50_us']):>9}"
+                     f"{fmt(v['one_way_in_p50_us']):>9}{fmt(v['inbound_one_way_p50_us']):>11}")
+    cov = figs["coverage"]
+    lines += ["", f"audit coverage     {fmt(None if cov.get('rate') is None else 100 * cov['rate'])} %"
+                  f"  ({cov.get('method')} method)"]
+    lines += ["", f"{'acceptance':<32}{'verdict':<14}measured"]
+    for r in figs["acceptance"]:
+        verdict = "not measured" if r["met"] is None else "met" if r["met"] else "NOT MET"
+        lines.append(f"{r['claim']:<32}{verdict:<14}{r['measured']}")
+    return lines

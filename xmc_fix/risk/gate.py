@@ -1,18 +1,35 @@
-"""The pre-trade gate. It refuses with a coded reason (:class:`Denial`) and never raises; every
-verdict on a signal is stored by the engine.
+"""The pre-trade gate every order passes: first legs, chases, unwinds and the flatten path.
 
-Checks here: trading state (pair and global), both venues' sessions, quote and FX freshness, book
-depth for the ticket's size, per-instrument maximum order quantity, and the pair's maximum basis
-position. Issue 5 adds notional, account positions, collars, rates, loss and margin limits.
+It refuses with a coded reason (:class:`Denial`) and never raises. Each check is a small pure
+function over explicit numbers (a parametrised grid tests each at its boundary); :class:`RiskGate`
+holds what the checks need to know about the running day — positions per instrument, working
+lots, message-rate budgets, recent rejects, realised P&L — and composes them:
+
+- :meth:`RiskGate.check_ticket` before a ticket starts: trading state, sessions, quote and FX
+  freshness, book depth, and for each leg the order checks (quantity, notional, price collar against
+  the touch, slippage against the decision price, message rate) plus the worst case — each leg
+  checked as if it alone filled (instrument position, account gross position, margin, the pair's net
+  exposure), so a ticket never starts that could leave a legged position outside the limits;
+- :meth:`RiskGate.check_order` for repair and flatten orders.
+
+Which orders each trading state lets through is :data:`ALLOWED`: REDUCING only what reduces
+exposure (closing tickets, chases and unwinds of a legged ticket, the flatten path); HALTED only the
+flatten path (cancels are never gated).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from xmc_fix.domain.enums import TicketIntent, TradingState
+from xmc_fix.config import RiskConfig
+from xmc_fix.domain.enums import Side, TradingState
+from xmc_fix.domain.instruments import Instrument
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
 
 
 class DenyReason(enum.Enum):
@@ -24,8 +41,35 @@ class DenyReason(enum.Enum):
     STALE_FX = "STALE_FX"
     NO_DEPTH = "NO_DEPTH"
     MAX_ORDER_QTY = "MAX_ORDER_QTY"
-    MAX_POSITION = "MAX_POSITION"
+    MAX_ORDER_NOTIONAL = "MAX_ORDER_NOTIONAL"
+    MAX_POSITION = "MAX_POSITION"                 # the pair's basis position
+    MAX_INSTRUMENT_POSITION = "MAX_INSTRUMENT_POSITION"
+    MAX_ACCOUNT_POSITION = "MAX_ACCOUNT_POSITION"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    MAX_NET_EXPOSURE = "MAX_NET_EXPOSURE"
+    PRICE_COLLAR = "PRICE_COLLAR"
+    SLIPPAGE = "SLIPPAGE"
+    MESSAGE_RATE = "MESSAGE_RATE"
+    DAILY_LOSS = "DAILY_LOSS"
+    ALIGNMENT = "ALIGNMENT"                       # no lot combination within the residual tolerance
     ENGINE_STOPPING = "ENGINE_STOPPING"
+
+
+class OrderKind(enum.Enum):
+    OPEN = "OPEN"          # a ticket adding basis exposure
+    CLOSE = "CLOSE"        # a ticket taking it off
+    CHASE = "CHASE"        # completing a legged ticket's lagging leg
+    UNWIND = "UNWIND"      # taking back a legged ticket's excess
+    FLATTEN = "FLATTEN"    # the operator's / kill switch's flatten path
+
+
+ALLOWED: dict[TradingState, frozenset[OrderKind]] = {
+    TradingState.ACTIVE: frozenset(OrderKind),
+    TradingState.REDUCING: frozenset({OrderKind.CLOSE, OrderKind.CHASE, OrderKind.UNWIND, OrderKind.FLATTEN}),
+    TradingState.HALTED: frozenset({OrderKind.FLATTEN}),
+}
+#: kinds that reduce exposure: they are not held to position, margin and loss limits
+REDUCING_KINDS = frozenset({OrderKind.CLOSE, OrderKind.UNWIND, OrderKind.FLATTEN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,53 +78,280 @@ class Denial:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class TicketCheck:
-    """What the gate needs to know about a proposed ticket."""
-
-    pair: str
-    intent: TicketIntent
-    pair_state: TradingState
-    global_state: TradingState
-    venues_up: tuple[bool, bool]
-    venues: tuple[str, str]
-    quote_ages_ms: tuple[float, float]
-    fx_age_ms: float | None
-    max_quote_age_ms: int
-    max_fx_age_ms: int
-    lots: tuple[Decimal, Decimal]
-    depth: tuple[Decimal, Decimal]
-    max_order_qty: tuple[Decimal, Decimal]
-    position_after: Decimal
-    max_position: Decimal
-    stopping: bool = False
-
-
-def check_ticket(c: TicketCheck) -> Denial | None:
-    """``None`` when the ticket may start, else the first reason it may not."""
-    opening = c.intent is TicketIntent.OPEN
-    if c.stopping:
-        return Denial(DenyReason.ENGINE_STOPPING, "engine is stopping")
-    for state, where in ((c.global_state, "global"), (c.pair_state, c.pair)):
-        if state is TradingState.HALTED:
-            reason = DenyReason.GLOBAL_HALTED if where == "global" else DenyReason.PAIR_HALTED
-            return Denial(reason, f"{where} is HALTED")
-        if state is TradingState.REDUCING and opening:
-            return Denial(DenyReason.REDUCING_ONLY, f"{where} is REDUCING: only closing tickets")
-    for up, venue in zip(c.venues_up, c.venues):
-        if not up:
-            return Denial(DenyReason.SESSION_DOWN, f"{venue} session is not logged on")
-    for age, venue in zip(c.quote_ages_ms, c.venues):
-        if age > c.max_quote_age_ms:
-            return Denial(DenyReason.STALE_QUOTE, f"{venue} quote is {age:.0f} ms old (limit {c.max_quote_age_ms})")
-    if c.fx_age_ms is not None and c.fx_age_ms > c.max_fx_age_ms:
-        return Denial(DenyReason.STALE_FX, f"FX quote is {c.fx_age_ms:.0f} ms old (limit {c.max_fx_age_ms})")
-    for lots, depth, venue in zip(c.lots, c.depth, c.venues):
-        if depth < lots:
-            return Denial(DenyReason.NO_DEPTH, f"{venue} book shows {depth} of {lots} lots")
-    for lots, limit, venue in zip(c.lots, c.max_order_qty, c.venues):
-        if lots > limit:
-            return Denial(DenyReason.MAX_ORDER_QTY, f"{lots} lots at {venue} above max_order_qty {limit}")
-    if opening and abs(c.position_after) > c.max_position:
-        return Denial(DenyReason.MAX_POSITION, f"position would be {c.position_after} (limit {c.max_position})")
+# -- the checks, each pure ------------------------------------------------------------------------
+def check_state(kind: OrderKind, global_state: TradingState, pair_state: TradingState, pair: str) -> Denial | None:
+    for state, where in ((global_state, "global"), (pair_state, pair)):
+        if kind not in ALLOWED[state]:
+            if state is TradingState.HALTED:
+                reason = DenyReason.GLOBAL_HALTED if where == "global" else DenyReason.PAIR_HALTED
+                return Denial(reason, f"{where} is HALTED: only the flatten path")
+            return Denial(DenyReason.REDUCING_ONLY, f"{where} is REDUCING: only orders that reduce exposure")
     return None
+
+
+def check_session(up: bool, venue: str) -> Denial | None:
+    return None if up else Denial(DenyReason.SESSION_DOWN, f"{venue} session is not logged on")
+
+
+def check_quote_age(age_ms: float, limit_ms: int, venue: str) -> Denial | None:
+    if age_ms > limit_ms:
+        return Denial(DenyReason.STALE_QUOTE, f"{venue} quote is {age_ms:.0f} ms old (limit {limit_ms})")
+    return None
+
+
+def check_fx_age(age_ms: float | None, limit_ms: int) -> Denial | None:
+    if age_ms is not None and age_ms > limit_ms:
+        return Denial(DenyReason.STALE_FX, f"FX quote is {age_ms:.0f} ms old (limit {limit_ms})")
+    return None
+
+
+def check_depth(depth: Decimal, lots: Decimal, venue: str) -> Denial | None:
+    if depth < lots:
+        return Denial(DenyReason.NO_DEPTH, f"{venue} book shows {depth} of {lots} lots")
+    return None
+
+
+def check_order_qty(lots: Decimal, limit: Decimal, venue: str) -> Denial | None:
+    if lots > limit:
+        return Denial(DenyReason.MAX_ORDER_QTY, f"{lots} lots at {venue} above max_order_qty {limit}")
+    return None
+
+
+def check_notional(price: Decimal | None, lots: Decimal, inst: Instrument, limit: Decimal | None) -> Denial | None:
+    if limit is None or price is None:
+        return None
+    notional = price * lots * inst.contract_size
+    if notional > limit:
+        return Denial(DenyReason.MAX_ORDER_NOTIONAL,
+                      f"{inst.name} order notional {notional} {inst.currency} above {limit}")
+    return None
+
+
+def check_collar(price: Decimal | None, touch: Decimal | None, pct: Decimal | None, inst: Instrument) -> Denial | None:
+    """Fat-finger guard: a limit further than ``pct`` percent from the touch it trades against."""
+    if pct is None or price is None or touch is None or touch <= 0:
+        return None
+    away = abs(price - touch) / touch * HUNDRED
+    if away > pct:
+        return Denial(DenyReason.PRICE_COLLAR, f"{inst.name} limit {price} is {away:.3f}% from the touch {touch} "
+                                               f"(collar {pct}%)")
+    return None
+
+
+def check_slippage(price: Decimal | None, decision: Decimal | None, side: Side, allowance_ticks: int,
+                   inst: Instrument) -> Denial | None:
+    """The limit may be worse than the decision price by at most the allowance."""
+    if price is None or decision is None:
+        return None
+    worse = price - decision if side is Side.BUY else decision - price
+    if worse > allowance_ticks * inst.tick:
+        return Denial(DenyReason.SLIPPAGE, f"{inst.name} limit {price} is {worse} worse than the decision price "
+                                           f"{decision} (allowance {allowance_ticks} ticks)")
+    return None
+
+
+def check_instrument_position(position: Decimal, working: Decimal, side: Side, lots: Decimal,
+                              limit: Decimal | None, inst: Instrument) -> Denial | None:
+    """Worst case: this order and the working ones on the same side all fill."""
+    if limit is None:
+        return None
+    after = position + (lots + working) * side.sign
+    if abs(after) > limit and abs(after) > abs(position):
+        return Denial(DenyReason.MAX_INSTRUMENT_POSITION, f"{inst.name} position could reach {after} lots "
+                                                          f"(limit {limit})")
+    return None
+
+
+def check_account(gross: Decimal, lots: Decimal, limit: Decimal | None, venue: str) -> Denial | None:
+    if limit is not None and gross + lots > limit:
+        return Denial(DenyReason.MAX_ACCOUNT_POSITION, f"{venue} gross position could reach {gross + lots} lots "
+                                                       f"(limit {limit})")
+    return None
+
+
+def check_funds(margin_used: Decimal, lots: Decimal, margin_per_lot: Decimal, funds: Decimal | None,
+                venue: str) -> Denial | None:
+    if funds is None or not margin_per_lot:
+        return None
+    need = margin_used + lots * margin_per_lot
+    if need > funds:
+        return Denial(DenyReason.INSUFFICIENT_FUNDS, f"{venue} margin would be {need} of {funds} available")
+    return None
+
+
+def check_net_exposure(net: Decimal, leg_units: Decimal, limit: Decimal | None, pair: str) -> Denial | None:
+    """Worst case for a pair: one leg fills and the other does not."""
+    if limit is not None and abs(net + leg_units) > limit:
+        return Denial(DenyReason.MAX_NET_EXPOSURE, f"{pair} net exposure could reach {net + leg_units} "
+                                                   f"(limit {limit})")
+    return None
+
+
+def check_pair_position(after: Decimal, limit: Decimal, pair: str) -> Denial | None:
+    if abs(after) > limit:
+        return Denial(DenyReason.MAX_POSITION, f"{pair} position would be {after} (limit {limit})")
+    return None
+
+
+def check_daily_loss(realised: Decimal, limit: Decimal | None, pair: str) -> Denial | None:
+    if limit is not None and realised <= -limit:
+        return Denial(DenyReason.DAILY_LOSS, f"{pair} realised {realised} today (loss limit {limit})")
+    return None
+
+
+def check_rate(available: float, needed: int, venue: str, limit: int) -> Denial | None:
+    if available < needed:
+        return Denial(DenyReason.MESSAGE_RATE, f"{venue} message budget spent ({limit} a second)")
+    return None
+
+
+# -- what the gate knows about the day --------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LegPlan:
+    """One order the gate is asked about."""
+
+    inst: Instrument
+    side: Side
+    lots: Decimal
+    price: Decimal | None
+    decision: Decimal | None      # the price the decision was made at (or the original limit)
+    allowance_ticks: int
+    touch: Decimal | None         # best price on the side the order trades against
+    depth: Decimal | None = None  # lots the book shows for it (None: not checked)
+    units: Decimal = ZERO         # signed underlying units in the pair's unit if it fills
+
+
+@dataclass
+class _CostBasis:
+    lots: Decimal = ZERO          # signed
+    avg: Decimal = ZERO
+
+
+@dataclass
+class RiskGate:
+    cfg: RiskConfig
+    positions: dict[str, Decimal] = field(default_factory=dict)     # instrument -> signed lots
+    working: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
+    realised: dict[str, Decimal] = field(default_factory=dict)      # pair -> inner currency
+    _tokens: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _outcomes: dict[str, deque] = field(default_factory=dict)
+    _cost: dict[tuple[str, str], _CostBasis] = field(default_factory=dict)
+
+    # -- rate budget (token bucket per venue) -------------------------------------------------
+    def available(self, venue: str, now_ns: int) -> float:
+        rate = self.cfg.max_message_rate
+        tokens, last = self._tokens.get(venue, (float(rate), now_ns))
+        return min(float(rate), tokens + (now_ns - last) * rate / 1e9)
+
+    def spend(self, venue: str, now_ns: int, n: int = 1) -> None:
+        self._tokens[venue] = (self.available(venue, now_ns) - n, now_ns)
+
+    # -- outcomes -----------------------------------------------------------------------------
+    def record_outcome(self, venue: str, rejected: bool) -> Decimal:
+        """Record an order's outcome; the share rejected over the last ``reject_window`` orders."""
+        q = self._outcomes.setdefault(venue, deque(maxlen=self.cfg.reject_window))
+        q.append(rejected)
+        if len(q) < q.maxlen:
+            return ZERO
+        return Decimal(sum(q)) / Decimal(len(q))
+
+    # -- positions and P&L --------------------------------------------------------------------
+    def on_fill(self, pair: str, inst: Instrument, side: Side, qty: Decimal, price: Decimal) -> Decimal:
+        """Update positions; the realised P&L of this fill in the instrument's currency (average cost)."""
+        self.positions[inst.name] = self.positions.get(inst.name, ZERO) + qty * side.sign
+        cb = self._cost.setdefault((pair, inst.name), _CostBasis())
+        signed = qty * side.sign
+        realised = ZERO
+        if cb.lots and (cb.lots > 0) != (signed > 0):
+            closing = min(abs(signed), abs(cb.lots))
+            direction = 1 if cb.lots > 0 else -1
+            realised = (price - cb.avg) * closing * direction * inst.contract_size
+            cb.lots += closing * (1 if signed > 0 else -1)
+            rest = abs(signed) - closing
+            if rest:
+                cb.lots = rest * (1 if signed > 0 else -1)
+                cb.avg = price
+            elif cb.lots == 0:
+                cb.avg = ZERO
+        else:
+            total = cb.lots + signed
+            cb.avg = (cb.avg * abs(cb.lots) + price * abs(signed)) / abs(total) if total else ZERO
+            cb.lots = total
+        return realised
+
+    def add_working(self, inst: Instrument, side: Side, lots: Decimal) -> None:
+        key = (inst.name, side)
+        self.working[key] = self.working.get(key, ZERO) + lots
+
+    def gross(self, venue: str, instruments: list[Instrument]) -> Decimal:
+        return sum((abs(self.positions.get(i.name, ZERO)) + self.working.get((i.name, Side.BUY), ZERO)
+                    + self.working.get((i.name, Side.SELL), ZERO) for i in instruments), ZERO)
+
+    def margin_used(self, instruments: list[Instrument]) -> Decimal:
+        total = ZERO
+        for i in instruments:
+            m = self.cfg.instrument(i.name).margin_per_lot
+            if m:
+                total += (abs(self.positions.get(i.name, ZERO)) + self.working.get((i.name, Side.BUY), ZERO)
+                          + self.working.get((i.name, Side.SELL), ZERO)) * m
+        return total
+
+    # -- composed checks ----------------------------------------------------------------------
+    def check_order(self, kind: OrderKind, leg: LegPlan, *, pair: str, global_state: TradingState,
+                    pair_state: TradingState, session_up: bool, now_ns: int, venue_instruments: list[Instrument],
+                    pair_net: Decimal = ZERO, rate_needed: int = 1) -> Denial | None:
+        inst = leg.inst
+        venue = inst.venue
+        lim = self.cfg.instrument(inst.name)
+        d = (check_state(kind, global_state, pair_state, pair)
+             or check_session(session_up, venue)
+             or (check_depth(leg.depth, leg.lots, venue) if leg.depth is not None else None)
+             or check_order_qty(leg.lots, inst.max_order_qty, venue)
+             or check_notional(leg.price, leg.lots, inst, lim.max_order_notional)
+             or check_collar(leg.price, leg.touch, lim.collar_pct, inst)
+             or check_slippage(leg.price, leg.decision, leg.side, leg.allowance_ticks, inst)
+             or check_rate(self.available(venue, now_ns), rate_needed, venue, self.cfg.max_message_rate))
+        if d is not None or kind in REDUCING_KINDS:
+            return d
+        acct = self.cfg.account(venue)
+        return (check_instrument_position(self.positions.get(inst.name, ZERO),
+                                          self.working.get((inst.name, leg.side), ZERO), leg.side, leg.lots,
+                                          lim.max_position, inst)
+                or check_account(self.gross(venue, venue_instruments), leg.lots, acct.max_gross_lots, venue)
+                or check_funds(self.margin_used(venue_instruments), leg.lots, lim.margin_per_lot, acct.funds, venue)
+                or check_net_exposure(pair_net, leg.units, self.cfg.pair(pair).max_net_exposure, pair))
+
+    def check_ticket(self, kind: OrderKind, legs: tuple[LegPlan, LegPlan], *, pair: str, global_state: TradingState,
+                     pair_state: TradingState, sessions_up: tuple[bool, bool], quote_ages_ms: tuple[float, float],
+                     max_quote_age_ms: int, fx_age_ms: float | None, max_fx_age_ms: int, position_after: Decimal,
+                     max_position: Decimal, pair_net: Decimal, now_ns: int,
+                     venue_instruments: dict[str, list[Instrument]], stopping: bool = False) -> Denial | None:
+        """Both legs, each as if it alone filled."""
+        if stopping:
+            return Denial(DenyReason.ENGINE_STOPPING, "engine is stopping")
+        d = check_state(kind, global_state, pair_state, pair)
+        if d is not None:
+            return d
+        for up, leg in zip(sessions_up, legs):
+            d = check_session(up, leg.inst.venue)
+            if d is not None:
+                return d
+        for age, leg in zip(quote_ages_ms, legs):
+            d = check_quote_age(age, max_quote_age_ms, leg.inst.venue)
+            if d is not None:
+                return d
+        d = check_fx_age(fx_age_ms, max_fx_age_ms)
+        if d is not None:
+            return d
+        if kind is OrderKind.OPEN:
+            d = (check_daily_loss(self.realised.get(pair, ZERO), self.cfg.pair(pair).daily_loss_limit, pair)
+                 or check_pair_position(position_after, max_position, pair))
+            if d is not None:
+                return d
+        for up, leg in zip(sessions_up, legs):
+            d = self.check_order(kind, leg, pair=pair, global_state=global_state, pair_state=pair_state,
+                                 session_up=up, now_ns=now_ns, venue_instruments=venue_instruments[leg.inst.venue],
+                                 pair_net=pair_net)
+            if d is not None:
+                return d
+        return None

@@ -59,6 +59,8 @@ class Rates:
     late_fill_rate: float = 0.0
     late_fill_ms: float = 150.0
     drop_every_orders: int = 0          # drop the session at every N-th order (0: never)
+    md_freeze_s: tuple[float, float] | None = None   # no market data from the venue in this window
+                                                     # (seconds after the simulator started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,15 @@ def load_scenario(name_or_path: str, market, *, search_dir: str | Path) -> dict[
     return out
 
 
+def _window(s: _Section, key: str, dflt):
+    v = s.raw(key, None)
+    if v is None:
+        return dflt
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, Decimal)) for x in v) and 0 <= v[0] < v[1]:
+        return (float(v[0]), float(v[1]))
+    raise s.error(key, f"expected [start, end] seconds after the simulator started, got {v!r}")
+
+
 def _rates(s: _Section, base: Rates) -> Rates:
     def rng(key: str, dflt: tuple[float, float]) -> tuple[float, float]:
         v = s.raw(key, None)
@@ -197,6 +208,7 @@ def _rates(s: _Section, base: Rates) -> Rates:
         late_fill_rate=rate("late_fill_rate", base.late_fill_rate),
         late_fill_ms=float(s.dec("late_fill_ms", Decimal(str(base.late_fill_ms)), nonneg=True)),
         drop_every_orders=s.int("drop_every_orders", base.drop_every_orders, minimum=0),
+        md_freeze_s=_window(s, "md_freeze_s", base.md_freeze_s),
     )
     s.check_unknown()
     return r

@@ -102,6 +102,7 @@ class Exchange:
         self.send = send
         self.clock = clock
         self.behaviours = behaviours or {}
+        self._started_ns = clock.now_ns()
         # without a scheduler (unit tests), held reports go out at once, in the planned order
         self.schedule = schedule or (lambda delay_s, fn, *args: fn(*args))
         self.disconnect = disconnect or (lambda session: None)
@@ -170,6 +171,12 @@ class Exchange:
         return (dict(inst.book.levels(Side.BUY, d)), dict(inst.book.levels(Side.SELL, d)))
 
     def _publish(self, venue: SimVenue, inst: SimInstrument) -> None:
+        b = self.behaviours.get(venue.name)
+        if b is not None and b.rates.md_freeze_s is not None:
+            t = (self.clock.now_ns() - self._started_ns) / 1e9
+            start, end = b.rates.md_freeze_s
+            if start <= t < end:
+                return  # the venue's feed is silent: nothing published, the next message catches up
         new = self._levels(inst)
         entries: list[tuple[str, str, Decimal, Decimal]] = []
         for side_code, old_l, new_l in (("0", inst.published[0], new[0]), ("1", inst.published[1], new[1])):

@@ -58,8 +58,10 @@ class EngineApplication(fix.Application):
     """Initiator side: one instance serves every venue session of the engine."""
 
     def __init__(self, sessions: SessionFile, credentials: dict[str, Credentials],
-                 handler: Callable[[object], None], on_error: Callable[..., None] | None = None) -> None:
+                 handler: Callable[[object], None], on_error: Callable[..., None] | None = None,
+                 now_ns: Callable[[], int] = time.time_ns) -> None:
         super().__init__()
+        self._now = now_ns    # the engine's clock: every event time in one time base
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
         self._store_body = {s.venue: _body_path(s) for s in sessions.sessions}
         self._credentials = credentials
@@ -109,7 +111,7 @@ class EngineApplication(fix.Application):
         try:
             venue = self.venue(sessionID)
             self._scrub(venue)
-            self._handler(SessionUp(venue, time.time_ns()))
+            self._handler(SessionUp(venue, self._now()))
         except Exception as e:
             self._fail("onLogon", e, sessionID)
 
@@ -117,7 +119,7 @@ class EngineApplication(fix.Application):
         try:
             venue = self.venue(sessionID)
             self._scrub(venue)
-            self._handler(SessionDown(venue, time.time_ns(), self._logout_text.pop(venue, "")))
+            self._handler(SessionDown(venue, self._now(), self._logout_text.pop(venue, "")))
         except Exception as e:
             self._fail("onLogout", e, sessionID)
 
@@ -146,7 +148,7 @@ class EngineApplication(fix.Application):
             mt = msg_type_of(raw)
             if mt == "3":
                 venue = self.venue(sessionID)
-                ev = tr.decode_reject(venue, raw, time.time_ns())
+                ev = tr.decode_reject(venue, raw, self._now())
                 if ev.ref_id is None and ev.ref_seq_num is not None:
                     ref = self._sent_seq.get((venue, ev.ref_seq_num))
                     if ref is not None:
@@ -182,7 +184,7 @@ class EngineApplication(fix.Application):
             self._fail("toApp", e, sessionID)
 
     def fromApp(self, message, sessionID) -> None:
-        recv_ns = time.time_ns()
+        recv_ns = self._now()
         raw = None
         try:
             raw = message.toString()

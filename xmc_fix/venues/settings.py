@@ -165,7 +165,11 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
 
     seen: dict[str, int] = {}
     for spec in sessions:
-        for key, what in ((spec.venue, "Venue"), (spec.session_key, "session")):
+        # An acceptor (the simulator) may serve one venue to several clients: one [SESSION] per client
+        # (TargetCompID), same Venue; an initiator reaches each venue through exactly one session.
+        names = ((spec.session_key, "session"),) if role == "acceptor" else \
+            ((spec.venue, "Venue"), (spec.session_key, "session"))
+        for key, what in names:
             if key in seen:
                 raise ConfigError(f"{what} {key} defined twice (lines {seen[key]} and {spec.line})",
                                   file=file, key=what, remedy="one [SESSION] per venue")

@@ -98,3 +98,10 @@ def test_a_malformed_fields_fmt_names_the_line(text, words):
     with pytest.raises(DefFileError) as e:
         FieldPatterns.parse(text, "my.fmt")
     assert str(e.value).startswith("my.fmt:1: ") and words in str(e.value)
+
+
+def test_a_body_length_pattern_frees_a_gateway_with_another_timestamp_precision():
+    pats = FieldPatterns.parse(DEFAULT_FIELDS_FMT + "9=^\\d+$\n")
+    micro = LOGON_RECEIVED.replace("9=63", "9=66").replace(".123", ".123456")
+    assert mismatch(LOGON_EXPECTED, micro) == "field 9: expected '63' but was '66'"
+    assert compare(f(LOGON_EXPECTED), f(micro), pats) is None

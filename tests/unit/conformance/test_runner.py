@@ -139,8 +139,24 @@ def test_an_expected_message_that_never_comes_fails_after_the_timeout(stand_in):
     start = time.monotonic()
     result = run_case(script("iCONNECT", "I8=FIX.4.2|35=A|", LOGON_E), srv.target(timeout=0.3), clock=CLOCK)
     assert 0.3 <= time.monotonic() - start < 1.5
-    assert result.failure.reason == "no message within 0.3s"
+    assert result.failure.reason == "no whole message within 0.3s"
     assert result.failure.expected.startswith("8=FIX.4.2\x019=63\x01")
+    assert result.failure.received == ""
+
+
+def test_a_partial_message_is_shown_when_the_rest_never_comes(stand_in):
+    srv = stand_in(lambda conn, received: (recv_some(conn, received), conn.sendall(b(LOGON_IN)[:20]), time.sleep(2)))
+    result = run_case(script("iCONNECT", "I8=FIX.4.2|35=A|", LOGON_E), srv.target(timeout=0.3), clock=CLOCK)
+    assert result.failure.received == LOGON_IN.replace("|", "\x01")[:20]
+    assert result.line().endswith("; received " + LOGON_IN[:20])
+
+
+def test_an_unframeable_body_length_fails_showing_the_bytes(stand_in):
+    srv = stand_in(lambda conn, received: (recv_some(conn, received), conn.sendall(b("8=FIX.4.2|9=x|35=A|")),
+                                           time.sleep(1)))
+    result = run_case(script("iCONNECT", "I8=FIX.4.2|35=A|", LOGON_E), srv.target(), clock=CLOCK)
+    assert result.failure.reason == "unreadable message: BodyLength b'x' is not a number"
+    assert result.failure.received == "8=FIX.4.2\x019=x\x0135=A\x01"
 
 
 def test_an_expected_message_fails_when_the_acceptor_hangs_up(stand_in):

@@ -468,7 +468,8 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     env = {**os.environ, **env_add}
     # the engine must not pick up a user's real credentials for these demo venues
     sim_db = f"sqlite:///{work / 'sim.db'}"
-    Path(work / "sim.db").unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):   # a WAL left from another database makes SQLite fail
+        Path(f"{work / 'sim.db'}{suffix}").unlink(missing_ok=True)
     (work / "journal.jsonl").unlink(missing_ok=True)
     engine = engine_from_files(sessions_path, strategy_path, db_url, ports=ports, store=str(work / "store-engine"),
                                log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds,

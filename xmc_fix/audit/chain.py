@@ -118,14 +118,18 @@ def _norm_value(kind: str, v, dialect):
         return str(v)
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_PLAIN = {"str": str, "int": int, "bool": bool}
+
+
 def canonical(table: Table, row: dict, dialect) -> bytes:
-    """The bytes a row's hash is computed over."""
+    """The bytes a row's hash is computed over: ``{"r":{...columns sorted...},"t":"table"}``."""
     body = {}
-    for name, kind, default in _plan(table, dialect):
+    for name, kind, default in _plan(table, dialect):   # columns in sorted order: no sort needed
         v = row.get(name, default)
-        body[name] = _norm(kind, v, dialect)
-    return json.dumps({"t": table.name, "r": body}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8", "surrogatepass")
+        # the common cases inline (this runs once per stored row, on the writer thread)
+        body[name] = v if v is None or type(v) is _PLAIN.get(kind) else _norm(kind, v, dialect)
+    return _encode({"r": body, "t": table.name}).encode("utf-8", "surrogatepass")
 
 
 def row_hash(table: Table, row: dict, dialect) -> str:

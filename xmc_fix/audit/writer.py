@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 
 from xmc_fix.audit import chain, models
-from xmc_fix.venues.credentials import mask_fix_bytes
+from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
 
 log = logging.getLogger("xmc.audit")
 
@@ -40,6 +40,7 @@ _KEY_TAGS = {b"35": "msg_type", b"34": "seq_num", b"43": "poss_dup", b"11": "cl_
              b"41": "orig_cl_ord_id", b"37": "order_id", b"17": "exec_id", b"150": "exec_type",
              b"39": "ord_status", b"55": "symbol", b"52": "sending_time"}
 _KEY_TAG_RE = re.compile(rb"(?:^|\x01)(" + b"|".join(_KEY_TAGS) + rb")=([^\x01]*)")
+_SECRET_NEEDLES = tuple(f"{t}=".encode() for t in SECRET_TAGS)
 _FLUSH = object()
 _STOP = object()
 
@@ -81,7 +82,9 @@ def _add_missing_columns(eng: Engine) -> None:
 
 def message_row(run_id: str, session: str, venue: str | None, direction: str, raw: str, ts_ns: int) -> dict:
     """The ``fix_messages`` row for one raw message (secrets masked, key tags extracted)."""
-    data = mask_fix_bytes(raw.encode("utf-8", "surrogateescape"))
+    data = raw.encode("utf-8", "surrogateescape")
+    if any(n in data for n in _SECRET_NEEDLES):   # a cheap test first: few messages carry a secret
+        data = mask_fix_bytes(data)
     row = {"run_id": run_id, "session": session, "venue": venue, "direction": direction, "ts_ns": ts_ns,
            "raw": data, "admin": False, "poss_dup": False, "msg_type": None, "seq_num": None,
            "cl_ord_id": None, "orig_cl_ord_id": None, "order_id": None, "exec_id": None,

@@ -299,6 +299,8 @@ def analysis(data: RunData) -> dict:
                         if data.tickets.empty else
                         {conv.for_pair(p).currency for p in set(data.tickets["pair"]) if conv.for_pair(p).currency})
     currency = currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None)
+    # money of pairs in different inner currencies is not added up (per-pair shortfall still is)
+    _sum = _total if currency != "mixed" else (lambda series, digits=2: None)
 
     ol = costs.order_latency(data)
     by_venue = {}
@@ -321,20 +323,20 @@ def analysis(data: RunData) -> dict:
     for venue, g in entry_sl.groupby("venue"):
         slip_venues[str(venue)] = {"orders": int(len(g)), "vs_decision_ticks": _stats(g["slip_decision_ticks"], 3),
                                    "vs_touch_ticks": _stats(g["slip_touch_ticks"], 3),
-                                   "vs_decision_ccy": _total(g["slip_decision_ccy"]),
-                                   "vs_touch_ccy": _total(g["slip_touch_ccy"])}
+                                   "vs_decision_ccy": _sum(g["slip_decision_ccy"]),
+                                   "vs_touch_ccy": _sum(g["slip_touch_ccy"])}
     slip = {"currency": currency, "orders": int(len(entry_sl)),
             "vs_decision": {"ticks": _stats(entry_sl["slip_decision_ticks"], 3),
                             "per_unit": _stats(entry_sl["slip_decision_per_unit"], 3),
-                            "total_ccy": _total(entry_sl["slip_decision_ccy"])},
+                            "total_ccy": _sum(entry_sl["slip_decision_ccy"])},
             "vs_touch": {"ticks": _stats(entry_sl["slip_touch_ticks"], 3),
                          "per_unit": _stats(entry_sl["slip_touch_per_unit"], 3),
-                         "total_ccy": _total(entry_sl["slip_touch_ccy"])},
+                         "total_ccy": _sum(entry_sl["slip_touch_ccy"])},
             "chase_orders": int((sl["role"] == "CHASE").sum()),
             "by_venue": slip_venues}
 
     lg = costs.legging(data, conv)
-    legging = {"currency": currency, "tickets": int(len(lg)), "total_ccy": _total(lg["cost_ccy"]),
+    legging = {"currency": currency, "tickets": int(len(lg)), "total_ccy": _sum(lg["cost_ccy"]),
                "per_unit": _stats(lg["cost_per_unit"], 3), "ticks": _stats(lg["cost_ticks"], 3),
                "lag_us": _pct(lg["lag_us"]),
                "lagging_leg": {str(k): int(v) for k, v in lg["lag_venue"].value_counts().items()}}
@@ -346,9 +348,9 @@ def analysis(data: RunData) -> dict:
                                "unwind_ccy": _total(g["unwind_ccy"]), "fees_ccy": _total(g["fees_ccy"]),
                                "total_ccy": _total(g["shortfall_ccy"]),
                                "basis_shortfall": _stats(g["basis_shortfall"], 3)}
-    short = {"currency": currency, "tickets": int(len(sf)), "execution_ccy": _total(sf["execution_ccy"]),
-             "unwind_ccy": _total(sf["unwind_ccy"]), "fees_ccy": _total(sf["fees_ccy"]),
-             "total_ccy": _total(sf["shortfall_ccy"]), "per_unit": _stats(sf["shortfall_per_unit"], 3),
+    short = {"currency": currency, "tickets": int(len(sf)), "execution_ccy": _sum(sf["execution_ccy"]),
+             "unwind_ccy": _sum(sf["unwind_ccy"]), "fees_ccy": _sum(sf["fees_ccy"]),
+             "total_ccy": _sum(sf["shortfall_ccy"]), "per_unit": _stats(sf["shortfall_per_unit"], 3),
              "by_pair": per_pair,
              "fees_note": "no fee settings exist yet: the fee term is 0"}
 

@@ -83,6 +83,7 @@ _DEFAULTS = {
     "UseDataDictionary": "Y",
     "SocketReuseAddress": "Y",
     "SocketNodelay": "Y",
+    "AllowedRemoteAddresses": "127.0.0.1",   # QuickFIX 1.16 binds every interface: loopback peers only
 }
 
 

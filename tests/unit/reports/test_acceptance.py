@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from xmc_fix.reports.acceptance import acceptance, coverage
 from xmc_fix.reports.figures import figures, load_run
 

@@ -49,6 +49,14 @@ DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
 DEFAULT_SIM_DB = f"sqlite:///{ROOT / 'var' / 'sim.db'}"
 
 
+def _file_text(path: str) -> str | None:
+    """The strategy file as it was (no secrets live there): reports price with it later."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def _file_hash(path: str) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
@@ -206,6 +214,9 @@ class EngineApp:
             "command": self.command,
             "config": json.dumps({"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
                                   "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
+                                  "strategy_text": _file_text(self.strategy.path),
+                                  "stores": {s.session_key: s.values.get("FileStorePath")
+                                             for s in self.sessions.sessions},
                                   "journal": str(self.journal_path), "shadow": self.shadow})})
         self.control.start()
         self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)

@@ -368,6 +368,8 @@ class Engine:
                 o.uncertain = True     # nothing is repaired on a guess: the venue will be asked
                 in_flight.append(o.cl_ord_id)
         self.audit.event("session_down", ev.recv_ns, venue=ev.venue, reason=ev.reason, in_flight=in_flight)
+        if self.stopping and not in_flight:
+            return  # our own logout at the end of a run: nothing to protect, nobody to page
         for pr in self.pairs.values():
             if ev.venue in pr.venues:
                 self._set_state(pr, StateTrigger.AUTO_HALT, f"{ev.venue} session down{': ' + ev.reason if ev.reason else ''}",
@@ -443,6 +445,13 @@ class Engine:
             self._check_reject_rate(order, er.recv_ns)
         if applied.fill is not None:
             f = applied.fill
+            if not any(o.fills for o in ticket.orders() if o is not order) and len(order.fills) == 1:
+                # the ticket's first fill: both books as they stand, for the legging cost
+                ib, ob = self.books[pr.inner.key], self.books[pr.outer.key]
+                self.audit.event("first_fill", er.recv_ns, pair=pr.name, ticket_id=ticket.ticket_id,
+                                 cl_ord_id=order.cl_ord_id, leg=order.leg.value,
+                                 inner_book=[[str(x) for x in lvl] if lvl else None for lvl in ib.top()],
+                                 outer_book=[[str(x) for x in lvl] if lvl else None for lvl in ob.top()])
             self.stats.fills[venue] = self.stats.fills.get(venue, 0) + 1
             self.audit.record("fills", {
                 "run_id": self.audit.run_id, "venue": venue, "exec_id": f.exec_id, "cl_ord_id": order.cl_ord_id,

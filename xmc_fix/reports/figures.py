@@ -254,6 +254,7 @@ def figures(data: RunData) -> dict:
         "pairs": pairs,
         **repairs,
         "events": {k: int(v) for k, v in data.events["kind"].value_counts().items()} if not data.events.empty else {},
+        **_risk_figures(data.events),
     }
     figs.update(analysis(data))
     alerts = data.events[data.events["kind"] == "alert"] if not data.events.empty else None
@@ -376,6 +377,30 @@ def analysis(data: RunData) -> dict:
             "latency_by_venue_us": by_venue, "order_response_us": response, "ticket_latency_us": ticket_lat,
             "slippage": slip, "legging_cost": legging, "shortfall": short, "capture": capture, "clock": clock,
             "coverage": data.coverage if data.coverage is not None else {"method": None, "rate": None}}
+
+
+def _risk_figures(ev: pd.DataFrame) -> dict:
+    """Denials by coded reason, alerts by kind, and the time from detection to protective action."""
+    denials: dict[str, int] = {}
+    alerts: dict[str, int] = {}
+    reaction: list[float] = []
+    if not ev.empty:
+        for kind, detail in zip(ev["kind"], ev["detail"]):
+            if kind not in ("denial", "alert") or not detail:
+                continue
+            d = json.loads(detail) if isinstance(detail, str) else detail
+            if kind == "denial":
+                denials[d.get("reason", "?")] = denials.get(d.get("reason", "?"), 0) + 1
+            else:
+                alerts[d.get("alert", "?")] = alerts.get(d.get("alert", "?"), 0) + 1
+                if d.get("alert_to_action_us") is not None:
+                    reaction.append(float(d["alert_to_action_us"]))
+    r = pd.Series(reaction, dtype=float)
+    return {"denials": dict(sorted(denials.items())), "alerts": dict(sorted(alerts.items())),
+            "alert_to_action_us": {"n": int(r.size),
+                                   "p50": round(float(r.quantile(0.5)), 1) if r.size else None,
+                                   "p99": round(float(r.quantile(0.99)), 1) if r.size else None,
+                                   "max": round(float(r.max()), 1) if r.size else None}}
 
 
 def _repairs(t: pd.DataFrame, tr: pd.DataFrame) -> dict:

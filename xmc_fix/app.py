@@ -4,8 +4,9 @@ starts and stops them. ``cli.py`` only parses arguments and calls in here.
 
 from __future__ import annotations
 
-import json
+import gc
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -24,6 +25,8 @@ from sqlalchemy import select
 
 from xmc_fix.audit import models
 from xmc_fix.audit.logbridge import AuditLogFactory
+from xmc_fix.audit.null import NullAudit
+from xmc_fix.audit.procwriter import ProcessAuditWriter
 from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.clock import SystemClock
 from xmc_fix.config import Strategy, load_strategy
@@ -47,6 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = ROOT / "sessions"
 DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
 DEFAULT_SIM_DB = f"sqlite:///{ROOT / 'var' / 'sim.db'}"
+
+
+def _spill_dir(db_url: str) -> Path:
+    if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
+        return Path(db_url[len("sqlite:///"):]).expanduser().resolve().parent
+    return ROOT / "var"
 
 
 def _file_text(path: str) -> str | None:
@@ -138,9 +147,18 @@ class EngineApp:
         self.journal_path = Path(journal_path or strategy.engine.journal
                                  or ROOT / "var" / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
         self.recovered = replay(self.journal_path)
-        self.ids = IdGenerator(ns, _next_start_ms(db_url, ns, self.recovered.last_prefix))
+        self.ids = IdGenerator(ns, _next_start_ms(db_url, ns, self.recovered.last_prefix) if db_url
+                               else time.time_ns() // 1_000_000)
         venues = {s.session_key: s.venue for s in sessions.sessions}
-        self.audit = AuditWriter(db_url, self.run_id, venues_by_session=venues, log_dir=log_dir)
+        # db_url None: no audit at all (xmc bench measures what auditing costs; never for trading)
+        if not db_url:
+            self.audit = NullAudit(self.run_id)
+        elif os.environ.get("XMC_AUDIT_WRITER", "process") == "thread":
+            self.audit = AuditWriter(db_url, self.run_id, venues_by_session=venues, log_dir=log_dir)
+        else:
+            # its own process: parsing, hashing and SQL never hold the session thread's GIL
+            self.audit = ProcessAuditWriter(db_url, self.run_id, venues_by_session=venues, log_dir=log_dir,
+                                            spill_dir=_spill_dir(db_url))
         self.serial = Serializer(on_error=self._engine_error)
         self.app = EngineApplication(sessions, credentials, handler=self._on_event, on_error=self._callback_error,
                                      now_ns=self.clock.now_ns)
@@ -154,7 +172,7 @@ class EngineApp:
         self.control = ControlServer(self.control_path, self._command, self.audit)
         self._settings = sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
-        self._logs = AuditLogFactory(self.audit)
+        self._logs = AuditLogFactory(self.audit) if db_url else fix.ScreenLogFactory(False, False, False)
         self._initiator = None
         self._timer_s = timer_ms / 1000
         self._stop_timer = threading.Event()
@@ -195,11 +213,20 @@ class EngineApp:
                          error=f"{type(e).__name__}: {e}", raw=(raw or "").replace("\x01", "|")[:2000] or None)
 
     def _timer_loop(self) -> None:
+        pump = getattr(self.audit, "pump", None)
         while not self._stop_timer.wait(self._timer_s):
             self.serial.post(self.engine.on_timer, self.clock.now_ns())
+            if pump is not None:
+                pump()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> "EngineApp":
+        # The decision path allocates a few hundred objects per tick; with the default threshold the
+        # young generation would be collected every couple of ticks. Freeze what start-up built
+        # (configuration, books) out of the collector's way and collect young objects less often.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         self.started_ns = time.time_ns()
         self.audit.start()
         restored = self.engine.restore(self.recovered)
@@ -249,6 +276,7 @@ class EngineApp:
             self._initiator = None
         self.control.stop()
         self.journal.compact(self.engine.journal_state())
+        self.audit.flush()
         summary = self.summary()
         self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(),
                                    "summary": json.dumps(summary, default=str)})
@@ -390,6 +418,7 @@ def spawn_sim(config_path: str, market_path: str, *, ports: dict[str, int], stor
         args += ["--seed", str(seed)]
     args += extra_args or []
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    env = {**env, "XMC_PARENT_PID": str(os.getpid())}   # the simulator stops when we die
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, env=env, cwd=str(ROOT))
     deadline = time.monotonic() + ready_timeout
     line = b""

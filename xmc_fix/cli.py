@@ -150,6 +150,9 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
                    "options other than --port and --duration are ignored.")
 def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, scenario, duration, acceptance_test):
     """Run the exchange simulator: a QuickFIX acceptor for every venue in --config."""
+    if os.environ.get("XMC_PARENT_PID", "").isdigit():
+        from xmc_fix.procutil import die_with_parent
+        die_with_parent(int(os.environ["XMC_PARENT_PID"]))
     if acceptance_test:
         return _acceptance_sim(ports, duration)
     from xmc_fix.app import sim_from_files
@@ -530,6 +533,19 @@ def watch(socket_path, namespace, pair, interval, once):
             time.sleep(interval)
         except KeyboardInterrupt:
             return
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Fewer samples and shorter floods: under a minute.")
+@click.option("--json", "json_path", default=None, help="Write every figure as JSON here.")
+@click.option("--html", "html_path", default=None, help="Write the table and latency histograms as HTML here.")
+@click.option("--tiny", is_flag=True, hidden=True, help="A token load, for the test of the benchmark machinery.")
+def bench(quick, json_path, html_path, tiny):
+    """Measure xmc_fix against QuickFIX-Python's own floor in one run on this machine."""
+    from xmc_fix.bench.run import main as bench_main, render_table
+
+    out = bench_main(quick, json_path, html_path, tiny=tiny, progress=lambda s: click.echo(s, err=True))
+    click.echo(render_table(out), nl=False)
 
 
 def main() -> None:

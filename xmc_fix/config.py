@@ -177,6 +177,8 @@ class _Section:
         self.used: set[str] = set()
 
     def key(self, k: str) -> str:
+        if not k:
+            return self.prefix
         return f"{self.prefix}.{k}" if self.prefix else k
 
     def error(self, k: str, problem: str, remedy: str | None = None) -> ConfigError:
@@ -195,9 +197,9 @@ class _Section:
         if v is default and k not in self.data:
             return v
         if not isinstance(v, str) or not v:
-            raise self.error(k, f"expected a non-empty string, got {v!r}")
+            raise self.error(k, f"expected a non-empty string, got {v!r}", f'write it as {k} = "..."')
         if choices and v not in choices:
-            raise self.error(k, f"{v!r} is not one of {', '.join(choices)}")
+            raise self.error(k, f"unknown value {v!r}", f"use one of {', '.join(choices)}")
         return v
 
     def dec(self, k: str, default: Any = ..., positive: bool = False, nonneg: bool = False) -> Any:
@@ -205,17 +207,17 @@ class _Section:
         if v is default and k not in self.data:
             return v
         if isinstance(v, bool) or not isinstance(v, (int, Decimal, str)):
-            raise self.error(k, f"expected a number, got {v!r}")
+            raise self.error(k, f"expected a number, got {v!r}", f"write a number, e.g. {k} = 10")
         try:
             d = Decimal(str(v))
         except InvalidOperation:
-            raise self.error(k, f"expected a number, got {v!r}") from None
+            raise self.error(k, f"expected a number, got {v!r}", f"write a number, e.g. {k} = 10") from None
         if not d.is_finite():
-            raise self.error(k, f"expected a finite number, got {v!r}")
+            raise self.error(k, f"expected a finite number, got {v!r}", f"write a number, e.g. {k} = 10")
         if positive and d <= 0:
-            raise self.error(k, f"must be greater than zero, got {v}")
+            raise self.error(k, f"must be greater than zero, got {v}", "use a number above zero")
         if nonneg and d < 0:
-            raise self.error(k, f"must not be negative, got {v}")
+            raise self.error(k, f"must not be negative, got {v}", "use zero or a positive number")
         return d
 
     def int(self, k: str, default: Any = ..., minimum: int | None = None) -> Any:
@@ -223,15 +225,15 @@ class _Section:
         if v is default and k not in self.data:
             return v
         if isinstance(v, bool) or not isinstance(v, int):
-            raise self.error(k, f"expected an integer, got {v!r}")
+            raise self.error(k, f"expected an integer, got {v!r}", f"write a whole number, e.g. {k} = {minimum or 1}")
         if minimum is not None and v < minimum:
-            raise self.error(k, f"must be at least {minimum}, got {v}")
+            raise self.error(k, f"must be at least {minimum}, got {v}", f"use {minimum} or more")
         return v
 
     def bool(self, k: str, default: Any = ...) -> Any:
         v = self.raw(k, default)
         if not isinstance(v, bool):
-            raise self.error(k, f"expected true or false, got {v!r}")
+            raise self.error(k, f"expected true or false, got {v!r}", f"write {k} = true or {k} = false")
         return v
 
     def check_unknown(self) -> None:
@@ -262,7 +264,7 @@ def load_strategy(path: str | Path) -> Strategy:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
     except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=file) from None
+        raise ConfigError("not UTF-8 text", file=file, remedy="save the file as UTF-8") from None
     top = _Section(file, "", data)
     for k in ("engine", "fx", "instruments", "pairs", "risk", "alerts", "calendars"):
         top.used.add(k)
@@ -287,7 +289,7 @@ def load_strategy(path: str | Path) -> Strategy:
     for name, body in _table(file, data, "instruments").items():
         s = _Section(file, f"instruments.{name}", body if isinstance(body, dict) else {})
         if not isinstance(body, dict):
-            raise s.error("", "expected a table")
+            raise s.error("", "expected a table", f"write it as [instruments.{name}]")
         unit = s.str("unit")
         if unit not in UNITS:
             raise s.error("unit", f"unknown unit {unit!r}", f"use one of {', '.join(UNITS)}")
@@ -340,7 +342,7 @@ def load_strategy(path: str | Path) -> Strategy:
                 raise s.error(k, f"unknown instrument {v!r}", f"define [instruments.{v}] or use one of "
                               f"{', '.join(instruments) or '(none defined)'}")
         if inner == outer:
-            raise s.error("outer", "inner and outer are the same instrument")
+            raise s.error("outer", "inner and outer are the same instrument", "pair two different instruments")
         fx_name = s.str("fx", None)
         if fx_name is not None and fx_name not in fx:
             raise s.error("fx", f"unknown FX source {fx_name!r}", f"define [fx.{fx_name}]")
@@ -389,7 +391,7 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
     d = RiskConfig()
     share = r.dec("max_reject_share", d.max_reject_share, positive=True)
     if share > 1:
-        raise r.error("max_reject_share", f"{share} is not a share between 0 and 1")
+        raise r.error("max_reject_share", f"{share} is not a share between 0 and 1", "e.g. max_reject_share = 0.5")
     inst_limits = {}
     for name, body in _table(file, r.data, "instruments", "risk.").items():
         s = _Section(file, f"risk.instruments.{name}", body if isinstance(body, dict) else {})
@@ -425,7 +427,7 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
     hook = AlertHook(command=a.str("command", None), webhook=a.str("webhook", None))
     a.check_unknown()
     if hook.webhook and not hook.webhook.startswith(("http://", "https://")):
-        raise a.error("webhook", f"{hook.webhook!r} is not an http(s) URL")
+        raise a.error("webhook", f"{hook.webhook!r} is not an http(s) URL", "use an http:// or https:// URL")
     cfg = RiskConfig(
         max_message_rate=r.int("max_message_rate", d.max_message_rate, minimum=1),
         reject_window=r.int("reject_window", d.reject_window, minimum=1),
@@ -451,7 +453,7 @@ def _inputs(s: _Section) -> dict:
         try:
             out[k] = Decimal(str(v))
         except InvalidOperation:
-            raise s.error(f"inputs.{k}", f"expected a number, got {v!r}") from None
+            raise s.error(f"inputs.{k}", f"expected a number, got {v!r}", f"e.g. inputs = {{ {k} = 80 }}") from None
     return out
 
 
@@ -527,7 +529,8 @@ def _check_pair(s: _Section, pc: PairConfig, instruments: dict[str, Instrument],
             raise s.error("exit_below", f"{pc.exit_below} is not above entry_below {pc.entry_below}",
                           "the exit must be on the near side of the entry (hysteresis)")
     if pc.entry_above is not None and pc.entry_below is not None and pc.entry_below >= pc.entry_above:
-        raise s.error("entry_below", f"{pc.entry_below} is not below entry_above {pc.entry_above}")
+        raise s.error("entry_below", f"{pc.entry_below} is not below entry_above {pc.entry_above}",
+                      "buy the basis (entry_below) lower than you sell it (entry_above)")
     if pc.max_position < pc.ticket_qty:
         raise s.error("max_position", f"{pc.max_position} is below ticket_qty {pc.ticket_qty}",
                       "a single ticket would already breach it")

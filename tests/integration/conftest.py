@@ -31,13 +31,13 @@ class SimWorld:
 
 
 def start_sim(work: Path, *, seed: int = 7, market: Path = SESSIONS / "sim_market.toml",
-              extra_args: list[str] | None = None) -> SimWorld:
-    sim_sessions = A.load_session_file(str(SESSIONS / "sim.cfg"), "acceptor")
-    venues = [s.venue for s in sim_sessions.sessions]
+              extra_args: list[str] | None = None, config: Path = SESSIONS / "sim.cfg") -> SimWorld:
+    sim_sessions = A.load_session_file(str(config), "acceptor")
+    venues = list(dict.fromkeys(s.venue for s in sim_sessions.sessions))
     ports = dict(zip(venues, A.free_ports(len(venues))))
     env_add, creds = A.demo_credentials(venues)
     db_url = f"sqlite:///{work / 'sim.db'}"
-    proc = A.spawn_sim(str(SESSIONS / "sim.cfg"), str(market), ports=ports, store=str(work / "store-sim"),
+    proc = A.spawn_sim(str(config), str(market), ports=ports, store=str(work / "store-sim"),
                        db_url=db_url, seed=seed, env={**os.environ, **env_add}, log_path=str(work / "sim.log"),
                        extra_args=extra_args)
     return SimWorld(proc, ports, creds, db_url, work / "store-sim", work)

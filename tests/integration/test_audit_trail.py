@@ -108,10 +108,10 @@ def test_a_real_run_verifies_fails_naming_each_tampered_row_and_every_ticket_tra
     store = str(tmp_path / "store-engine")
     log = str(tmp_path / "xmc.log")
 
-    # untouched: passes, from a real process, with the FileStore compared
-    res = xmc("--log-file", log, "audit", "verify", "--db", audit_url, "--store", store)
+    # untouched: passes, from a real process, with the FileStore the run recorded (runs.config stores)
+    res = xmc("--log-file", log, "audit", "verify", "--db", audit_url)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "4 session(s)" in res.stdout and "OK: 1 run(s)" in res.stdout
+    assert "4 session(s)" in res.stdout and "runs.config stores" in res.stdout and "OK: 1 run(s)" in res.stdout
     seal = eng.audit.chain_length, eng.audit.chain_head
     assert f"chain {seal[0]} entries, sealed, head {seal[1]}" in res.stdout
 

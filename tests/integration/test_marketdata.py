@@ -49,7 +49,8 @@ def test_tickets_follow_the_basis_stop_on_stale_quotes_and_pause_for_the_lunch_b
         tmp_path, "[venues.LME]\nmd_freeze_s = [3, 6]\n")])
     text = (ONE_TICKET.replace("max_position = 25", "max_position = 100000")
             .replace("max_quote_age_ms = 3000", "max_quote_age_ms = 700")
-            .replace('[instruments.SHFE_CU]', '[instruments.SHFE_CU]\ncalendar = "SHFE"'))
+            .replace('calendar = "ALWAYS"      # the simulated venues trade around the clock; "SHFE" for the '
+                     "exchange's hours", 'calendar = "SHFE"'))
     # Monday 2026-11-23, 11:29:51 in Shanghai: the morning session ends at 11:30 (lunch until 13:30)
     lunch = _at("2026-11-23T11:30:00", "Asia/Shanghai")
     try:
@@ -78,7 +79,8 @@ def test_a_market_opens_at_its_local_time_across_a_daylight_saving_change(tmp_pa
     morning, so the open is 22:00 UTC (it was 23:00 UTC the Sunday before)."""
     sim = start_sim(tmp_path)
     head = ONE_TICKET.split("[pairs.CU_SHFE_LME]")[0]
-    text = head.replace('[instruments.COMEX_HG]', '[instruments.COMEX_HG]\ncalendar = "CME"') + """
+    text = head.replace('calendar = "ALWAYS"      # "CME" for Globex\'s hours in America/Chicago',
+                        'calendar = "CME"') + """
 [pairs.LME_COMEX]
 inner = "LME_CA"
 outer = "COMEX_HG"

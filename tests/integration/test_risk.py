@@ -38,6 +38,15 @@ def _engine(tmp_path, sim, strategy_text: str, sock: Path):
                                journal_path=str(tmp_path / "journal.jsonl"), control_path=str(sock))
 
 
+def _guarded_engine(tmp_path, sim, text: str, sock: Path):
+    """Build the engine; if that fails, stop the simulator before the test fails."""
+    try:
+        return _engine(tmp_path, sim, text, sock)
+    except BaseException:
+        sim.proc.stop()
+        raise
+
+
 def _xmc(*args, timeout=60, user: str | None = None):
     cmd = [sys.executable, "-m", "xmc_fix", "--log-file", os.devnull, *args]
     if user:
@@ -60,7 +69,11 @@ def test_a_breach_halts_the_pair_mid_run(tmp_path, sockdir):
         tmp_path, '[[script]]\nvenue = "LME"\norder = 1\naction = "reject"\n')])
     text = ONE_TICKET.replace("chase_attempts = 3", 'mode = "unwind"\nchase_attempts = 3') + \
         "\n[risk.pairs.CU_SHFE_LME]\ndaily_loss_limit = 1\n"
-    eng = _engine(tmp_path, sim, text, sockdir / "x.sock")
+    try:
+        eng = _engine(tmp_path, sim, text, sockdir / "x.sock")
+    except BaseException:
+        sim.proc.stop()
+        raise
     try:
         eng.start()
         assert _wait(lambda: eng.serial.call(lambda: eng.engine.pair_state(eng.engine.pairs["CU_SHFE_LME"]))
@@ -83,7 +96,7 @@ def test_xmc_halt_takes_effect_on_a_running_engine(tmp_path, sockdir):
     # keeps adding to its position on every book update: a halt must stop that
     text = ONE_TICKET.replace("max_position = 25", "max_position = 100000")
     sock = sockdir / "x.sock"
-    eng = _engine(tmp_path, sim, text, sock)
+    eng = _guarded_engine(tmp_path, sim, text, sock)
     db = f"sqlite:///{tmp_path / 'engine.db'}"
     count = lambda: eng.serial.call(lambda: eng.engine.stats.tickets)  # noqa: E731
     try:
@@ -116,7 +129,7 @@ def test_xmc_flatten_flattens_a_legged_position_while_halted(tmp_path, sockdir):
         tmp_path, '[[script]]\nvenue = "LME"\norder = 1\naction = "reject"\n')])
     text = ONE_TICKET.replace("chase_attempts = 3", 'mode = "halt"\nchase_attempts = 3')
     sock = sockdir / "x.sock"
-    eng = _engine(tmp_path, sim, text, sock)
+    eng = _guarded_engine(tmp_path, sim, text, sock)
     pair = lambda: eng.engine.pairs["CU_SHFE_LME"]  # noqa: E731
     try:
         eng.start()
@@ -144,7 +157,7 @@ def test_the_control_socket_refuses_other_users_and_malformed_commands(tmp_path,
         pytest.fail("runuser (util-linux) is needed to act as another user")
     sim = start_sim(tmp_path)
     sock = sockdir / "x.sock"
-    eng = _engine(tmp_path, sim, ONE_TICKET.replace("entry_above = -100000", "entry_above = 100000"), sock)
+    eng = _guarded_engine(tmp_path, sim, ONE_TICKET.replace("entry_above = -100000", "entry_above = 100000"), sock)
     try:
         eng.start()
         os.chmod(sockdir, 0o755)   # even with the folder open, the socket itself is 0600

@@ -99,9 +99,15 @@ def bench(url: str, n: int = 50_000, *, paced_rate: int = 12_000, paced_seconds:
           backend: str | None = None, spill_dir: str | Path | None = None) -> BenchResult:
     """Burst then paced, into ``url`` (tables are created if needed; rows are added under a fresh
     run id, so an existing database is not disturbed except by the added rows)."""
+    if spill_dir is None:
+        with tempfile.TemporaryDirectory(prefix="xmc-bench-") as tmp:
+            return bench(url, n, paced_rate=paced_rate, paced_seconds=paced_seconds, backend=backend, spill_dir=tmp)
     msgs = synthetic_messages(n)
-    spill = spill_dir or tempfile.mkdtemp(prefix="xmc-bench-")
-    w = AuditWriter(url, f"bench-{uuid.uuid4().hex[:8]}", venues_by_session=SESSIONS, spill_dir=spill).start()
+    spill = spill_dir
+    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+    w = AuditWriter(url, run_id, venues_by_session=SESSIONS, spill_dir=spill).start()
+    w.record("runs", {"run_id": run_id, "role": "bench", "started_ns": time.time_ns(), "host": platform.node(),
+                      "pid": os.getpid(), "command": "scripts/bench_audit"})
     try:
         # burst
         t0 = time.perf_counter()
@@ -134,6 +140,7 @@ def bench(url: str, n: int = 50_000, *, paced_rate: int = 12_000, paced_seconds:
         t2 = time.perf_counter()
         w.flush(timeout=900)
         drain = time.perf_counter() - t2
+        w.update("runs", {"run_id": run_id, "ended_ns": time.time_ns()})
         return BenchResult(backend or url.split(":", 1)[0], n, burst_rate, backlog, put_ns, paced_rate,
                            paced_seconds, max(max_backlog, at_end), at_end, drain, w.stats.batches, w.stats.errors)
     finally:

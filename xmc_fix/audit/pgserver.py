@@ -83,14 +83,22 @@ class TempPostgres:
         return prefix + list(args)
 
     def start(self, attempts: int = 3) -> "TempPostgres":
+        try:
+            return self._start(attempts)
+        except OSError as e:   # runuser or a binary missing, a folder we cannot make
+            self.stop()
+            raise PostgresUnavailable(f"cannot start a PostgreSQL server: {e}") from e
+
+    def _start(self, attempts: int) -> "TempPostgres":
         t0 = time.monotonic()
-        self.root = Path(tempfile.mkdtemp(prefix="xmc-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="xmc-pg-", dir=self._parent()))
         os.chmod(self.root, 0o700)
+        data, sock = self.root / "data", self.root / "sock"
+        sock.mkdir()
         if self.user:
             pw = pwd.getpwnam(self.user)
-            os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        data, sock = self.root / "data", self.root / "sock"
-        self._as_user(["mkdir", "-p", str(sock)])
+            for p in (self.root, sock):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
         res = subprocess.run(self._cmd(str(self.bin_dir / "initdb"), "-D", str(data), "-U", self.SUPERUSER,
                                        "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"),
                              capture_output=True, text=True)
@@ -115,11 +123,20 @@ class TempPostgres:
             log_tail = (self.root / "server.log").read_text()[-2000:]
         except OSError:
             pass
-        self._cleanup()
+        self.stop()   # a server still starting when pg_ctl gave up is stopped too
         raise PostgresUnavailable(f"pg_ctl start failed: {last}\n{log_tail}")
 
-    def _as_user(self, args: list[str]) -> None:
-        subprocess.run(self._cmd(*args), check=True, capture_output=True)
+    def _parent(self) -> str | None:
+        """Where the temporary folder goes: the usual temp folder, unless the server's user could not
+        reach it (every folder above must let others through)."""
+        if self.user is None:
+            return None
+        for candidate in (tempfile.gettempdir(), "/var/tmp", "/dev/shm"):
+            p = Path(candidate)
+            if p.is_dir() and all(os.stat(q).st_mode & 0o001 for q in (p, *p.parents)):
+                return str(p)
+        raise PostgresUnavailable(f"no temporary folder the '{self.user}' user can reach "
+                                  f"({tempfile.gettempdir()}, /var/tmp, /dev/shm are closed to others)")
 
     def stop(self) -> None:
         if self.root is None:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 
 from xmc_fix.audit import models
-from xmc_fix.audit.verify import connect
+from xmc_fix.audit.verify import reading
 from xmc_fix.errors import ConfigError
 
 MSG_NAMES = {"D": "NewOrderSingle", "F": "OrderCancelRequest", "G": "OrderCancelReplaceRequest",
@@ -120,12 +120,8 @@ def _strip(row) -> dict:
 
 def trace(db_url: str, ticket_id: str) -> dict:
     """The ticket's row, its decision and the timeline (``steps``, oldest first)."""
-    eng = connect(db_url)
-    try:
-        with eng.connect() as conn:
-            return _trace(conn, ticket_id)
-    finally:
-        eng.dispose()
+    with reading(db_url) as conn:
+        return _trace(conn, ticket_id)
 
 
 def _trace(conn, ticket_id: str) -> dict:
@@ -236,19 +232,34 @@ def _trace(conn, ticket_id: str) -> dict:
 
 
 def _fx_venue(run, pair: str) -> tuple[str, str] | None:
-    """The pair's FX venue and symbol, from the strategy file the run recorded (if still readable)."""
+    """The pair's FX venue and symbol, from the strategy the run recorded: its text when the run kept
+    it (``runs.config`` ``strategy_text``), else the file, if it is still readable."""
     try:
         cfg = json.loads(run["config"]) if run is not None and run["config"] else {}
-        path = cfg.get("strategy")
-        if not path:
-            return None
-        from xmc_fix.config import load_strategy
-        strategy = load_strategy(path)
-        src = strategy.fx.get(strategy.pairs[pair].fx or "")
-        if src is not None and src.venue:
-            return src.venue, src.symbol
-    except Exception:  # a moved or changed strategy file only costs the FX line
+    except (TypeError, ValueError):
         return None
+    from xmc_fix.config import load_strategy
+    path, text_ = cfg.get("strategy"), cfg.get("strategy_text")
+    attempts = []
+    if text_:
+        attempts.append("text")
+    if path:
+        attempts.append("file")
+    for how in attempts:
+        try:
+            if how == "file":
+                strategy = load_strategy(path)
+            else:
+                import tempfile
+                from pathlib import Path
+                with tempfile.TemporaryDirectory() as d:
+                    p = Path(d) / "strategy.toml"
+                    p.write_text(text_)
+                    strategy = load_strategy(str(p))
+            src = strategy.fx.get(strategy.pairs[pair].fx or "")
+            return (src.venue, src.symbol) if src is not None and src.venue else None
+        except Exception:  # a moved or changed strategy only costs the FX line
+            continue
     return None
 
 

@@ -9,7 +9,8 @@ Two independent witnesses are checked:
    was closed, its length and head equal the seal the writer left in ``runs``.
 2. **QuickFIX's FileStore** of each session whose store folder is known (``--store``, or
    ``runs.config`` ``stores``/``store``): every outgoing message QuickFIX kept equals the database's
-   outgoing row with that sequence number (secrets compared masked), and every outgoing sequence number
+   outgoing row with that sequence number (secrets compared masked, and the CheckSum of a message that
+   carried one ignored: the store's is restamped after the scrub), and every outgoing sequence number
    the database has within the store's range is in the store.
 
 What it cannot see: a database rewritten from some row onward *with* every later hash recomputed
@@ -20,17 +21,20 @@ Reading only: verify never writes to the database or the store.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from xmc_fix.audit import chain, models
 from xmc_fix.audit.filestore import StoreFile, read_store
 from xmc_fix.errors import ConfigError
-from xmc_fix.venues.credentials import mask_fix_bytes
+from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
 
 _APPEND = [t for t, k in models.CHAIN_KEYS.items() if k == "id"]
 _UPSERT = [t for t, k in models.CHAIN_KEYS.items() if k != "id"]
@@ -38,17 +42,42 @@ _TABLE_ORDER = {t: i for i, t in enumerate(models.CHAIN_KEYS)}
 _LATE = 1 << 62
 
 
+@contextmanager
+def reading(url: str):
+    """A connection to an existing audit database, or a ConfigError naming the URL."""
+    eng = connect(url)
+    try:
+        try:
+            conn = eng.connect()
+        except OperationalError as e:
+            raise ConfigError(f"cannot connect: {str(e.orig if e.orig is not None else e).strip().splitlines()[0]}",
+                              file=shown(url), key="--db", remedy="check the URL, the server and the credentials") from None
+        with conn:
+            yield conn
+    finally:
+        eng.dispose()
+
+
+def shown(url: str) -> str:
+    """A database URL fit to print: the password, if any, hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
 def connect(url: str) -> Engine:
     """An engine on an existing audit database; unlike the writer's, it creates nothing."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
         path = Path(url[len("sqlite:///"):]).expanduser()
         if not path.is_file():
-            raise ConfigError("database not found", file=url, key="--db", remedy="run `xmc demo` or pass --db URL")
+            raise ConfigError("database not found", file=shown(url), key="--db",
+                              remedy="run `xmc demo` or pass --db URL")
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
     try:
         return create_engine(url, **kwargs)
     except Exception as e:  # a malformed URL or a driver that is not installed
-        raise ConfigError(f"cannot open the database: {e}", file=url, key="--db",
+        raise ConfigError(f"cannot open the database: {e}", file=shown(url), key="--db",
                           remedy="use a SQLAlchemy URL, e.g. sqlite:///var/xmc.db or "
                                  "postgresql+psycopg://user@host:5432/xmc") from e
 
@@ -126,6 +155,19 @@ class Verification:
         return "\n".join(lines) + "\n"
 
 
+_SECRET_FIELD = re.compile(rb"(?:^|\x01)(?:" + b"|".join(str(t).encode() for t in SECRET_TAGS) + rb")=")
+_CHECKSUM = re.compile(rb"\x0110=[0-9]{3}\x01$")
+
+
+def comparable(raw: bytes) -> bytes:
+    """A FIX message as the store and the database can both be compared: secrets masked, and for a
+    message that carries one, the CheckSum ignored (the engine restamps it in the store after
+    overwriting the password; the database keeps the original)."""
+    if not _SECRET_FIELD.search(raw):
+        return raw
+    return _CHECKSUM.sub(b"\x0110=---\x01", mask_fix_bytes(raw))
+
+
 def _as_bytes(v) -> bytes:
     """A ``raw`` column as bytes, whatever SQLite holds (a plain SQL edit can leave text there)."""
     if v is None:
@@ -158,12 +200,8 @@ def chain_seal(db_url: str, run_id: str) -> tuple[int, str] | None:
 def verify(db_url: str, run: str = "all", *, store: str | None = None, head: str | None = None) -> Verification:
     """Check the chain(s) and, where known, the FileStore. ``run`` is a run id, ``latest`` (the latest
     engine run) or ``all``; ``head`` an anchored chain head the selected run must contain."""
-    eng = connect(db_url)
-    try:
-        with eng.connect() as conn:
-            return _Verifier(conn, db_url, run, store, head).run()
-    finally:
-        eng.dispose()
+    with reading(db_url) as conn:
+        return _Verifier(conn, shown(db_url), run, store, head).run()
 
 
 class _Verifier:
@@ -188,8 +226,7 @@ class _Verifier:
         self.pos = {rid: i for i, rid in enumerate(runs)}
         self.single = None if self.run_arg == "all" else runs[0]
         entries = self._load_entries()
-        chained = {x for (x,) in self.conn.execute(select(models.audit_chain.c.run_id).distinct())}
-        self.unchained = {rid: 0 for rid in self.run_rows if rid not in chained}
+        self.unchained = {rid: 0 for rid in self.run_rows if rid not in self.chained}
         for rid in runs:
             self._check_chain(rid, entries.get(rid, []))
         self._check_rows(entries)
@@ -209,8 +246,8 @@ class _Verifier:
     def _select_runs(self) -> list[str]:
         r, c = models.runs, models.audit_chain
         rows = {row.run_id: row for row in self.conn.execute(select(r)).all()}
-        chained = {x for (x,) in self.conn.execute(select(c.c.run_id).distinct())}
-        if self.run_arg in ("latest",):
+        self.chained = chained = {x for (x,) in self.conn.execute(select(c.c.run_id).distinct())}
+        if self.run_arg == "latest":
             eng_runs = sorted((row for row in rows.values() if row.role == "engine"), key=lambda x: x.started_ns)
             if not eng_runs:
                 raise ConfigError("no engine run in this database", key="--run", remedy="pass --run all or a run id")
@@ -462,14 +499,14 @@ class _Verifier:
         for seq in sorted(sf.messages):
             if not span_lo <= seq <= span_hi:
                 continue
-            stored = mask_fix_bytes(sf.messages[seq])
+            stored = comparable(sf.messages[seq])
             cands = by_seq.get(seq, [])
             compared += 1
             if not cands:
                 self.problem("deleted", "fix_messages", None, rid,
                              f"session {session} out seq {seq} is in QuickFIX's store ({sf.prefix}.body) but not "
                              "in the database", (pos, _LATE - 1, seq))
-            elif not any(_as_bytes(c.raw) == stored for c in cands):
+            elif not any(comparable(_as_bytes(c.raw)) == stored for c in cands):
                 c = next((c for c in cands if not c.poss_dup), cands[0])
                 self.problem("changed", "fix_messages", c.id, c.run_id,
                              f"session {session} out seq {seq} differs from QuickFIX's store ({sf.prefix}.body)",

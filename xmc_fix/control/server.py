@@ -42,8 +42,10 @@ class ControlServer:
         self._stop = threading.Event()
 
     def start(self) -> "ControlServer":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)
+        folder = self.path.parent
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            os.chmod(folder, 0o700)   # only a folder of our own: never tighten /tmp or a user's folder
         if self.path.exists():
             if _alive(self.path):
                 raise RuntimeError(f"another engine is listening on {self.path}")

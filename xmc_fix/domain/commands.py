@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from xmc_fix.domain.enums import OrdType, PositionEffect, Side, TimeInForce
 from xmc_fix.domain.instruments import Instrument
 
 
-@dataclass(frozen=True, slots=True)
-class NewOrder:
+class NewOrder(NamedTuple):
+    """A new order. A named tuple (immutable, built in C): two are made on every decision."""
+
     cl_ord_id: str
     instrument: Instrument
     side: Side

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from xmc_fix.domain.enums import BookAction, BookSide, ExecType, OrdStatus, Side
 
 
-@dataclass(frozen=True, slots=True)
-class BookEntry:
+class BookEntry(NamedTuple):
+    """One change to a book level. A named tuple rather than a dataclass: market data is the
+    hottest path, and a tuple is built in C (immutable all the same)."""
+
     action: BookAction
     side: BookSide
     price: Decimal

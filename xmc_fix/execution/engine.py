@@ -129,6 +129,7 @@ class PairRuntime:
     calendars: tuple = (None, None)            # the legs' market calendars (None: always open)
     market_until_ns: int = 0                   # the legs' market states hold until then
     carry_cache: dict = field(default_factory=dict)
+    quiet_screen: tuple | None = None          # best prices, FX, position when nothing last crossed
     last_denial: DenyReason | None = None
     signals: int = 0
     denials: int = 0
@@ -178,6 +179,9 @@ class EngineStats:
     unknown_reports: int = 0
     legged: int = 0                                     # legging incidents
     decision_to_send_ns: list = field(default_factory=list)
+    trace: bool = False       # xmc bench: stage timings and market-data lag samples
+    stages: list = field(default_factory=list)          # (recv, evaluate, decide, first sent, last sent) ns
+    md_lag: list = field(default_factory=list)          # (recv_ns, recv_ns - venue SendingTime) every 16th
 
 
 class Engine:
@@ -206,6 +210,7 @@ class Engine:
         self.venues_up: set[str] = set()
         self._asked: set[str] = set()          # orders we sent a status request or cancel for
         self._next_sample_ns = 0
+        self._t_eval = 0
         self._instruments_by_venue: dict[str, list[Instrument]] = {}
         self._build()
 
@@ -390,6 +395,8 @@ class Engine:
         if book is None:
             return self._unknown_instrument(upd.venue, upd.symbol, upd.recv_ns)
         self.stats.md_updates += 1
+        if self.stats.trace and not self.stats.md_updates & 15 and upd.venue_ns:
+            self.stats.md_lag.append((upd.recv_ns, upd.recv_ns - upd.venue_ns))
         if not book.apply(upd):
             if book.gap:
                 book.gap = False
@@ -579,6 +586,7 @@ class Engine:
         return effective(self.hold.state, pr.hold.state)
 
     def _evaluate(self, pr: PairRuntime, recv_ns: int) -> None:
+        self._t_eval = self.clock.now_ns() if self.stats.trace else 0
         if pr.market_until_ns and self.clock.now_ns() >= pr.market_until_ns:
             self._check_market(pr, self.clock.now_ns())
         if pr.active is not None or pr.legged or self.stopping or self.pair_state(pr) is TradingState.HALTED:
@@ -603,6 +611,11 @@ class Engine:
         ibid, iask, obid, oask = ib.best_bid(), ib.best_ask(), ob.best_bid(), ob.best_ask()
         if (ibid and iask and ibid[0] >= iask[0]) or (obid and oask and obid[0] >= oask[0]):
             return  # a crossed book is a data problem, not an opportunity
+        # Nothing crossed last time and no best price, FX or position has moved since: a size change
+        # deeper in a book cannot make it cross now (most market data is exactly that).
+        screen = (ibid and ibid[0], iask and iask[0], obid and obid[0], oask and oask[0], fx, pos)
+        if screen == pr.quiet_screen:
+            return
         sell = pr.pricer.basis(ibid[0], oask[0], fx) if ibid and oask else None
         buy = pr.pricer.basis(iask[0], obid[0], fx) if iask and obid else None
         pr.last_basis = (sell, buy)
@@ -619,7 +632,9 @@ class Engine:
                 choice = (Direction.BUY_BASIS, TicketIntent.CLOSE, cfg.exit_above)
         if choice is None:
             pr.last_denial = None
+            pr.quiet_screen = screen
             return
+        pr.quiet_screen = None
         direction, intent, threshold = choice
         bundle = None
         if intent is TicketIntent.OPEN:
@@ -702,9 +717,37 @@ class Engine:
     def _start_ticket(self, pr: PairRuntime, direction: Direction, intent: TicketIntent, q: Quote,
                       legs_plan: tuple[LegPlan, LegPlan], fx: Decimal | None, threshold: Decimal,
                       planned: Decimal, recv_ns: int, books: tuple, bundle: Bundle | None) -> None:
+        """Journal the intent, send both legs, then build and record the ticket. Only what the
+        orders need comes before they leave."""
         now = self.clock.now_ns()
         cfg = pr.cfg
-        tid = self.ids.ticket_id()
+        ids = self.ids
+        tid = ids.ticket_id()
+        p_in, p_out = legs_plan
+        cmd_in = NewOrder(ids.cl_ord_id(), p_in.inst, p_in.side, p_in.lots, cfg.inner_order_type, p_in.price,
+                          cfg.inner_tif, self.account, self._position_effect(p_in.inst, intent, bundle, now))
+        cmd_out = NewOrder(ids.cl_ord_id(), p_out.inst, p_out.side, p_out.lots, cfg.outer_order_type, p_out.price,
+                           cfg.outer_tif, self.account, self._position_effect(p_out.inst, intent, bundle, now))
+        pending = None
+        if cfg.submission == "sequential":
+            lead = self._sequential_first(pr, q, p_in.lots, p_out.lots)
+            out = ((LegRole.INNER, cmd_in),) if lead is LegRole.INNER else ((LegRole.OUTER, cmd_out),)
+            pending = cmd_out if lead is LegRole.INNER else cmd_in
+        else:
+            out = ((LegRole.INNER, cmd_in), (LegRole.OUTER, cmd_out))
+        closes = bundle.ticket_id if bundle else None
+        # Intent first: the ticket and the orders about to leave are on disk before they do.
+        self.journal.write("intent", ticket={
+            "ticket_id": tid, "pair": pr.name, "direction": direction.value, "intent": intent.value,
+            "created_ns": now, "state": "PENDING", "closes": closes,
+            "lots": {"INNER": str(p_in.lots), "OUTER": str(p_out.lots)},
+            "decision": {"basis": str(q.basis), "threshold": str(threshold), "inner_px": str(q.inner.avg),
+                         "outer_px": str(q.outer.avg), "outer_converted": str(q.outer_converted),
+                         "fx": str(fx if fx is not None else 1), "planned_residual": str(planned)}},
+            orders=[_cmd_record(c, tid, role.value, "ENTRY", now) for role, c in out])
+        # Both legs (or the first, when sequential), back to back, from this callback.
+        sent = [self._send_cmd(c) for _, c in out]
+        # --- orders are out; everything below is bookkeeping ---
         ib, ob, fxb = books
         decision = Decision(
             ts_ns=now, basis=q.basis, threshold=threshold, inner_px=q.inner.avg, outer_px=q.outer.avg,
@@ -712,46 +755,37 @@ class Engine:
             inner_book=ib.top(), outer_book=ob.top(),
             fx_age_ns=(recv_ns - fxb.recv_ns) if fxb is not None else None,
             inner_age_ns=recv_ns - ib.recv_ns, outer_age_ns=recv_ns - ob.recv_ns, planned_residual=planned)
-        legs = {}
-        cmds = {}
-        for role, plan, ot, tif in ((LegRole.INNER, legs_plan[0], cfg.inner_order_type, cfg.inner_tif),
-                                    (LegRole.OUTER, legs_plan[1], cfg.outer_order_type, cfg.outer_tif)):
-            legs[role] = Leg(role, plan.inst, plan.side, plan.lots)
-            cmds[role] = NewOrder(self.ids.cl_ord_id(), plan.inst, plan.side, plan.lots, ot, plan.price, tif,
-                                  self.account, self._position_effect(plan.inst, intent, bundle, now))
+        legs = {LegRole.INNER: Leg(LegRole.INNER, p_in.inst, p_in.side, p_in.lots),
+                LegRole.OUTER: Leg(LegRole.OUTER, p_out.inst, p_out.side, p_out.lots)}
         ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance)
-        w = Work(ticket, closes=bundle.ticket_id if bundle else None)
-        first = (LegRole.INNER, LegRole.OUTER)
-        if cfg.submission == "sequential":
-            lead = self._sequential_first(pr, q, legs_plan[0].lots, legs_plan[1].lots)
-            first = (lead,)
-            w.pending = cmds[LegRole.OUTER if lead is LegRole.INNER else LegRole.INNER]
+        w = Work(ticket, closes=closes, pending=pending)
         orders = []
-        for role in first:
-            order = Order(cmds[role], tid, role, OrderRole.ENTRY, now)
+        for (role, cmd), sent_ns in zip(out, sent):
+            order = Order(cmd, tid, role, OrderRole.ENTRY, now)
+            if sent_ns is not None:
+                order.sent_ns = sent_ns
+            else:
+                order.status = OrdStatus.REJECTED
+                order.text = f"not sent: {cmd.venue} session unavailable"
+                order.done_ns = self.clock.now_ns()
             legs[role].orders.append(order)
-            self.orders[cmds[role].cl_ord_id] = order
+            self.orders[cmd.cl_ord_id] = order
             orders.append(order)
         self.tickets[tid] = ticket
         self.work[tid] = w
         pr.active = ticket
-        # Intent first: the ticket and its ClOrdIDs are on disk before any order leaves.
-        self.journal.write("ticket", **self._ticket_record(ticket, w))
-        for order in orders:
-            self.journal.write("order", **self._order_record(order))
-        # Both legs (or the first, when sequential), back to back, from this callback.
-        sent_any = False
-        for order in orders:
-            sent_any |= self._send(order)
-        last_sent = max((o.sent_ns for o in orders if o.sent_ns), default=None)
+        sent_any = any(x is not None for x in sent)
+        last_sent = max((x for x in sent if x is not None), default=None)
         ticket.sent_ns = last_sent
-        # --- orders are out; everything below is bookkeeping ---
         self.stats.tickets += 1
         if last_sent is not None:
             self.stats.decision_to_send_ns.append(last_sent - recv_ns)
+            if self.stats.trace:
+                first_sent = min(x for x in sent if x is not None)
+                self.stats.stages.append((recv_ns, self._t_eval, now, first_sent, last_sent))
         t = ticket.apply(TicketTrigger.SENT if sent_any else TicketTrigger.SEND_FAILED, self.clock.now_ns(),
                          f"{intent.value} {direction.value} at basis {q.basis:.6g} (threshold {threshold})"
-                         + (f", {cfg.submission} from {first[0].value.lower()}" if len(first) == 1 else ""))
+                         + (f", {cfg.submission} from {out[0][0].value.lower()}" if len(out) == 1 else ""))
         self._audit_ticket(ticket, recv_ns)
         self._audit_transition(ticket, t)
         self.audit.event("verdict", recv_ns, pair=pr.name, ticket_id=tid, ok=True, order_kind=intent.value,
@@ -790,13 +824,21 @@ class Engine:
         cal = self.strategy.calendars.get(inst.calendar) if inst.calendar else None
         return cal.trading_day(ns) if cal is not None else _trading_day(ns)
 
+    def _send_cmd(self, cmd: NewOrder) -> int | None:
+        """Hand an order to its venue; the time it was handed over, or None if it could not be."""
+        if not self.sender.send_new(cmd, self.clock.now_ns()):
+            return None
+        sent = self.clock.now_ns()
+        v = cmd.instrument.venue
+        self.gate.spend(v, sent)
+        self.gate.add_working(cmd.instrument, cmd.side, cmd.qty)
+        self.stats.orders[v] = self.stats.orders.get(v, 0) + 1
+        return sent
+
     def _send(self, order: Order) -> bool:
-        if self.sender.send_new(order.command, order.created_ns):
-            order.sent_ns = self.clock.now_ns()
-            v = order.instrument.venue
-            self.gate.spend(v, order.sent_ns)
-            self.gate.add_working(order.instrument, order.side, order.qty)
-            self.stats.orders[v] = self.stats.orders.get(v, 0) + 1
+        sent = self._send_cmd(order.command)
+        if sent is not None:
+            order.sent_ns = sent
             return True
         order.status = OrdStatus.REJECTED
         order.text = f"not sent: {order.instrument.venue} session unavailable"
@@ -1484,12 +1526,7 @@ class Engine:
 
     @staticmethod
     def _order_record(o: Order) -> dict:
-        c = o.command
-        return {"ticket_id": o.ticket_id, "leg": o.leg.value, "role": o.role.value, "cl_ord_id": c.cl_ord_id,
-                "instrument": c.instrument.name, "side": c.side.value, "qty": c.qty, "ord_type": c.ord_type.value,
-                "price": c.price, "tif": c.tif.value, "account": c.account,
-                "position_effect": c.position_effect.value if c.position_effect else None,
-                "created_ns": o.created_ns}
+        return _cmd_record(o.command, o.ticket_id, o.leg.value, o.role.value, o.created_ns)
 
     def _audit_ticket(self, t: Ticket, md_recv_ns: int | None) -> None:
         d = t.decision
@@ -1549,6 +1586,15 @@ class Engine:
     def working(self) -> bool:
         """Any ticket not finished (working, legged or repairing)."""
         return any(not w.ticket.state.is_terminal for w in self.work.values())
+
+
+def _cmd_record(c: NewOrder, ticket_id: str, leg: str, role: str, created_ns: int) -> dict:
+    """An order as the journal keeps it (plain strings: no encoder hooks on the hot path)."""
+    return {"ticket_id": ticket_id, "leg": leg, "role": role, "cl_ord_id": c.cl_ord_id,
+            "instrument": c.instrument.name, "side": c.side.value, "qty": str(c.qty),
+            "ord_type": c.ord_type.value, "price": str(c.price) if c.price is not None else None,
+            "tif": c.tif.value, "account": c.account,
+            "position_effect": c.position_effect.value if c.position_effect else None, "created_ns": created_ns}
 
 
 def _lv(levels, depth: int) -> list[list[str]]:

@@ -13,7 +13,9 @@ tickets still open, then rewritten compactly (:meth:`Journal.compact`): open tic
 positions only, so the file stays small however long the engine runs.
 
 Records (one JSON object per line, ``k`` the kind):
-- ``ticket``: a new ticket (pair, direction, intent, legs, decision summary, bundle it closes);
+- ``intent``: a new ticket (pair, direction, intent, lots, decision summary, bundle it closes) with
+  the orders it sends first, written as one line before they leave;
+- ``ticket``: a ticket without orders yet (the flatten path, and compaction);
 - ``order``: an order about to be sent (ticket, leg, role, the full command);
 - ``end``: a ticket reached a final state, with its net lots per leg (signed: bought positive);
 - ``reopen``: a late fill broke a finished ticket's match, so it is open again;
@@ -117,7 +119,13 @@ def replay(path: str | Path) -> JournalState:
                 st.bad_lines += 1
                 continue
             st.records += 1
-            if kind == "ticket":
+            if kind == "intent":      # a new ticket and the orders it sent first, in one line
+                t = r["ticket"]
+                tickets[t["ticket_id"]] = t
+                orders[t["ticket_id"]] = list(r["orders"])
+                if r["orders"]:
+                    st.last_prefix = r["orders"][-1]["cl_ord_id"].rsplit("-", 1)[0]
+            elif kind == "ticket":
                 tickets[r["ticket_id"]] = r
                 orders.setdefault(r["ticket_id"], [])
             elif kind == "order":

@@ -23,6 +23,7 @@ import enum
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from xmc_fix.config import RiskConfig
 from xmc_fix.domain.enums import Side, TradingState
@@ -206,9 +207,8 @@ def check_rate(available: float, needed: int, venue: str, limit: int) -> Denial 
 
 
 # -- what the gate knows about the day --------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class LegPlan:
-    """One order the gate is asked about."""
+class LegPlan(NamedTuple):
+    """One order the gate is asked about (a named tuple: two are made on every decision)."""
 
     inst: Instrument
     side: Side
@@ -314,12 +314,25 @@ class RiskGate:
         if d is not None or kind in REDUCING_KINDS:
             return d
         acct = self.cfg.account(venue)
-        return (check_instrument_position(self.positions.get(inst.name, ZERO),
+        # aggregates are only summed when a limit asks for them (the decision path is hot)
+        if lim.max_position is not None:
+            d = check_instrument_position(self.positions.get(inst.name, ZERO),
                                           self.working.get((inst.name, leg.side), ZERO), leg.side, leg.lots,
                                           lim.max_position, inst)
-                or check_account(self.gross(venue, venue_instruments), leg.lots, acct.max_gross_lots, venue)
-                or check_funds(self.margin_used(venue_instruments), leg.lots, lim.margin_per_lot, acct.funds, venue)
-                or check_net_exposure(pair_net, leg.units, self.cfg.pair(pair).max_net_exposure, pair))
+            if d is not None:
+                return d
+        if acct.max_gross_lots is not None:
+            d = check_account(self.gross(venue, venue_instruments), leg.lots, acct.max_gross_lots, venue)
+            if d is not None:
+                return d
+        if acct.funds is not None and lim.margin_per_lot:
+            d = check_funds(self.margin_used(venue_instruments), leg.lots, lim.margin_per_lot, acct.funds, venue)
+            if d is not None:
+                return d
+        net_limit = self.cfg.pair(pair).max_net_exposure
+        if net_limit is not None:
+            return check_net_exposure(pair_net, leg.units, net_limit, pair)
+        return None
 
     def check_ticket(self, kind: OrderKind, legs: tuple[LegPlan, LegPlan], *, pair: str, global_state: TradingState,
                      pair_state: TradingState, sessions_up: tuple[bool, bool], quote_ages_ms: tuple[float, float],

@@ -22,6 +22,7 @@ from xmc_fix.domain.enums import TradingState
 from xmc_fix.errors import IllegalTransition
 
 LEVEL = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+_BY_LEVEL = {v: k for k, v in LEVEL.items()}
 
 
 class StateTrigger(enum.Enum):
@@ -67,11 +68,11 @@ class StateChange:
 class ScopeState:
     scope: str                       # a pair's name, or "global"
     holds: dict[str, Hold] = field(default_factory=dict)
+    state: TradingState = TradingState.ACTIVE   # kept in step with the holds (read on every tick)
 
-    @property
-    def state(self) -> TradingState:
+    def _derive(self) -> TradingState:
         level = max((LEVEL[h.level] for h in self.holds.values()), default=0)
-        return next(s for s, v in LEVEL.items() if v == level)
+        return _BY_LEVEL[level]
 
     @property
     def reason(self) -> str:
@@ -98,7 +99,7 @@ class ScopeState:
             if not sticky and hold_key in self.holds:
                 return None  # the same condition again: nothing new
             self.holds[hold_key] = Hold(hold_key, level, sticky, reason, ts_ns)
-        after = self.state
+        after = self.state = self._derive()
         if after is before:
             return None
         return StateChange(self.scope, before, after, trigger, reason or self.reason, ts_ns)

@@ -8,6 +8,7 @@ exception reach QuickFIX.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import logging
 import threading
@@ -18,9 +19,11 @@ import quickfix as fix
 
 from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.clock import SystemClock
+from xmc_fix.errors import ConfigError
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.sim.config import MarketCfg
 from xmc_fix.sim.exchange import Exchange
+from xmc_fix.sim.faultproxy import FaultPlan, FaultProxy, free_port
 from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS, msg_type_of
 from xmc_fix.venues.credentials import Credentials
 from xmc_fix.venues.settings import SessionFile
@@ -151,7 +154,12 @@ class SimServer:
                                  behaviours=behaviours, schedule=self.schedule, disconnect=self.drop)
         self.app.bind(self.exchange)
         self.audit = audit
-        self._settings = sessions.quickfix_settings()
+        # Venues with scripted session faults are served through a fault proxy on their port, their
+        # acceptor on a free internal one; without faults QuickFIX listens on the ports as given.
+        faults = {v: b.faults for v, b in (behaviours or {}).items() if getattr(b, "faults", None)}
+        acceptor_sessions, self.proxies = _fault_proxies(sessions, faults, market.seed, self._on_fault) \
+            if faults else (sessions, [])
+        self._settings = acceptor_sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
         self._logs = AuditLogFactory(audit) if audit is not None else fix.ScreenLogFactory(False, False, False)
         self._acceptor = None
@@ -162,8 +170,23 @@ class SimServer:
     def start(self) -> "SimServer":
         self._acceptor = fix.SocketAcceptor(self.app, self._store, self._settings, self._logs)
         self._acceptor.start()
+        try:
+            for proxy in self.proxies:
+                proxy.start()
+        except ConfigError:
+            for proxy in self.proxies:
+                proxy.stop()
+            self._acceptor.stop()
+            self._acceptor = None
+            raise
         self._thread.start()
         return self
+
+    def _on_fault(self, venue: str, fault: str, info: dict) -> None:
+        """A fault proxy spoiled a message: into the simulator's audit, so tests and people can
+        line the client's reaction up with it."""
+        if self.audit is not None:
+            self.audit.event("fault_injected", time.time_ns(), venue=venue, fault=fault, **info)
 
     def schedule(self, delay_s: float, fn, *args) -> None:
         """Run ``fn(*args)`` inside the exchange after ``delay_s`` (from the market thread)."""
@@ -224,3 +247,31 @@ class SimServer:
             time.sleep(0.2)
             self._acceptor.stop()
             self._acceptor = None
+        for proxy in self.proxies:      # after the acceptor: its Logouts still pass through
+            proxy.stop()
+
+
+def _fault_proxies(sessions: SessionFile, faults: dict, seed: int, on_fault) -> tuple[SessionFile, list[FaultProxy]]:
+    """A copy of ``sessions`` with each faulty venue's acceptor moved to a free internal port, and
+    one proxy per moved port listening where the venue's clients connect."""
+    moved = copy.deepcopy(sessions)
+    by_port: dict[str, list] = {}
+    for spec in moved.sessions:
+        by_port.setdefault(spec.values["SocketAcceptPort"], []).append(spec)
+    proxies = []
+    for port, specs in by_port.items():
+        venues = {s.venue for s in specs}
+        faulty = venues & set(faults)
+        if not faulty:
+            continue
+        if len(venues) > 1:
+            raise ConfigError(f"venues {', '.join(sorted(venues))} share port {port} but only "
+                              f"{', '.join(sorted(faulty))} has scripted faults", file=sessions.path,
+                              key="SocketAcceptPort", remedy="give the venue with [[fault]] entries its own port")
+        (venue,) = venues
+        internal = free_port()
+        for spec in specs:
+            spec.values["SocketAcceptPort"] = str(internal)
+        proxies.append(FaultProxy(venue, int(port), internal, FaultPlan(venue, faults[venue], seed),
+                                  on_fault=on_fault))
+    return moved, proxies

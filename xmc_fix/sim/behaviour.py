@@ -7,7 +7,9 @@ cancel, dropped connections — and an optional script of actions for particular
 The same seed gives the same decisions for the same sequence of orders.
 
 :meth:`Behaviour.plan` decides what happens to one new order; :mod:`xmc_fix.sim.exchange` carries
-it out.
+it out. Session-level faults (``[[fault]]``: dropped connections, skipped sequence numbers, garbled
+messages, bad checksums, wrong CompIDs, stale SendingTimes) are parsed here into
+:class:`FaultSpec` and carried out on the wire by :mod:`xmc_fix.sim.faultproxy`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from xmc_fix.config import _Section
 from xmc_fix.errors import ConfigError
 
 ACTIONS = ("reject", "partial", "delay", "duplicate", "reorder", "late_fill", "disconnect", "fill")
+#: Session-level faults a scenario can script (README "Scenarios", ``[[fault]]``).
+FAULTS = ("drop", "skip", "garble", "bad_checksum", "wrong_compid", "stale_sending_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,28 @@ class ScriptStep:
     ms: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """One ``[[fault]]`` entry: what happens to which venue->client messages of one venue.
+
+    Messages are counted per venue over the whole run (every connection), only those of
+    ``msg_type`` when it is given. Exactly one trigger: ``after`` (once: the ``after + 1``-th
+    message), ``every`` (each ``every``-th) or ``rate`` (each message with this probability,
+    seeded; with ``after``, only once that many messages have passed). ``count`` consecutive
+    counted messages are affected from the trigger on (for ``skip``: that many are withheld);
+    ``limit`` caps how many times an ``every`` or ``rate`` trigger fires.
+    """
+
+    venue: str
+    fault: str
+    after: int | None = None
+    every: int | None = None
+    rate: float = 0.0
+    count: int = 1
+    msg_type: str | None = None
+    limit: int | None = None
+
+
 @dataclass
 class Behaviour:
     venue: str
@@ -79,6 +105,7 @@ class Behaviour:
     script: list[ScriptStep] = field(default_factory=list)
     seed: int = 0
     orders: int = 0
+    faults: list[FaultSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed ^ zlib.crc32(self.venue.encode()))
@@ -132,15 +159,17 @@ def load_scenario(name_or_path: str, market, *, search_dir: str | Path) -> dict[
         p = Path(search_dir) / f"{name_or_path}.toml"
     if not p.is_file():
         known = sorted(x.stem for x in Path(search_dir).glob("*.toml")) if Path(search_dir).is_dir() else []
-        raise ConfigError(f"unknown scenario {name_or_path!r}", key="--scenario",
-                          remedy=f"use calm, {', '.join(known) or 'chaos'}, or a scenario file path")
+        remedy = f"use calm, {', '.join(known) or 'chaos'}, or a scenario file path"
+        if "/" in name_or_path or name_or_path.endswith(".toml"):
+            raise ConfigError("file not found", file=name_or_path, key="--scenario", remedy=remedy)
+        raise ConfigError(f"unknown scenario {name_or_path!r}", key="--scenario", remedy=remedy)
     file = str(p)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"), parse_float=Decimal)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}", file=file) from None
+        raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
     top = _Section(file, "", data)
-    top.used |= {"default", "venues", "script", "description"}
+    top.used |= {"default", "venues", "script", "fault", "description"}
     top.check_unknown()
     default = _rates(_Section(file, "default", data.get("default", {})), Rates())
     out: dict[str, Behaviour] = {}
@@ -158,14 +187,53 @@ def load_scenario(name_or_path: str, market, *, search_dir: str | Path) -> dict[
         order = s.int("order", None, minimum=1)
         every = s.int("every", None, minimum=1)
         if (order is None) == (every is None):
-            raise s.error("order", "give exactly one of order = N or every = N")
+            raise s.error("order", "give exactly one of order = N or every = N",
+                          "order = 1 for the first order at the venue, every = 3 for each third")
         step = ScriptStep(order, every, s.str("action", choices=ACTIONS),
                           fraction=s.dec("fraction", Decimal("0.5"), positive=True), ms=float(s.dec("ms", Decimal(0), nonneg=True)))
         s.check_unknown()
         scripts.setdefault(venue, []).append(step)
+    faults = _faults(file, data.get("fault", []), market)
     for v in market.venues:
         rates = _rates(_Section(file, f"venues.{v}", venues.get(v, {})), default)
-        out[v] = Behaviour(v, rates, scripts.get(v, []), seed=market.seed)
+        out[v] = Behaviour(v, rates, scripts.get(v, []), seed=market.seed,
+                           faults=[f for f in faults if f.venue == v])
+    return out
+
+
+def _faults(file: str, raw_list, market) -> list[FaultSpec]:
+    if not isinstance(raw_list, list):
+        raise ConfigError("expected [[fault]] tables", file=file, key="fault",
+                          remedy='write each fault as [[fault]] with venue, fault and after, every or rate')
+    out = []
+    for i, raw in enumerate(raw_list):
+        if not isinstance(raw, dict):
+            raise ConfigError("expected a table", file=file, key=f"fault[{i}]", remedy="write it as [[fault]]")
+        s = _Section(file, f"fault[{i}]", raw)
+        venue = s.str("venue")
+        if venue not in market.venues:
+            raise s.error("venue", f"unknown venue {venue!r}", f"use one of {', '.join(market.venues)}")
+        kind = s.str("fault", choices=FAULTS)
+        after = s.int("after", None, minimum=0)
+        every = s.int("every", None, minimum=1)
+        rate = s.dec("rate", None, nonneg=True)
+        if rate is not None and not 0 < rate <= 1:
+            raise s.error("rate", f"{rate} is not a share above 0 and at most 1", "e.g. rate = 0.01")
+        if every is not None and (after is not None or rate is not None) or \
+                (every is None and after is None and rate is None):
+            raise s.error("after", "give one trigger: after = N, every = N, or rate = P (optionally with after)",
+                          'e.g. after = 40 for the 41st venue->client message')
+        count = s.int("count", 1, minimum=1)
+        if every is not None and count >= every:
+            raise s.error("count", f"{count} consecutive messages do not fit in every = {every}",
+                          "lower count or raise every")
+        msg_type = s.str("msg_type", None)
+        limit = s.int("limit", None, minimum=1)
+        if limit is not None and every is None and rate is None:
+            raise s.error("limit", "only an every or rate trigger repeats", "remove limit, or use every or rate")
+        s.check_unknown()
+        out.append(FaultSpec(venue, kind, after=after, every=every, rate=float(rate or 0), count=count,
+                             msg_type=msg_type, limit=limit))
     return out
 
 
@@ -175,7 +243,8 @@ def _window(s: _Section, key: str, dflt):
         return dflt
     if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, Decimal)) for x in v) and 0 <= v[0] < v[1]:
         return (float(v[0]), float(v[1]))
-    raise s.error(key, f"expected [start, end] seconds after the simulator started, got {v!r}")
+    raise s.error(key, f"expected [start, end] seconds after the simulator started, got {v!r}",
+                  f"e.g. {key} = [5, 8]")
 
 
 def _rates(s: _Section, base: Rates) -> Rates:
@@ -187,14 +256,14 @@ def _rates(s: _Section, base: Rates) -> Rates:
             return (float(v[0]), float(v[1]))
         if isinstance(v, (int, Decimal)) and not isinstance(v, bool) and v >= 0:
             return (float(v), float(v))
-        raise s.error(key, f"expected milliseconds or [low, high], got {v!r}")
+        raise s.error(key, f"expected milliseconds or [low, high], got {v!r}", f"e.g. {key} = [0, 15]")
 
     def rate(key: str, dflt: float) -> float:
         v = s.dec(key, None, nonneg=True)
         if v is None:
             return dflt
         if v > 1:
-            raise s.error(key, f"{v} is not a share between 0 and 1")
+            raise s.error(key, f"{v} is not a share between 0 and 1", f"e.g. {key} = 0.05")
         return float(v)
 
     r = Rates(

@@ -74,11 +74,11 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
     file = str(path)
     p = Path(path)
     if not p.is_file():
-        raise ConfigError("file not found", file=file, remedy="pass the simulator market file with --market")
+        raise ConfigError("file not found", file=file, key="--market", remedy="pass the simulator market file with --market")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"), parse_float=Decimal)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"not valid TOML: {e}", file=file) from None
+        raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
     top = _Section(file, "", data)
     top.used |= {"market", "factors", "venues"}
     top.check_unknown()
@@ -122,7 +122,8 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
                                  size_max=ms.int("size_max", 30, minimum=1))
             ms.check_unknown()
             if mmc.size_max < mmc.size_min:
-                raise ms.error("size_max", "below size_min")
+                raise ms.error("size_max", f"{mmc.size_max} is below size_min {mmc.size_min}",
+                               "raise size_max or lower size_min")
             inst = SimInstrumentCfg(
                 venue=vname, symbol=sym, security_id=s.str("security_id", None), currency=s.str("currency"),
                 contract_size=s.dec("contract_size", positive=True), unit=s.str("unit"),
@@ -134,5 +135,6 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
             insts[sym] = inst
         venues[vname] = SimVenueCfg(vname, pe, insts)
     if not venues:
-        raise ConfigError("no [venues.*] defined", file=file, key="venues")
+        raise ConfigError("no [venues.*] defined", file=file, key="venues",
+                          remedy="define [venues.NAME] and its [venues.NAME.instruments.SYMBOL]")
     return MarketCfg(file, seed if seed is not None else seed_v, step_ms, depth, factors, venues)

@@ -34,7 +34,6 @@ log = logging.getLogger("xmc.venues")
 #: Exceptions QuickFIX understands; anything else must not escape a callback.
 QUICKFIX_EXCEPTIONS = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue,
                        fix.UnsupportedMessageType, fix.RejectLogon, fix.DoNotSend)
-_ORDER_TYPES = ("D", "F", "G", "H")
 
 
 def _body_path(spec) -> str | None:
@@ -72,6 +71,7 @@ class EngineApplication(fix.Application):
         self._venue_by_sid: dict[str, str] = {}
         self._logout_text: dict[str, str] = {}
         self._sent_seq: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._sending: tuple[str, str] | None = None   # (venue, ClOrdID) being handed to QuickFIX
 
     # -- helpers ---------------------------------------------------------------------------
     def venue(self, sid) -> str:
@@ -167,15 +167,18 @@ class EngineApplication(fix.Application):
     def toApp(self, message, sessionID) -> None:
         try:
             header = message.getHeader()
-            mt = header.getField(35)
-            if mt in _ORDER_TYPES:
-                if header.isSetField(43) and header.getField(43) == "Y" and mt in ("D", "G"):
+            if header.isSetField(43) and header.getField(43) == "Y":
+                mt = header.getField(35)
+                if mt in ("D", "G"):
                     # QuickFIX is replaying an old order after a resend request: never re-send an
                     # order into the market late. QuickFIX gap-fills it; the engine asks for status.
                     log.warning("%s: not re-sending stale %s %s", self.venue(sessionID), mt, message.getField(11))
                     raise fix.DoNotSend()
-                seq = int(header.getField(34))
-                self._sent_seq[(self.venue(sessionID), seq)] = message.getField(11)
+                return
+            sending = self._sending
+            if sending is not None:
+                # remember which order took which sequence number (a session Reject names only that)
+                self._sent_seq[(sending[0], int(header.getField(34)))] = sending[1]
                 if len(self._sent_seq) > 100_000:
                     self._sent_seq.popitem(last=False)
         except QUICKFIX_EXCEPTIONS:
@@ -220,7 +223,7 @@ class QuickFixSender:
         s = self._app.sessions.get(venue)
         return s is not None and s.isLoggedOn()
 
-    def _send(self, venue: str, text: str, dd: bool = False) -> bool:
+    def _send(self, venue: str, text: str, dd: bool = False, cl_ord_id: str | None = None) -> bool:
         sid = self._app.session_ids.get(venue)
         if sid is None or not self.is_up(venue):
             return False
@@ -228,10 +231,13 @@ class QuickFixSender:
             msg = fix.Message(text, self._dd(venue), False)
         else:
             msg = fix.Message(text, False)
+        self._app._sending = (venue, cl_ord_id) if cl_ord_id else None
         try:
             return fix.Session.sendToTarget(msg, sid)
         except fix.SessionNotFound:
             return False
+        finally:
+            self._app._sending = None
 
     def _dd(self, venue: str):
         d = self._dds.get(venue)
@@ -240,19 +246,20 @@ class QuickFixSender:
         return d
 
     def send_new(self, cmd: NewOrder, now_ns: int) -> bool:
-        return self._send(cmd.venue, tr.encode_new_order(cmd, now_ns, self._begin[cmd.venue]))
+        v = cmd.instrument.venue
+        return self._send(v, tr.encode_new_order(cmd, now_ns, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
 
     def send_cancel(self, cmd: CancelOrder, now_ns: int) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_cancel(cmd, now_ns, self._begin[v]))
+        return self._send(v, tr.encode_cancel(cmd, now_ns, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
 
     def send_replace(self, cmd: ReplaceOrder, now_ns: int) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_replace(cmd, now_ns, self._begin[v]))
+        return self._send(v, tr.encode_replace(cmd, now_ns, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
 
     def send_status(self, cmd: QueryOrderStatus) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_status_request(cmd, self._begin[v]))
+        return self._send(v, tr.encode_status_request(cmd, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
 
     def subscribe(self, cmd: SubscribeMarketData) -> bool:
         v = cmd.instrument.venue

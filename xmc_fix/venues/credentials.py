@@ -38,9 +38,11 @@ def scrub_store_file(path: str | Path) -> int:
     """Overwrite secret values in a QuickFIX FileStore body file with ``*`` of the same length.
 
     QuickFIX persists every message it sends, the Logon with its Password included. The length is
-    kept so that the store's offset index stays valid; the Logon is never resent (QuickFIX
-    gap-fills administrative messages on a resend request), so its content does not matter after
-    it has been sent. Returns the number of values overwritten.
+    kept so that the store's offset index stays valid, and the CheckSum (10) of each message that
+    holds a secret is recomputed in place (same three digits' width): QuickFIX parses stored
+    messages again when the counterparty asks for a resend (it gap-fills the Logon), and one that
+    fails its checksum aborts the whole resend, leaving the venue waiting for a gap that is never
+    filled. Returns the number of values overwritten.
     """
     import mmap
 
@@ -49,6 +51,7 @@ def scrub_store_file(path: str | Path) -> int:
         return 0
     n = 0
     with open(p, "r+b") as f, mmap.mmap(f.fileno(), 0) as mm:
+        holders: set[int] = set()
         for tag in SECRET_TAGS:
             needle = b"\x01" + str(tag).encode() + b"="
             i = mm.find(needle)
@@ -57,12 +60,30 @@ def scrub_store_file(path: str | Path) -> int:
                 end = mm.find(b"\x01", start)
                 if end < 0:
                     end = len(mm)
+                holders.add(max(mm.rfind(b"8=FIX", 0, i), 0))
                 if mm[start:end].strip(b"*"):
                     mm[start:end] = b"*" * (end - start)
                     n += 1
                 i = mm.find(needle, end)
+        for start in holders:
+            _restamp_checksum(mm, start)
         mm.flush()
     return n
+
+
+def _restamp_checksum(buf, start: int) -> None:
+    """Recompute the CheckSum of the message beginning at ``start`` (left alone if malformed)."""
+    soh = buf.find(b"\x01", start)
+    if soh < 0 or buf[soh + 1:soh + 3] != b"9=":
+        return
+    soh2 = buf.find(b"\x01", soh + 3)
+    length = buf[soh + 3:soh2] if soh2 > 0 else b""
+    if not length.isdigit():
+        return
+    cs = soh2 + 1 + int(length)
+    if buf[cs:cs + 3] != b"10=" or buf[cs + 6:cs + 7] != b"\x01":
+        return
+    buf[cs + 3:cs + 6] = b"%03d" % (sum(buf[start:cs]) % 256)
 
 
 class Secret:
@@ -113,6 +134,13 @@ def load_credentials(venues: list[str] | set[str] | frozenset[str], *, file: str
     found: dict[str, dict[str, str]] = {}
     if file is not None:
         found = _read_file(Path(file), forbidden_roots)
+        for venue in found:
+            if venue not in venues:
+                import difflib
+                near = difflib.get_close_matches(venue, sorted(venues), n=1)
+                raise CredentialsError(f"unknown venue {venue!r}: no session reaches it", file=str(file), key=venue,
+                                       remedy=f"did you mean [{near[0]}]?" if near else
+                                       f"use the Venue= names of the session file: {', '.join(sorted(venues))}")
     out: dict[str, Credentials] = {}
     for venue in venues:
         entry = dict(found.get(venue, {}))
@@ -129,23 +157,24 @@ def load_credentials(venues: list[str] | set[str] | frozenset[str], *, file: str
 def _read_file(path: Path, forbidden_roots: list[Path] | None) -> dict[str, dict[str, str]]:
     file = str(path)
     if not path.is_file():
-        raise CredentialsError("file not found", file=file, remedy="pass an existing credentials file")
+        raise CredentialsError("file not found", file=file, key="--credentials", remedy="pass an existing credentials file")
     real = path.resolve()
     roots = forbidden_roots if forbidden_roots is not None else [
         r for r in (_repo_root(Path.cwd().resolve()), _repo_root(Path(__file__).resolve().parent)) if r]
     for root in roots:
         if real.is_relative_to(root.resolve()):
-            raise CredentialsError(f"credentials file is inside the repository {root}", file=file,
+            raise CredentialsError(f"credentials file is inside the repository {root}", file=file, key="--credentials",
                                    remedy="keep it outside the working tree, e.g. ~/.config/xmc/credentials.toml")
     mode = real.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CredentialsError(f"readable by others (mode {stat.S_IMODE(mode):o})", file=file,
+        raise CredentialsError(f"readable by others (mode {stat.S_IMODE(mode):o})", file=file, key="--credentials",
                                remedy=f"chmod 600 {file}")
     try:
         data = tomllib.loads(real.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         # The message may quote the offending line, which may hold a password: do not repeat it.
-        raise CredentialsError("not valid TOML", file=file, remedy="write [VENUE] tables with username and password") from None
+        raise CredentialsError("not valid TOML", file=file, key="--credentials",
+                               remedy="write [VENUE] tables with username and password") from None
     out: dict[str, dict[str, str]] = {}
     for venue, body in data.items():
         if not isinstance(body, dict):
@@ -155,5 +184,10 @@ def _read_file(path: Path, forbidden_roots: list[Path] | None) -> dict[str, dict
         if extra:
             raise CredentialsError("unknown key", file=file, key=f"{venue}.{sorted(extra)[0]}",
                                    remedy="only username and password are read")
-        out[venue] = {k: str(v) for k, v in body.items()}
+        for k, v in body.items():
+            if not isinstance(v, str) or not v:
+                # never echo the value: it may be a password
+                raise CredentialsError("expected a non-empty string", file=file, key=f"{venue}.{k}",
+                                       remedy=f'write {k} = "...", or remove the key')
+        out[venue] = dict(body)
     return out

@@ -106,7 +106,7 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=file) from None
+        raise ConfigError("not UTF-8 text", file=file, remedy="save the file as UTF-8") from None
     base = Path(base_dir) if base_dir else p.resolve().parent
 
     default: dict[str, str] = {}
@@ -128,7 +128,8 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
                 raw_sessions.append((n, current))
             continue
         if "=" not in s:
-            raise ConfigError(f"expected Key=Value, got {s!r}", file=where)
+            raise ConfigError(f"expected Key=Value, got {s!r}", file=where,
+                              remedy="write one Key=Value per line; start comments with #")
         if current is None:
             raise ConfigError("setting before any section", file=where, remedy="start with [DEFAULT] or [SESSION]")
         k, v = (x.strip() for x in s.split("=", 1))
@@ -200,7 +201,8 @@ def _validate(spec: SessionSpec, role: str, where: str) -> None:
             raise ConfigError(f"{v[k]!r} is not a TCP port", file=where, key=k, remedy="use 1-65535")
     for k in ("HeartBtInt", "ReconnectInterval", "LogonTimeout", "LogoutTimeout"):
         if k in v and not v[k].isdigit():
-            raise ConfigError(f"{v[k]!r} is not a whole number of seconds", file=where, key=k)
+            raise ConfigError(f"{v[k]!r} is not a whole number of seconds", file=where, key=k,
+                              remedy=f"e.g. {k}=30")
     if role == "initiator" and "HeartBtInt" not in v:
         raise ConfigError("missing", file=where, key="HeartBtInt", remedy="initiators must set HeartBtInt, e.g. 30")
     for k in ("StartTime", "EndTime"):

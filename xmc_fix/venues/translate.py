@@ -198,26 +198,54 @@ def _entries(pairs: list[tuple[str, str]], start_tag: str):
 
 
 def decode_incremental(venue: str, raw: str, recv_ns: int) -> list[BookUpdate]:
-    """One BookUpdate per symbol in the refresh, entries in wire order."""
-    pairs = split(raw)
-    header = dict(pairs[:12])
-    venue_ns = parse_utc_ns(header.get("52"))
+    """One BookUpdate per symbol in the refresh, entries in wire order.
+
+    The hot path of market data: one pass over the fields, no intermediate dict per entry."""
+    venue_ns = None
     by_symbol: dict[str, list[BookEntry]] = {}
     seqs: dict[str, int] = {}
-    for e in _entries(pairs, "279"):
-        sym = e.get("55")
+    action = side = px = size = sym = None
+    in_group = False
+    actions, sides = MD_UPDATE_ACTION, MD_ENTRY_TYPE
+
+    def close():
+        if action is None:
+            return
         if not sym:
             raise FixTranslationError("MD entry without Symbol (55)", 55)
-        by_symbol.setdefault(sym, []).append(BookEntry(
-            _enum(MD_UPDATE_ACTION, e, "279"),
-            _enum(MD_ENTRY_TYPE, e, "269"),
-            _dec(e, "270", ZERO),
-            _dec(e, "271", ZERO),
-        ))
-        if "83" in e:
-            seqs[sym] = int(e["83"])
-    return [BookUpdate(venue, sym, tuple(entries), seqs.get(sym), venue_ns, recv_ns)
-            for sym, entries in by_symbol.items()]
+        try:
+            by_symbol.setdefault(sym, []).append(BookEntry(
+                actions[action], sides[side], Decimal(px) if px else ZERO, Decimal(size) if size else ZERO))
+        except KeyError:
+            bad = "279" if action not in actions else "269"
+            raise FixTranslationError(f"tag {bad}={(action if bad == '279' else side)!r} not supported",
+                                      int(bad)) from None
+        except InvalidOperation:
+            raise FixTranslationError(f"tag 270/271 not a number: {px!r}/{size!r}", 270) from None
+
+    for f in raw.split(SOH):
+        tag, _, value = f.partition("=")
+        if tag == "279":
+            close()
+            action, side, px, size, sym, in_group = value, None, None, None, None, True
+        elif not in_group:
+            if tag == "52":
+                venue_ns = parse_utc_ns(value)
+        elif tag == "269":
+            side = value
+        elif tag == "270":
+            px = value
+        elif tag == "271":
+            size = value
+        elif tag == "55":
+            sym = value
+        elif tag == "83":
+            if sym:
+                seqs[sym] = int(value)
+        elif tag == "10":
+            break
+    close()
+    return [BookUpdate(venue, s, tuple(e), seqs.get(s), venue_ns, recv_ns) for s, e in by_symbol.items()]
 
 
 def decode_snapshot(venue: str, raw: str, recv_ns: int) -> BookSnapshot:
@@ -297,19 +325,28 @@ def _instrument(cmd) -> list[tuple[int, str]]:
     return out
 
 
+_NOS_PARTS: dict[tuple, tuple[str, str, str]] = {}
+
+
 def encode_new_order(cmd: NewOrder, now_ns: int, begin: str = "FIX.4.4") -> str:
-    body = [(11, cmd.cl_ord_id)]
-    if cmd.account:
-        body.append((1, cmd.account))
-    body += _instrument(cmd)
-    body += [(54, SIDE[cmd.side]), (60, format_utc(now_ns)), (38, fmt_dec(cmd.qty)),
-             (40, ORD_TYPE[cmd.ord_type])]
-    if cmd.price is not None and cmd.ord_type is OrdType.LIMIT:
-        body.append((44, fmt_dec(cmd.price)))
-    body.append((59, TIME_IN_FORCE[cmd.tif]))
-    if cmd.position_effect is not None:
-        body.append((77, POSITION_EFFECT[cmd.position_effect]))
-    return _message(begin, "D", body)
+    """NewOrderSingle text. What does not change between two orders of the same instrument, side
+    and type is rendered once and kept (the hot path renders ClOrdID, time, quantity and price)."""
+    key = (id(cmd.instrument), cmd.side, cmd.ord_type, cmd.tif, cmd.account, cmd.position_effect, begin)
+    parts = _NOS_PARTS.get(key)
+    if parts is None:
+        head = (f"1={cmd.account}{SOH}" if cmd.account else "") + "".join(f"{t}={v}{SOH}" for t, v in _instrument(cmd))
+        head += f"54={SIDE[cmd.side]}{SOH}"
+        mid = f"40={ORD_TYPE[cmd.ord_type]}{SOH}"
+        tail = f"59={TIME_IN_FORCE[cmd.tif]}{SOH}"
+        if cmd.position_effect is not None:
+            tail += f"77={POSITION_EFFECT[cmd.position_effect]}{SOH}"
+        parts = _NOS_PARTS[key] = (head, mid, tail)
+        if len(_NOS_PARTS) > 4096:  # instruments are few; this only guards against misuse
+            _NOS_PARTS.clear()
+    head, mid, tail = parts
+    price = f"44={fmt_dec(cmd.price)}{SOH}" if cmd.price is not None and cmd.ord_type is OrdType.LIMIT else ""
+    body = (f"11={cmd.cl_ord_id}{SOH}{head}60={format_utc(now_ns)}{SOH}38={fmt_dec(cmd.qty)}{SOH}{mid}{price}{tail}")
+    return f"8={begin}{SOH}9={len(body)}{SOH}35=D{SOH}{body}10=000{SOH}"
 
 
 def encode_cancel(cmd: CancelOrder, now_ns: int, begin: str = "FIX.4.4") -> str:

@@ -122,17 +122,20 @@ def write_run(url: str, run_id: str = "R1", *, store_dir: Path | None = None, sp
 
 
 def write_store(store_dir: Path, session: str, messages: dict[int, str], created: str = STORE_CREATED) -> None:
-    """A QuickFIX FileStore as QuickFIX leaves it, the Logon password overwritten with '*' in place."""
+    """A QuickFIX FileStore as the engine leaves it: the Logon password overwritten with '*' in place
+    (and that message's CheckSum restamped) by the engine's own scrub."""
     from xmc_fix.audit.filestore import store_prefix
+    from xmc_fix.venues.credentials import scrub_store_file
 
     store_dir.mkdir(parents=True, exist_ok=True)
     prefix = store_prefix(store_dir, session)
     body, header = b"", []
     for seq in sorted(messages):
-        data = messages[seq].replace(f"554={PASSWORD}", "554=" + "*" * len(PASSWORD)).encode()
+        data = messages[seq].encode()
         header.append(f"{seq},{len(body)},{len(data)}")
         body += data
     prefix.with_name(prefix.name + ".body").write_bytes(body)
+    scrub_store_file(prefix.with_name(prefix.name + ".body"))
     prefix.with_name(prefix.name + ".header").write_text(" ".join(header) + " ")
     prefix.with_name(prefix.name + ".seqnums").write_text(f"{max(messages) + 1:020d} : {5:020d}")
     prefix.with_name(prefix.name + ".session").write_text(created)

@@ -28,3 +28,13 @@ def test_a_missing_store_folder_is_a_usage_error(tmp_path):
     res = CliRunner().invoke(cli, ["--log-file", str(tmp_path / "x.log"), "audit", "verify", "--store",
                                    str(tmp_path / "nope")])
     assert res.exit_code == 2 and "--store: folder not found" in res.output
+
+
+def test_an_unreachable_database_is_one_line_exit_2_without_the_password(tmp_path):
+    from xmc_fix.app import free_ports
+
+    url = f"postgresql+psycopg://xmc:s3cret@127.0.0.1:{free_ports(1)[0]}/audit"
+    for args in (["verify"], ["trace", "T1"]):
+        res = CliRunner().invoke(cli, ["--log-file", str(tmp_path / "x.log"), "audit", *args, "--db", url])
+        assert res.exit_code == 2 and "cannot connect" in res.output, res.output
+        assert "s3cret" not in res.output and "xmc:***@127.0.0.1" in res.output

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from xmc_fix.audit.filestore import parse_created, read_store, store_prefix
+from xmc_fix.audit.verify import comparable
+from xmc_fix.audit.writer import message_row
 from tests.unit.audit.audit_stubs import PASSWORD, SESSION, outgoing_messages, write_store
 
 
@@ -46,3 +48,18 @@ def test_an_index_entry_past_the_end_of_the_body_is_ignored(tmp_path):
                                       ("not a time", None)])
 def test_creation_times(text, ns):
     assert parse_created(text) == ns
+
+
+
+def test_the_scrubbed_logon_compares_equal_to_the_stored_row_and_other_changes_do_not(tmp_path):
+    logon = outgoing_messages("A1")[1]
+    stored_row = message_row("R1", SESSION, "SHFE", "out", logon, 0)["raw"]   # 554=***, CheckSum as sent
+    write_store(tmp_path, SESSION, {1: logon})
+
+    in_store = read_store(tmp_path, SESSION).messages[1]                      # 554=*******, CheckSum restamped
+
+    assert in_store != logon.encode() and b"\x0110=000\x01" not in in_store
+    assert comparable(in_store) == comparable(stored_row)
+    assert comparable(in_store.replace(b"553=trader", b"553=trudy")) != comparable(stored_row)
+    order = outgoing_messages("A1")[3].encode()
+    assert comparable(order) == order   # no secret: compared byte for byte, CheckSum included

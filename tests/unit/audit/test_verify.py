@@ -240,6 +240,13 @@ def test_one_run_among_several(audit_url, tmp_path):
     assert not verify(audit_url, "all").ok
 
 
+def test_latest_is_the_latest_engine_run(audit_url, tmp_path):
+    write_run(audit_url, "R1", spill_dir=tmp_path)
+    write_run(audit_url, "R2", spill_dir=tmp_path, t0=1_700_000_100_000_000_000)
+
+    assert [r.run_id for r in verify(audit_url, "latest").runs] == ["R2"]
+
+
 def test_a_run_written_before_the_chain_existed_is_one_problem_not_hundreds(audit_url, tmp_path):
     write_run(audit_url, "R1", spill_dir=tmp_path)
     sql(audit_url, "delete from audit_chain")

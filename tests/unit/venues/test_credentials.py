@@ -241,3 +241,31 @@ def test_store_scrub_of_a_missing_or_empty_file_does_nothing(tmp_path):
 
     assert scrub_store_file(tmp_path / "empty.body") == 0
     assert scrub_store_file(tmp_path / "missing.body") == 0
+
+
+def test_store_scrub_keeps_every_stored_message_valid_for_a_quickfix_resend(tmp_path):
+    """QuickFIX parses stored messages again (checksum included) to answer a ResendRequest; a
+    scrubbed Logon with a stale CheckSum made it abandon the whole resend."""
+    import quickfix as fix
+    import simplefix
+
+    from xmc_fix.sim.faultproxy import split_frames
+
+    def logon(seq: int, password: str) -> bytes:
+        m = simplefix.FixMessage()
+        for tag, value in ((8, "FIX.4.4"), (35, "A"), (34, seq), (49, "XMC"), (56, "SHFE"),
+                           (52, "20260102-03:04:05.000006"), (98, 0), (108, 10), (553, "trader"), (554, password)):
+            m.append_pair(tag, value)
+        return m.encode()
+
+    body = tmp_path / "FIX.4.4-XMC-SHFE.body"
+    data = logon(1, PASSWORD) + logon(6, "x" * 7)
+    body.write_bytes(data)
+
+    assert scrub_store_file(body) == 2
+    scrubbed = body.read_bytes()
+    assert len(scrubbed) == len(data)
+    frames, rest = split_frames(scrubbed)
+    assert len(frames) == 2 and rest == b""
+    for frame in frames:
+        fix.Message(frame.decode(), True)   # checks BodyLength and CheckSum: InvalidMessage if stale

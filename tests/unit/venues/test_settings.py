@@ -310,3 +310,15 @@ def test_file_that_is_not_utf8_is_refused(tmp_path):
     path.write_bytes(b"[DEFAULT]\nSenderCompID=caf\xe9\n")
 
     assert refused(path).problem == "not UTF-8 text"
+
+
+def test_an_acceptor_may_serve_one_venue_to_several_clients(tmp_path):
+    acceptor = default_section(ConnectionType="acceptor", SenderCompID="SHFE", SocketConnectHost=DROP,
+                               HeartBtInt=DROP)
+    sessions = [dict(Venue="SHFE", TargetCompID=client, SocketAcceptPort="9881") for client in ("XMC", "XMC2")]
+    path = write_cfg(tmp_path, acceptor, sessions)
+
+    loaded = load_session_file(path, "acceptor")
+
+    assert [s.session_key for s in loaded.sessions] == ["FIX.4.4:SHFE->XMC", "FIX.4.4:SHFE->XMC2"]
+    assert {s.venue for s in loaded.sessions} == {"SHFE"}

@@ -1,0 +1,230 @@
+"""The benchmark's venues: a QuickFIX acceptor serving N venues, each with its own port, with a
+flat market (every instrument 999.5 / 1000.5, five levels, deep) that it moves on cue.
+
+- ``pingpong``: for each round, a tick that makes one pair's basis cross its entry threshold,
+  then — once both NewOrderSingles of the resulting ticket are in and answered with fills — a tick
+  that reverts it (the engine closes), and so on over the pairs. The tick's send time and the second
+  order's receipt are taken here, in one process, so tick-to-trade is exact.
+- ``flood``: incremental refreshes that change sizes but never cross, from every venue, at a set
+  rate per venue (0: as fast as QuickFIX sends), for a set time.
+
+Run as ``python -m xmc_fix.bench.tickserver CONFIG.json``; it prints ``READY`` when listening and
+writes its results to the file named in the config when done.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import quickfix as fix
+
+SPEC = str(Path(__file__).resolve().parent.parent.parent / "fixspecs" / "FIX44-XMC.xml")
+SOH = "\x01"
+MID_BID, MID_ASK, CROSS_BID = "999.5", "1000.5", "1200"
+
+
+class TickServer(fix.Application):
+    def __init__(self, cfg: dict) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.sids: dict[str, fix.SessionID] = {}
+        self.venue_of: dict[str, str] = {}
+        self.subs: dict[tuple[str, str], str] = {}       # (venue, symbol) -> MDReqID
+        self.rpt: dict[tuple[str, str], int] = {}
+        self.lock = threading.Lock()
+        self.want = sum(len(v["symbols"]) for v in cfg["venues"])
+        self.subscribed = threading.Event()
+        self.expect = 0
+        self.got_orders = 0
+        self.round_done = threading.Event()
+        self.t_second = 0
+        self.orders = 0
+        self.dd = fix.DataDictionary(SPEC)
+        self._exec = 0
+
+    # -- quickfix.Application --------------------------------------------------------------
+    def onCreate(self, sid):
+        venue = sid.getSenderCompID().getValue()
+        self.sids[venue] = fix.SessionID(sid.getBeginString().getValue(), venue,
+                                         sid.getTargetCompID().getValue())
+        self.venue_of[sid.toString()] = venue
+
+    def onLogon(self, sid):
+        pass
+
+    def onLogout(self, sid):
+        pass
+
+    def toAdmin(self, m, sid):
+        pass
+
+    def fromAdmin(self, m, sid):
+        pass
+
+    def toApp(self, m, sid):
+        pass
+
+    def fromApp(self, m, sid):
+        t = time.perf_counter_ns()
+        try:
+            raw = m.toString()
+            venue = self.venue_of[sid.toString()]
+            mt = m.getHeader().getField(35)
+            if mt == "D":
+                with self.lock:
+                    self.orders += 1
+                    self.got_orders += 1
+                    done = self.got_orders >= self.expect > 0
+                    if done:
+                        self.t_second = t
+                self._fill(venue, raw)
+                if done:
+                    self.round_done.set()
+            elif mt == "V":
+                f = dict(x.split("=", 1) for x in raw.split(SOH) if "=" in x)
+                req, sym = f["262"], f["55"]
+                with self.lock:
+                    self.subs[(venue, sym)] = req
+                    self.rpt.setdefault((venue, sym), 1)
+                    n = len(self.subs)
+                self._snapshot(venue, sym, req)
+                if n >= self.want:
+                    self.subscribed.set()
+        except Exception as e:  # never into QuickFIX
+            print(f"tickserver: {type(e).__name__}: {e}", file=sys.stderr)
+
+    # -- messages ----------------------------------------------------------------------------
+    def _send(self, venue: str, body: str, mt: str, dd: bool = False) -> None:
+        text = f"8=FIX.4.4{SOH}9={len(body)}{SOH}35={mt}{SOH}{body}10=000{SOH}"
+        fix.Session.sendToTarget(fix.Message(text, self.dd, False) if dd else fix.Message(text, False),
+                                 self.sids[venue])
+
+    def _snapshot(self, venue: str, sym: str, req: str) -> None:
+        levels = []
+        for k in range(5):
+            levels.append(f"269=0{SOH}270={999.5 - k * 0.5}{SOH}271=1000{SOH}")
+            levels.append(f"269=1{SOH}270={1000.5 + k * 0.5}{SOH}271=1000{SOH}")
+        body = f"262={req}{SOH}83={self.rpt[(venue, sym)]}{SOH}55={sym}{SOH}268={len(levels)}{SOH}" + "".join(levels)
+        self._send(venue, body, "W", dd=True)
+
+    def incremental(self, venue: str, sym: str, entries: list[tuple[str, str, str, str]]) -> None:
+        """entries: (action, side, price, size) with FIX codes."""
+        with self.lock:
+            self.rpt[(venue, sym)] += 1
+            seq = self.rpt[(venue, sym)]
+            req = self.subs[(venue, sym)]
+        body = f"262={req}{SOH}268={len(entries)}{SOH}" + "".join(
+            f"279={a}{SOH}269={s}{SOH}55={sym}{SOH}270={p}{SOH}271={q}{SOH}83={seq}{SOH}" for a, s, p, q in entries)
+        self._send(venue, body, "X", dd=True)
+
+    def _fill(self, venue: str, raw: str) -> None:
+        f = dict(x.split("=", 1) for x in raw.split(SOH) if "=" in x)
+        self._exec += 1
+        px = f.get("44", "1000")
+        body = (f"37=B{self._exec}{SOH}11={f['11']}{SOH}17=BX{self._exec}{SOH}150=F{SOH}39=2{SOH}55={f['55']}{SOH}"
+                f"54={f['54']}{SOH}38={f['38']}{SOH}32={f['38']}{SOH}31={px}{SOH}151=0{SOH}14={f['38']}{SOH}6={px}{SOH}")
+        self._send(venue, body, "8")
+
+
+def pingpong(srv: TickServer, cfg: dict) -> dict:
+    pairs = cfg["pairs"]
+    rounds = cfg["rounds"]
+    gap = cfg.get("gap_ms", 0.5) / 1000   # the floor paces its round trips the same way
+    samples = []
+    timeouts = 0
+    for r in range(rounds):
+        pair = pairs[r % len(pairs)]
+        venue, sym = pair["inner"]
+        cross = (r // len(pairs)) % 2 == 0
+        # the inner book moves up by 200 (its asks with it, so it never crosses itself), then back
+        asks = [str(1000.5 + k * 0.5) for k in range(5)]
+        if cross:
+            entries = [("2", "1", a, "0") for a in asks] + [("0", "1", "1200.5", "1000"), ("0", "0", CROSS_BID, "1000")]
+        else:
+            entries = [("2", "0", CROSS_BID, "0"), ("2", "1", "1200.5", "0")] + [("0", "1", a, "1000") for a in asks]
+        with srv.lock:
+            srv.expect, srv.got_orders = 2, 0
+        srv.round_done.clear()
+        t0 = time.perf_counter_ns()
+        srv.incremental(venue, sym, entries)
+        if srv.round_done.wait(5):
+            samples.append((srv.t_second - t0) / 1000)
+        else:
+            timeouts += 1
+        with srv.lock:
+            srv.expect = 0
+        time.sleep(gap)
+    return {"tick_to_trade_us": samples, "timeouts": timeouts, "orders": srv.orders}
+
+
+def flood(srv: TickServer, cfg: dict) -> dict:
+    rate = cfg.get("rate", 0)                 # per venue per second; 0: as fast as possible
+    seconds = cfg.get("seconds", 3.0)
+    sent = {v["name"]: 0 for v in cfg["venues"]}
+    stop = time.perf_counter() + seconds
+
+    def run(v: dict) -> None:
+        name, syms = v["name"], v["symbols"]
+        k = 0
+        start = time.perf_counter()
+        while True:
+            now = time.perf_counter()
+            if now >= stop:
+                break
+            if rate:
+                due = start + sent[name] / rate
+                if now < due:
+                    time.sleep(min(due - now, 0.001))
+                    continue
+            sym = syms[k % len(syms)]
+            size = str(1000 + (k % 7))
+            srv.incremental(name, sym, [("1", "0", MID_BID, size), ("1", "1", MID_ASK, size)])
+            sent[name] += 1
+            k += 1
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in cfg["venues"]]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"sent": sent, "seconds": time.perf_counter() - t0}
+
+
+def main(path: str) -> None:
+    from xmc_fix.procutil import die_with_parent
+    die_with_parent()
+    cfg = json.loads(Path(path).read_text())
+    lines = ["[DEFAULT]", "ConnectionType=acceptor", "BeginString=FIX.4.4", "TargetCompID=XMC",
+             "StartTime=00:00:00", "EndTime=00:00:00", "UseDataDictionary=Y", f"DataDictionary={SPEC}",
+             "ResetOnLogon=Y", "TimestampPrecision=6", "SocketNodelay=Y", "SocketReuseAddress=Y",
+             "AllowedRemoteAddresses=127.0.0.1", f"FileStorePath={cfg['store']}"]
+    for v in cfg["venues"]:
+        lines += ["[SESSION]", f"SenderCompID={v['name']}", f"SocketAcceptPort={v['port']}"]
+    s = fix.SessionSettings()
+    s.setFromString("\n".join(lines) + "\n")
+    srv = TickServer(cfg)
+    acc = fix.SocketAcceptor(srv, fix.MemoryStoreFactory(), s, fix.ScreenLogFactory(False, False, False))
+    acc.start()
+    print("READY", flush=True)
+    result: dict = {}
+    try:
+        if not srv.subscribed.wait(30):
+            result = {"error": f"only {len(srv.subs)} of {srv.want} instruments subscribed"}
+        else:
+            time.sleep(cfg.get("settle_s", 0.5))
+            result = pingpong(srv, cfg) if cfg["mode"] == "pingpong" else flood(srv, cfg)
+        Path(cfg["result"]).write_text(json.dumps(result))
+        print("DONE", flush=True)
+        sys.stdin.read()          # wait for the orchestrator to close stdin after the engine logged out
+    finally:
+        time.sleep(0.3)
+        acc.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -580,3 +580,38 @@ def test_resting_day_orders_are_cancelled_at_the_ticket_timeout(tmp_path):
 def _with_ids(er, cl, orig):
     from dataclasses import replace
     return replace(er, cl_ord_id=cl, orig_cl_ord_id=orig)
+
+
+def test_carry_policy_offsets_the_residual_the_pair_holds(tmp_path):
+    """SHFE 5 t lots against 11.34 t lots: with "carry" the second ticket's lots bring the pair's
+    running residual back within the tolerance instead of doubling it."""
+    text = STRATEGY.replace('''[instruments.LME_CA]
+venue = "LME"
+symbol = "CA"
+currency = "USD"
+contract_size = 25
+unit = "t"''', '''[instruments.LME_CA]
+venue = "LME"
+symbol = "CA"
+currency = "USD"
+contract_size = 25000
+unit = "lb"''').replace("ticket_qty = 25\nmax_position = 50", 'ticket_qty = 50\nmax_position = 500\n'
+                                                              'residual_tolerance = 1\nresidual_policy = "carry"')
+    w = _world_with(text, tmp_path)
+    w.book("LME", "CA", "4.30", "4.31")
+    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77290"), D(0)),
+             BookEntry(BookAction.DELETE, BookSide.ASK, D("77300"), D(0)),
+             BookEntry(BookAction.NEW, BookSide.BID, D("78700"), D(500)),
+             BookEntry(BookAction.NEW, BookSide.ASK, D("78710"), D(500)))
+    first = w.sender.sent[:2]
+    assert [c.qty for c in first] == [D(9), D(4)]       # 45 t against 45.359 t: residual -0.359 t
+    for cmd in first:
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.update("SHFE", "CU", BookEntry(BookAction.CHANGE, BookSide.BID, D("78700"), D(499)))
+    second = w.sender.sent[:2]
+    # the pair holds +0.359 t (sold 45 t of SHFE, bought 45.359 t of HG); 9 against 4 again would
+    # make it 0.718 t, still within 1; the chosen lots keep |carry + residual| <= 1
+    inner_t = second[0].qty * 5
+    outer_t = second[1].qty * D("11.33980925")
+    assert abs(D("0.359237") - (inner_t - outer_t)) <= 1

@@ -1125,7 +1125,7 @@ class Engine:
                 now_ns: int, venue: str | None = None) -> None:
         """A limit or quality breach: protect first (state change, cancel the pair's working orders when
         halting), then tell people, with the time the protection took."""
-        change = (pr.hold if pr is not None else self.hold).apply(trigger, now_ns, message)
+        (pr.hold if pr is not None else self.hold).apply(trigger, now_ns, message)
         cancelled = []
         if trigger is StateTrigger.HALT:
             cancelled = self._cancel_working(pr, f"{kind}: {message}")
@@ -1141,7 +1141,6 @@ class Engine:
             action += f", {len(cancelled)} working orders cancelled"
         self.alerts.alert(Alert(kind, "critical", message, now_ns, pair=pr.name if pr is not None else None,
                                 venue=venue, action=action, alert_to_action_us=us))
-        del change
 
     def _cancel_working(self, pr: PairRuntime | None, why: str) -> list[str]:
         out = []

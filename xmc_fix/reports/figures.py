@@ -9,6 +9,8 @@ report to a time window and a pair by one rule for every figure (see :mod:`xmc_f
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -456,8 +458,6 @@ def _flatten(prefix: str, v, out: list[tuple[str, object]]) -> None:
 def render_csv(figs: dict) -> str:
     rows: list[tuple[str, object]] = []
     _flatten("", figs, rows)
-    import csv
-    import io
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["figure", "value"])

@@ -37,6 +37,7 @@ from xmc_fix.execution.engine import Engine
 from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
+from xmc_fix.procutil import stop_child
 from xmc_fix.sim.app import SimServer
 from xmc_fix.sim.behaviour import load_scenario
 from xmc_fix.sim.config import load_market
@@ -394,14 +395,7 @@ class SimProcess:
     db_url: str | None
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_child(self.proc, timeout)
 
 
 def spawn_sim(config_path: str, market_path: str, *, ports: dict[str, int], store: str, db_url: str | None,

@@ -18,3 +18,16 @@ def die_with_parent(parent_pid: int | None = None) -> None:
         return
     if parent_pid is not None and os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_child(proc, timeout: float = 15.0) -> int:
+    """SIGTERM a child (a ``subprocess.Popen``), wait for it, SIGKILL it if it will not go; its exit code."""
+    import subprocess
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode

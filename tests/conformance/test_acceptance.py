@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,23 +17,20 @@ from pathlib import Path
 
 import pytest
 
+from xmc_fix.app import free_ports
+from xmc_fix.procutil import stop_child
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = Path(__file__).resolve().parent / "quickfix-at"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class AcceptanceSim:
     """``xmc sim --acceptance-test`` in a child process; it stops by itself after --duration too."""
 
     def __init__(self, work: Path) -> None:
-        self.port = free_port()
+        self.port = free_ports(1)[0]
         self.err_path = work / "sim.err"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xmc_fix", "--log-file", str(work / "sim.log"), "sim", "--acceptance-test",
@@ -63,14 +58,7 @@ class AcceptanceSim:
         return self.err_path.read_text(errors="replace")[-3000:]
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_child(self.proc, timeout)
 
 
 @pytest.fixture

@@ -43,7 +43,32 @@ NOS = ("8=FIX.4.4\x019=10\x0135=D\x0111=C1\x0155=CU\x0154=1\x0160=20260101-00:00
        "44=100\x0159=3\x0110=000\x01")
 
 
-class _Acceptor(fix.Application):
+class QuietApp(fix.Application):
+    """A QuickFIX application that does nothing: the benchmark's peers override what they use."""
+
+    def onCreate(self, sid):
+        pass
+
+    def onLogon(self, sid):
+        pass
+
+    def onLogout(self, sid):
+        pass
+
+    def toAdmin(self, m, sid):
+        pass
+
+    def fromAdmin(self, m, sid):
+        pass
+
+    def toApp(self, m, sid):
+        pass
+
+    def fromApp(self, m, sid):
+        pass
+
+
+class _Acceptor(QuietApp):
     """Echoes an ExecutionReport for each order; floods refreshes when asked (35=V)."""
 
     def __init__(self) -> None:
@@ -54,20 +79,8 @@ class _Acceptor(fix.Application):
     def onCreate(self, sid):
         self.sid = sid
 
-    def onLogon(self, sid):
-        pass
-
     def onLogout(self, sid):
         self.flood.clear()
-
-    def toAdmin(self, m, sid):
-        pass
-
-    def fromAdmin(self, m, sid):
-        pass
-
-    def toApp(self, m, sid):
-        pass
 
     def fromApp(self, m, sid):
         try:
@@ -108,7 +121,7 @@ def acceptor_main(port: int, store: str) -> None:
         acc.stop()
 
 
-class _Initiator(fix.Application):
+class _Initiator(QuietApp):
     def __init__(self) -> None:
         super().__init__()
         self.sid = None
@@ -124,15 +137,6 @@ class _Initiator(fix.Application):
 
     def onLogout(self, sid):
         self.up.clear()
-
-    def toAdmin(self, m, sid):
-        pass
-
-    def fromAdmin(self, m, sid):
-        pass
-
-    def toApp(self, m, sid):
-        pass
 
     def fromApp(self, m, sid):
         self.count += 1

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,18 +64,6 @@ def _r(x):
     return round(x, 1) if x is not None else None
 
 
-def _ports(n: int) -> list[int]:
-    socks, out = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        out.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return out
-
-
 class World:
     """N venues, each with some instruments, and pairs on distinct instruments of different venues."""
 
@@ -84,7 +71,8 @@ class World:
         self.work = work
         per = -(-2 * pairs // venues)  # instruments per venue
         self.venues = [f"V{i + 1}" for i in range(venues)]
-        ports = _ports(venues)
+        from xmc_fix.app import free_ports
+        ports = free_ports(venues)
         self.ports = dict(zip(self.venues, ports))
         insts = [(v, f"S{s + 1}") for s in range(per) for v in self.venues]
         self.pairs = [(insts[2 * k], insts[2 * k + 1]) for k in range(pairs)]

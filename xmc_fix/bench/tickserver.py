@@ -22,12 +22,15 @@ from pathlib import Path
 
 import quickfix as fix
 
+from xmc_fix.bench.floor import QuietApp
+
+
 SPEC = str(Path(__file__).resolve().parent.parent.parent / "fixspecs" / "FIX44-XMC.xml")
 SOH = "\x01"
 MID_BID, MID_ASK, CROSS_BID = "999.5", "1000.5", "1200"
 
 
-class TickServer(fix.Application):
+class TickServer(QuietApp):
     def __init__(self, cfg: dict) -> None:
         super().__init__()
         self.cfg = cfg
@@ -52,21 +55,6 @@ class TickServer(fix.Application):
         self.sids[venue] = fix.SessionID(sid.getBeginString().getValue(), venue,
                                          sid.getTargetCompID().getValue())
         self.venue_of[sid.toString()] = venue
-
-    def onLogon(self, sid):
-        pass
-
-    def onLogout(self, sid):
-        pass
-
-    def toAdmin(self, m, sid):
-        pass
-
-    def fromAdmin(self, m, sid):
-        pass
-
-    def toApp(self, m, sid):
-        pass
 
     def fromApp(self, m, sid):
         t = time.perf_counter_ns()

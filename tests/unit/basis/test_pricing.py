@@ -15,25 +15,7 @@ from xmc_fix.basis.pricing import PairPricer, Sweep, fx_rate, sweep
 from xmc_fix.config import FxSource, PairConfig
 from xmc_fix.domain.enums import Direction
 from xmc_fix.domain.instruments import Instrument
-
-
-# -- stub factories ----------------------------------------------------------------------------
-def shfe_cu(**overrides) -> Instrument:
-    fields = dict(name="SHFE_CU", venue="SHFE", symbol="CU", currency="CNY", contract_size=D(5), unit="t",
-                  tick=D(10))
-    return Instrument(**{**fields, **overrides})
-
-
-def lme_ca(**overrides) -> Instrument:
-    fields = dict(name="LME_CA", venue="LME", symbol="CA", currency="USD", contract_size=D(25), unit="t",
-                  tick=D("0.5"))
-    return Instrument(**{**fields, **overrides})
-
-
-def comex_hg(**overrides) -> Instrument:
-    fields = dict(name="COMEX_HG", venue="CME", symbol="HG", currency="USD", contract_size=D(25000), unit="lb",
-                  tick=D("0.0005"))
-    return Instrument(**{**fields, **overrides})
+from tests.unit.factories import comex_hg, lme_ca, shfe_cu  # noqa: F401
 
 
 def usdcnh(**overrides) -> FxSource:

@@ -15,27 +15,9 @@ from xmc_fix.domain.instruments import Instrument
 from xmc_fix.domain.orders import Order
 from xmc_fix.domain.tickets import TICKET_TRANSITIONS, Decision, Leg, Ticket, TicketState, TicketTrigger
 from xmc_fix.errors import IllegalTransition
+from tests.unit.factories import comex_hg, lme_ca, shfe_cu  # noqa: F401
 
 S, T = TicketState, TicketTrigger
-
-
-# -- stub factories ----------------------------------------------------------------------------
-def shfe_cu(**overrides) -> Instrument:
-    fields = dict(name="SHFE_CU", venue="SHFE", symbol="CU", currency="CNY", contract_size=D(5), unit="t",
-                  tick=D(10))
-    return Instrument(**{**fields, **overrides})
-
-
-def lme_ca(**overrides) -> Instrument:
-    fields = dict(name="LME_CA", venue="LME", symbol="CA", currency="USD", contract_size=D(25), unit="t",
-                  tick=D("0.5"))
-    return Instrument(**{**fields, **overrides})
-
-
-def comex_hg(**overrides) -> Instrument:
-    fields = dict(name="COMEX_HG", venue="CME", symbol="HG", currency="USD", contract_size=D(25000), unit="lb",
-                  tick=D("0.0005"))
-    return Instrument(**{**fields, **overrides})
 
 
 _ids = itertools.count(1)

@@ -134,7 +134,7 @@ def test_based_on_another_calendar_of_the_file():
     (MINIMAL + 'early_closes = [{ date = "2026-12-24", at = "noon" }]\n', "calendars.X.early_closes[0].at",
      "not a time of day"),
     (MINIMAL + 'trading_day_rolls_at = "9pm"\n', "calendars.X.trading_day_rolls_at", "not a time of day"),
-    (MINIMAL + 'night_sessions_on = "friday"\n', "calendars.X.night_sessions_on", "not one of"),
+    (MINIMAL + 'night_sessions_on = "friday"\n', "calendars.X.night_sessions_on", "use one of"),
     (MINIMAL + 'no_night_before_holiday = "yes"\n', "calendars.X.no_night_before_holiday", "true or false"),
     (MINIMAL + 'no_night_before_holiday = true\n', "calendars.X.no_night_before_holiday",
      'night_sessions_on = "previous_trading_day"'),

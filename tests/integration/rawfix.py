@@ -11,12 +11,15 @@ the acceptor an engine's initiator connects to.
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 import threading
 import time
 from datetime import datetime, timezone
 
 from xmc_fix.sim.faultproxy import checksum, field, is_frame, split_frames
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 SOH = b"\x01"
 ADMIN = {"0", "1", "2", "4", "5", "A"}
@@ -38,15 +41,30 @@ def _b(x) -> bytes:
     return x if isinstance(x, bytes) else str(x).encode()
 
 
+def parses(frame: bytes, dictionary=None) -> bool:
+    """Would QuickFIX take ``frame`` for a message at all (rather than discard it as garbled)?
+    Non-ASCII bytes are replaced one for one: QuickFIX treats them as opaque."""
+    import quickfix as fix
+    text = _NON_ASCII.sub(b"x", frame).decode("ascii")
+    try:
+        fix.Message(text, dictionary, True) if dictionary is not None else fix.Message(text, True)
+    except fix.InvalidMessage:
+        return False
+    except Exception:       # a message QuickFIX would parse and then reject: it counts as received
+        return True
+    return True
+
+
 class RawPeer:
     def __init__(self, sock: socket.socket, sender: str, target: str, *, begin: str = "FIX.4.4",
-                 next_out: int = 1) -> None:
+                 next_out: int = 1, dictionary=None) -> None:
         self.sock = sock
         self.sender, self.target, self.begin = sender.encode(), target.encode(), begin.encode()
         self.next_out = next_out
         self.received: list[bytes] = []          # every frame, in order
         self.sent: list[bytes] = []              # every frame sent (not raw bytes)
         self.store: dict[int, tuple] = {}        # seq -> (MsgType, body, SendingTime) of what send() sent
+        self.dictionary = dictionary             # the other side's, to tell garbled messages apart
         self._lock = threading.Lock()
         self._cond = threading.Condition()
         self._probe_ids = itertools.count(1)
@@ -73,7 +91,7 @@ class RawPeer:
             frame = encode(self.begin, h + list(body))
             if seq is None and consume:
                 self.next_out += 1
-                if not header:
+                if not header and parses(frame, self.dictionary):
                     self.store[n] = (str(msg_type), list(body), h[3][1])
             self._write(frame)
             self.sent.append(frame)
@@ -109,22 +127,25 @@ class RawPeer:
                 self._cond.notify_all()
 
     def _on_frame(self, frame: bytes) -> None:
-        with self._cond:
-            self.received.append(frame)
-            self._cond.notify_all()
+        # The chores first, then the frame is shown to waiters: a probe that sees a ResendRequest
+        # must find it answered before it sends the next TestRequest.
         mt = field(frame, b"35")
         if mt == b"1":
             self.send("0", [(112, field(frame, b"112") or b"")])
         elif mt == b"2":
             self._resend(int(field(frame, b"7") or 1), int(field(frame, b"16") or 0))
-        elif mt == b"5" and not getattr(self, "_logging_out", False):
+        with self._cond:
+            self.received.append(frame)
+            self._cond.notify_all()
+        if mt == b"5" and not getattr(self, "_logging_out", False):
             self._logging_out = True
             self.send("5")
             self.close()
 
     def _resend(self, begin: int, end: int) -> None:
         """Answer a ResendRequest as a venue does: application messages again with PossDup, a
-        SequenceReset-GapFill over admin messages and numbers that never held a message."""
+        SequenceReset-GapFill over admin messages and numbers that never held a message (junk, and
+        messages the other side discarded as garbled: resending those would stall it for good)."""
         with self._lock:
             last = self.next_out - 1 if end == 0 or end >= self.next_out else end
             gap_from = None
@@ -160,14 +181,24 @@ class RawPeer:
                 self._cond.wait(min(left, 0.2))
 
     def probe(self, timeout: float = 2.0) -> bool:
-        """Is the other end still reading us? A TestRequest answered by its Heartbeat."""
-        if self.closed.is_set():
-            return False
-        test_id = f"probe-{next(self._probe_ids)}".encode()
-        start = len(self.received)
-        self.send("1", [(112, test_id)])
-        return self.wait_for(lambda f: field(f, b"35") == b"0" and field(f, b"112") == test_id, timeout,
-                             start) is not None
+        """Is the other end still reading us? A TestRequest answered by its Heartbeat. A TestRequest
+        that falls into a gap the other side asks to be resent is gap-filled over (it is an admin
+        message), so on a ResendRequest the probe asks again."""
+        deadline = time.monotonic() + timeout
+        while not self.closed.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            test_id = f"probe-{next(self._probe_ids)}".encode()
+            start = len(self.received)
+            self.send("1", [(112, test_id)])
+            got = self.wait_for(lambda f: (field(f, b"35") == b"0" and field(f, b"112") == test_id)
+                                or field(f, b"35") == b"2", left, start)
+            if got is None:
+                return False
+            if field(got, b"35") == b"0":
+                return True
+        return False
 
     def logout(self, timeout: float = 2.0) -> None:
         if not self.closed.is_set():
@@ -209,8 +240,9 @@ class FakeVenue:
     each Logon by hand (its own sequence numbers go on across reconnections), and keeps the current
     connection in ``peer``."""
 
-    def __init__(self, sender: str, target: str = "XMC") -> None:
+    def __init__(self, sender: str, target: str = "XMC", dictionary=None) -> None:
         self.sender, self.target = sender, target
+        self.dictionary = dictionary
         self.next_out = 1
         self.peer: RawPeer | None = None
         self.logons = 0
@@ -239,7 +271,7 @@ class FakeVenue:
                 self.next_out = max(self.next_out, self.peer.next_out)
                 store = self.peer.store
                 self.peer.close()
-            peer = RawPeer(sock, self.sender, self.target, next_out=self.next_out)
+            peer = RawPeer(sock, self.sender, self.target, next_out=self.next_out, dictionary=self.dictionary)
             peer.store = store             # what a venue keeps across connections, to resend
             hello = peer.wait_for(lambda f: field(f, b"35") == b"A", 10)
             if hello is None:

@@ -37,13 +37,13 @@ from hypothesis import strategies as st
 
 from tests.integration.conftest import ROOT, SESSIONS, start_sim
 from tests.integration.rawfix import SOH, FakeVenue, encode, logon, utc_stamp
-from tests.integration.test_faults import VENUES, EngineRun, _wait
+from tests.integration.test_faults import VENUES, EngineRun, _valid, _wait
 from tests.integration.test_repair import ONE_TICKET, _rows, _strategy
 from xmc_fix import app as A
 from xmc_fix.audit.verify import verify
 from xmc_fix.control.client import request
-from xmc_fix.sim.faultproxy import field
-from xmc_fix.venues.credentials import env_prefix, mask_fix_bytes
+from xmc_fix.sim.faultproxy import field, is_frame
+from xmc_fix.venues.credentials import SECRET_TAGS, env_prefix, mask_fix_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,8 @@ value = st.one_of(
     st.binary(max_size=80).map(lambda b: b.replace(SOH, b"")),
     st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass").replace(SOH, b"")),
 )
-tag = st.one_of(st.sampled_from(TAGS), st.integers(1, 99999), st.sampled_from([b"", b"-5", b"0", b"abc", b"1 1"]))
+tag = st.one_of(st.sampled_from(TAGS), st.integers(1, 99999))
+bad_tag = st.sampled_from([b"", b"-5", b"0", b"abc", b"1 1", b"\xff", b"99999999999999999999"])
 fields = st.lists(st.tuples(tag, value), max_size=14)
 # No SequenceReset (4), Logon (A) or Logout (5) here: those end the session (BREAKING below).
 APP_TYPES = ["8", "W", "X", "Y", "9", "j", "3", "D", "F", "G", "H", "V", "h", "AE", "B", "ZZ", "U7", "0", "1", "2"]
@@ -78,7 +79,10 @@ def _er(cl: str = "FUZZ-1") -> list:
             (32, "1"), (31, "4.2"), (151, "0"), (14, "1"), (6, "4.2"), (60, utc_stamp().decode())]
 
 
-def _md() -> list:
+def _md(msg_type: str = "X") -> list:
+    if msg_type == "W":
+        return [(262, "MD-1"), (55, "HG"), (48, "HGH6"), (22, "8"), (268, "2"), (269, "0"), (270, "4.2"), (271, "5"),
+                (269, "1"), (270, "4.3"), (271, "7")]
     return [(262, "MD-1"), (268, "2"), (279, "0"), (269, "0"), (55, "HG"), (270, "4.2"), (271, "5"), (83, "7"),
             (279, "2"), (269, "1"), (55, "HG"), (270, "4.3"), (271, "0"), (83, "8")]
 
@@ -109,7 +113,8 @@ edits = st.lists(st.tuples(st.sampled_from(["replace", "drop", "insert", "dup"])
 well_formed = st.one_of(
     st.tuples(st.just("msg"), st.sampled_from(APP_TYPES), fields),
     st.tuples(st.just("msg"), st.just("8"), edits.map(lambda e: _mutated(_er(), e))),
-    st.tuples(st.just("msg"), st.sampled_from(["W", "X"]), edits.map(lambda e: _mutated(_md(), e))),
+    st.tuples(st.just("msg"), st.just("W"), edits.map(lambda e: _mutated(_md("W"), e))),
+    st.tuples(st.just("msg"), st.just("X"), edits.map(lambda e: _mutated(_md("X"), e))),
 )
 wrong_seq = st.tuples(st.just("seq"), st.sampled_from(["8", "X", "0"]), st.just([]), st.integers(1, 3),
                       st.booleans())
@@ -124,6 +129,8 @@ def _b(x) -> bytes:
 
 
 framing = st.one_of(
+    st.tuples(st.just("badtag"), st.sampled_from(APP_TYPES), st.lists(st.tuples(st.one_of(tag, bad_tag), value),
+                                                                      min_size=1, max_size=8), bad_tag, value),
     st.tuples(st.just("badsum"), st.sampled_from(APP_TYPES), fields),
     st.tuples(st.just("badlen"), st.sampled_from(APP_TYPES), fields, st.integers(-40, 40)),
     st.tuples(st.just("truncated"), st.sampled_from(APP_TYPES), fields, st.floats(0.05, 0.95)),
@@ -132,6 +139,39 @@ framing = st.one_of(
 )
 chunk = st.one_of(well_formed, well_formed, wrong_seq, framing)
 example = st.lists(chunk, min_size=1, max_size=5)
+
+
+# Orders, cancels, status and market-data requests a venue acts on, for the simulator's session.
+def _order(cl: str) -> list:
+    return [(11, cl), (1, "FUZZ"), (55, "CA"), (48, "CAD3M"), (22, "8"), (54, "1"), (38, "1"), (40, "2"),
+            (44, "9500"), (59, "3"), (60, utc_stamp().decode())]
+
+
+def _cancel(cl: str) -> list:
+    return [(41, cl), (11, cl + "c"), (55, "CA"), (48, "CAD3M"), (22, "8"), (54, "1"), (38, "1"),
+            (60, utc_stamp().decode())]
+
+
+def _status(cl: str) -> list:
+    return [(11, cl), (55, "CA"), (48, "CAD3M"), (22, "8"), (54, "1")]
+
+
+def _md_request(cl: str) -> list:
+    return [(146, "1"), (55, "CA"), (48, "CAD3M"), (22, "8"), (262, cl), (263, "1"), (264, "5"), (265, "1"),
+            (267, "2"), (269, "0"), (269, "1")]
+
+
+cl_ord_id = st.integers(1, 10 ** 6).map(lambda i: f"FZ-{i}")
+venue_requests = st.one_of(*[
+    st.tuples(st.just("msg"), st.just(mt), st.builds(lambda cl, e, f=f: _mutated(f(cl), e), cl_ord_id, edits))
+    for mt, f in (("D", _order), ("F", _cancel), ("H", _status), ("V", _md_request))])
+sim_example = st.lists(st.one_of(well_formed, venue_requests, venue_requests, wrong_seq, framing),
+                       min_size=1, max_size=5)
+
+
+def responsive(peer, tries: int = 4) -> bool:
+    """A few probes: one may be swallowed by a truncated frame, or gap-filled over by a resend."""
+    return any(peer.probe(0.5) for _ in range(tries))
 
 
 def send_chunk(peer, c) -> None:
@@ -152,12 +192,15 @@ def send_chunk(peer, c) -> None:
         peer.next_out += 1        # the number is used up either way: the other side sees a gap
         if kind == "badsum":
             peer.send_raw(frame[:-4] + b"%03d" % ((int(frame[-4:-1]) + 1) % 256) + SOH)
+        elif kind == "badtag":   # a field whose tag is not a number: QuickFIX discards the message
+            peer.send_raw(encode(peer.begin, peer.header(c[1], peer.next_out - 1) + list(c[2]) + [(c[3], c[4])]))
         elif kind == "badlen":
             length = int(field(frame, b"9"))
             peer.send_raw(frame.replace(b"\x019=%d\x01" % length, b"\x019=%d\x01" % max(0, length + c[3]), 1))
-        elif kind == "truncated":
-            peer.send_raw(frame[:max(12, int(len(frame) * c[3]))])
-        else:                     # split: a whole frame in two writes
+        elif kind == "truncated":   # cut short, the rest of its length filled with garbage
+            cut = max(12, int(len(frame) * c[3]))
+            peer.send_raw(frame[:cut] + b"\x00" * (len(frame) - cut))
+        else:                     # split: a whole frame in two writes (a message like any other)
             cut = max(1, int(len(frame) * c[3]))
             peer.send_raw(frame[:cut])
             peer.send_raw(frame[cut:])
@@ -182,6 +225,7 @@ class SimFuzzer:
         self.logons = 0
         self.examples = 0
         self.prelogon = 0
+        self.breaks = 0
 
     def session(self):
         if self.peer is not None and not self.peer.closed.is_set():
@@ -209,7 +253,11 @@ class SimFuzzer:
         peer = self.session()
         for c in chunks:
             send_chunk(peer, c)
-        if not (peer.probe(1.0) or peer.probe(1.0)):
+        if self.examples % 25 == 0:      # now and then a message that ends the session, each kind in turn
+            BREAKING[(self.examples // 25) % len(BREAKING)][1](peer)
+            self.breaks += 1
+        peer.send("0")
+        if not responsive(peer):
             peer.close()          # ended by the simulator, or deaf (a huge BodyLength): start again
 
 
@@ -230,9 +278,9 @@ def test_fuzzing_the_simulator_leaves_its_other_sessions_served_and_its_audit_wh
         fresh = st.one_of(st.none(), st.none(), st.tuples(st.sampled_from(sorted(VENUES)), junk))
 
         @FUZZ
-        @given(chunks=example, fresh=fresh)
-        def fuzz(chunks, fresh):
-            fuzzer.run(chunks, fresh)
+        @given(example=sim_example, fresh=fresh)
+        def fuzz(example, fresh):
+            fuzzer.run(example, fresh)
 
         fuzz()
         t_end = time.time_ns()
@@ -266,8 +314,15 @@ def test_fuzzing_the_simulator_leaves_its_other_sessions_served_and_its_audit_wh
     result = verify(sim.db_url, "all")
     assert result.ok, result.render()
     fuzz_rows = _rows(sim.db_url, "select count(*) from fix_messages where session='FIX.4.4:LME->FUZZ'")[0][0]
+    errors = _rows(sim.db_url, "select kind, detail from events where kind in ('callback_error', 'engine_error')")
     assert fuzz_rows > fuzzer.examples, "the fuzzing session's messages were not audited"
     assert fuzzer.examples == EXAMPLES
+    reports = _rows(sim.db_url, "select count(*) from fix_messages where session='FIX.4.4:LME->FUZZ' "
+                                "and direction='out' and msg_type in ('8', '9', 'W', 'Y')")[0][0]
+    assert reports > 0, "no fuzzed request ever reached the venue behind the session layer"
+    print(f"\nsimulator fuzz: {fuzzer.examples} examples, {fuzzer.prelogon} junk connections before logon, "
+          f"{fuzzer.breaks} session-ending messages, {fuzzer.logons} logons, {fuzz_rows} messages of the fuzzing "
+          f"session audited, {reports} answered by the venue, {len(errors)} guarded errors audited")
 
 
 # -- (b) from a venue to the engine ----------------------------------------------------------------------
@@ -282,6 +337,27 @@ BREAKING = [   # valid-looking messages a conformant engine must refuse by endin
     ("SequenceReset backwards", lambda p: p.send("4", [(36, 2)])),
     ("Logon while logged on", lambda p: p.send("A", [(98, 0), (108, 10)])),
 ]
+MUST_END = ("wrong SenderCompID", "wrong TargetCompID", "stale SendingTime", "sequence number too low", "Logout",
+            "wrong BeginString")
+
+
+def _assert_only_unsent_logons_missing(result, store: Path) -> None:
+    """``xmc audit verify`` must pass, except for one known gap: QuickFIX 1.16 builds and stores a
+    Logon (using up a MsgSeqNum) when its reconnect timer fires while the socket is still down; the
+    Logon never reaches the wire, so its Log never sees it and the audit cannot hold it."""
+    import re
+    others = []
+    for p in result.problems:
+        m = re.search(r"session (\S+) out seq (\d+) is in QuickFIX's store", p.detail)
+        if p.kind == "deleted" and m:
+            begin, rest = m.group(1).split(":", 1)
+            sender, target = rest.split("->")
+            body = (store / f"{begin}-{sender}-{target}.body").read_bytes()
+            at = body.find(b"\x0134=%s\x01" % m.group(2).encode())
+            if at > 0 and b"\x0135=A\x01" in body[body.rfind(b"8=FIX", 0, at):at + 1]:
+                continue
+        others.append(p.line())
+    assert not others, "\n".join(others)
 
 
 def _xmc_run(tmp_path: Path, sim, ports: dict[str, int], db: str, sock: Path) -> subprocess.Popen:
@@ -304,13 +380,14 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
     import tempfile
 
     sim = start_sim(tmp_path)
-    venue = FakeVenue("COMEX")
+    import quickfix as fix
+    venue = FakeVenue("COMEX", dictionary=fix.DataDictionary(str(ROOT / "fixspecs" / "FIX44-XMC.xml")))
     sockdir = Path(tempfile.mkdtemp(prefix="xmcz"))
     sock = sockdir / "c.sock"
     db = f"sqlite:///{tmp_path / 'engine.db'}"
     ports = {**sim.ports, "COMEX": venue.port}
     engine = _xmc_run(tmp_path, sim, ports, db, sock)
-    acked: list[bytes] = []          # frames the engine had read before answering a probe
+    acked: list[bytes] = []          # frames of junk-free examples, read by the engine before it answered a probe
     survived, ended = [], []
     try:
         def status():
@@ -331,8 +408,10 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
             mark = len(peer.sent)
             for c in chunks:
                 send_chunk(peer, c)
-            if peer.probe(1.0) or peer.probe(1.0):
-                acked.extend(peer.sent[mark:])
+            peer.send("0")        # a chaser: what a truncated frame swallows, rather than the probe
+            if responsive(peer):
+                if all(c[0] in ("msg", "seq") for c in chunks):
+                    acked.extend(peer.sent[mark:])
             else:
                 state["reconnects"] += 1
                 if os.environ.get("XMC_FUZZ_DEBUG"):
@@ -347,8 +426,10 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
             peer = venue.wait_logged_on(timeout=15)
             assert peer is not None, f"the engine did not log on again before {what!r}"
             logons = venue.logons
+            start = len(peer.received)
             send(peer)
-            if peer.probe(1.5):
+            bye = peer.wait_for(lambda f: field(f, b"35") == b"5", 1.0, start)
+            if bye is None and not peer.closed.is_set() and responsive(peer):
                 survived.append(what)
                 continue
             ended.append(what)
@@ -379,7 +460,7 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
             shutil.rmtree(sockdir, ignore_errors=True)
     assert engine.returncode == 0, (tmp_path / "engine.out").read_text()[-3000:]
     assert state["examples"] == EXAMPLES
-    assert "wrong SenderCompID" in ended and "Logout" in ended
+    assert set(MUST_END) <= set(ended), (ended, survived)
 
     (run_id,) = _rows(db, "select run_id from runs where role='engine'")[0]
     # the other venues' sessions never went down during the fuzzing, and kept receiving
@@ -399,15 +480,29 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
     for key, row in done["sessions"].items():
         if "COMEX" not in key:
             assert row["in"]["complete"] and row["out"]["complete"], (key, row)
-    comex_in = b"".join(bytes(r) for (r,) in _rows(db, "select raw from fix_messages where run_id=:r and "
-                                                       "venue='COMEX' and direction='in' order by id", r=run_id))
-    # a frame with a stray "<SOH>10=" in its body can be cut in two by QuickFIX's framing after junk
-    checkable = [mask_fix_bytes(f) for f in acked if f.count(b"\x0110=") == 1]
-    lost = [f for f in checkable if f not in comex_in]
-    assert len(checkable) > EXAMPLES // 2
-    assert not lost, f"{len(lost)} of {len(checkable)} acknowledged COMEX messages missing from the audit: {lost[:3]}"
+    # COMEX: every message of an example without junk is stored, byte for byte (QuickFIX throws away
+    # whatever it had buffered when a BodyLength is not a number, so after junk only the sequence
+    # numbers can be accounted for: each one reached the audit in a valid frame, or was gap-filled)
+    comex_in = {bytes(r) for (r,) in _rows(db, "select raw from fix_messages where run_id=:r and venue='COMEX' "
+                                              "and direction='in'", r=run_id)}
+    lost = [f for f in acked if mask_fix_bytes(f) not in comex_in]
+    assert len(acked) > EXAMPLES // 4, len(acked)
+    assert not lost, f"{len(lost)} of {len(acked)} COMEX messages missing from the audit: {lost[:3]}"
+    next_in = A.store_seqnums(str(tmp_path / "store-engine"), "FIX.4.4:XMC->COMEX")[1]
+    covered: set[int] = set()
+    for raw in comex_in:
+        masked = is_frame(raw) and any(b"\x01%d=***\x01" % t in raw for t in SECRET_TAGS)  # length changed
+        if _valid(raw) or masked:
+            seq = int(field(raw, b"34"))
+            covered.add(seq)
+            if field(raw, b"35") == b"4" and field(raw, b"123") == b"Y" and (field(raw, b"36") or b"").isdigit():
+                covered |= set(range(seq, int(field(raw, b"36"))))
+    missing = sorted(set(range(1, next_in)) - covered)
+    assert not missing, f"COMEX sequence numbers the engine accepted but the audit lacks: {missing[:20]} " + \
+        repr([r for r in comex_in if any(b"\x0134=%d\x01" % m in r for m in missing[:3])])[:3000]
+    assert not list(tmp_path.glob("audit-spill-*")), "audit rows were refused by the database (spilled)"
     result = verify(db, run_id)
-    assert result.ok, result.render()
+    _assert_only_unsent_logons_missing(result, tmp_path / "store-engine")
     errors = _rows(db, "select kind, detail from events where run_id=:r and kind in ('callback_error', "
                        "'engine_error')", r=run_id)
     print(f"\nengine fuzz: {state['examples']} examples, {len(acked)} frames acknowledged, {state['reconnects']} "

@@ -15,6 +15,8 @@ import time
 
 import quickfix as fix
 
+from xmc_fix.audit.writer import storable_text
+
 log = logging.getLogger("xmc.fix")
 
 
@@ -45,7 +47,7 @@ class AuditLog(fix.Log):
     def onEvent(self, text: str) -> None:
         try:
             self._sink.session_event(self._session, text, time.time_ns())
-            log.info("%s: %s", self._session, text)
+            log.info("%s: %s", self._session, storable_text(text))
         except Exception:
             log.exception("audit log: session event not recorded")
 

@@ -80,6 +80,17 @@ def _add_missing_columns(eng: Engine) -> None:
                     log.warning("audit: added column %s.%s to an older database", table.name, col.name)
 
 
+def storable_text(text: str) -> str:
+    """Text QuickFIX handed over (a session event may quote a venue's bytes, which arrive as lone
+    surrogates when they are not UTF-8) as text every database and log file accepts: the bytes
+    that are not UTF-8 become ``\\xNN`` escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def message_row(run_id: str, session: str, venue: str | None, direction: str, raw: str, ts_ns: int) -> dict:
     """The ``fix_messages`` row for one raw message (secrets masked, key tags extracted)."""
     data = raw.encode("utf-8", "surrogateescape")
@@ -278,6 +289,7 @@ class AuditWriter:
                     self._file_log(session, "messages", ts_ns, row["raw"])
                 elif kind == "s":
                     _, session, text, ts_ns = item
+                    text = storable_text(text)
                     by_table["session_events"].append({"run_id": self.run_id, "session": session,
                                                        "venue": self.venues_by_session.get(session),
                                                        "ts_ns": ts_ns, "text": text})

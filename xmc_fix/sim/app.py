@@ -3,7 +3,9 @@ runs them (``xmc sim``).
 
 Like the engine's adapter, the application is thin and guarded: it checks Logon credentials,
 hands each application message to the :class:`Exchange` through the Serializer, and never lets an
-exception reach QuickFIX.
+exception reach QuickFIX. A client message the simulator fails on (in the callback or in the
+exchange behind it) is logged, audited (``events``, kind ``callback_error``) and answered with a
+BusinessMessageReject (35=j, BusinessRejectReason 0) naming its MsgSeqNum and MsgType.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import uuid
 import quickfix as fix
 
 from xmc_fix.audit.logbridge import AuditLogFactory
+from xmc_fix.audit.writer import storable_text
 from xmc_fix.clock import SystemClock
 from xmc_fix.errors import ConfigError
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.sim.config import MarketCfg
 from xmc_fix.sim.exchange import Exchange
 from xmc_fix.sim.faultproxy import FaultPlan, FaultProxy, free_port
+from xmc_fix.venues import translate as tr
 from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS, msg_type_of
 from xmc_fix.venues.credentials import Credentials
 from xmc_fix.venues.settings import SessionFile
@@ -32,8 +36,10 @@ log = logging.getLogger("xmc.sim")
 
 
 class SimApplication(fix.Application):
-    def __init__(self, sessions: SessionFile, credentials: dict[str, Credentials], serial: Serializer) -> None:
+    def __init__(self, sessions: SessionFile, credentials: dict[str, Credentials], serial: Serializer,
+                 on_error=None) -> None:
         super().__init__()
+        self._on_error = on_error     # (where, exception, session key, raw message) -> None
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
         self._credentials = credentials
         self._serial = serial
@@ -52,6 +58,9 @@ class SimApplication(fix.Application):
     def venue(self, sid) -> str:
         return self._venue_by_key.get(sid.toString(), "")
 
+    def venue_of_key(self, key: str) -> str | None:
+        return self._venue_by_key.get(key)
+
     def onCreate(self, sessionID) -> None:
         try:
             key = sessionID.toString()
@@ -59,8 +68,8 @@ class SimApplication(fix.Application):
                                                   sessionID.getSenderCompID().getValue(),
                                                   sessionID.getTargetCompID().getValue(),
                                                   sessionID.getSessionQualifier())
-        except Exception:
-            log.exception("sim onCreate failed")
+        except Exception as e:
+            self.fail("onCreate", e, sessionID)
 
     def onLogon(self, sessionID) -> None:
         try:
@@ -73,8 +82,8 @@ class SimApplication(fix.Application):
             key = sessionID.toString()
             if self.exchange is not None:
                 self._serial.post(self._drop_subscriptions, key)
-        except Exception:
-            log.exception("sim onLogout failed")
+        except Exception as e:
+            self.fail("onLogout", e, sessionID)
 
     def _drop_subscriptions(self, key: str) -> None:
         for venue in self.exchange.venues.values():
@@ -85,6 +94,7 @@ class SimApplication(fix.Application):
         pass
 
     def fromAdmin(self, message, sessionID) -> None:
+        raw = None
         try:
             if message.getHeader().getField(35) != "A":
                 return
@@ -98,13 +108,14 @@ class SimApplication(fix.Application):
                 raise fix.RejectLogon("invalid username or password")
         except QUICKFIX_EXCEPTIONS:
             raise
-        except Exception:
-            log.exception("sim fromAdmin failed")
+        except Exception as e:
+            self.fail("fromAdmin", e, sessionID, raw)
 
     def toApp(self, message, sessionID) -> None:
         pass
 
     def fromApp(self, message, sessionID) -> None:
+        raw = None
         try:
             raw = message.toString()
             handler = self._handlers.get(msg_type_of(raw))
@@ -113,8 +124,33 @@ class SimApplication(fix.Application):
             self._serial.post(handler, self.venue(sessionID), sessionID.toString(), raw)
         except QUICKFIX_EXCEPTIONS:
             raise
+        except Exception as e:
+            self.fail("fromApp", e, sessionID, raw)
+            if raw is not None:
+                self.reject(sessionID.toString(), raw)
+
+    def fail(self, where: str, e: BaseException, session=None, raw: str | None = None) -> None:
+        """Log and audit an exception a callback (or the exchange behind it) caught."""
+        key = None
+        try:
+            key = session if isinstance(session, str) or session is None else session.toString()
+            log.error("sim %s failed for %s: %s: %s", where, key, type(e).__name__, storable_text(str(e)),
+                      exc_info=e)
+            if self._on_error is not None:
+                self._on_error(where, e, key, raw)
         except Exception:
-            log.exception("sim fromApp failed")
+            log.exception("sim: reporting a %s failure failed", where)
+
+    def reject(self, session: str, raw: str, text: str = "internal error") -> None:
+        """BusinessMessageReject (j, reason 0 other) of a client message the venue failed on."""
+        try:
+            d = tr.fields(raw)
+            begin = raw[2:raw.find("\x01")] if raw.startswith("8=") else "FIX.4.4"
+            body = (f"45={d.get('34', '0')}\x01372={d.get('35', '')}\x01380=0\x0158={text}\x01"
+                    + (f"379={d['11']}\x01" if d.get("11") else ""))
+            self.send(session, f"8={begin}\x019={len(body) + 5}\x0135=j\x01{body}10=000\x01", False)
+        except Exception:
+            log.exception("sim: could not reject a message on %s", session)
 
     # the Exchange's outlet
     def send(self, session: str, text: str, dd: bool) -> bool:
@@ -127,6 +163,9 @@ class SimApplication(fix.Application):
         sess = fix.Session.lookupSession(sid)
         if sess is None or (dd and not sess.isLoggedOn()):
             return False
+        # A client's own bytes echoed back (a ClOrdID that is not UTF-8) cannot cross the Python
+        # binding as they are: they go out with \xNN escapes instead.
+        text = storable_text(text)
         msg = fix.Message(text, self._dd(session), False) if dd else fix.Message(text, False)
         return fix.Session.sendToTarget(msg, sid)
 
@@ -145,8 +184,8 @@ class SimServer:
         self.sessions = sessions
         self.market = market
         self.clock = SystemClock()
-        self.serial = Serializer(on_error=lambda fn, args, e: log.error("sim error in %s: %s", fn, e, exc_info=e))
-        self.app = SimApplication(sessions, credentials, self.serial)
+        self.serial = Serializer(on_error=self._exchange_error)
+        self.app = SimApplication(sessions, credentials, self.serial, on_error=self._callback_error)
         self._timers: list = []          # (due monotonic, seq, fn, args) heap for held reports
         self._timer_seq = 0
         self._wake = threading.Condition()
@@ -168,7 +207,7 @@ class SimServer:
         self.run_id = uuid.uuid4().hex[:12]
 
     def start(self) -> "SimServer":
-        self._acceptor = fix.SocketAcceptor(self.app, self._store, self._settings, self._logs)
+        self._acceptor = fix.ThreadedSocketAcceptor(self.app, self._store, self._settings, self._logs)
         self._acceptor.start()
         try:
             for proxy in self.proxies:
@@ -181,6 +220,30 @@ class SimServer:
             raise
         self._thread.start()
         return self
+
+    def _callback_error(self, where: str, e: BaseException, session: str | None, raw: str | None) -> None:
+        if self.audit is not None:
+            self.audit.event("callback_error", time.time_ns(), venue=self.app.venue_of_key(session) if session else None,
+                             where=where, session=session, error=storable_text(f"{type(e).__name__}: {e}"),
+                             raw=storable_text((raw or "").replace("\x01", "|")[:2000]) or None)
+
+    def _exchange_error(self, fn, args, e: BaseException) -> None:
+        """The exchange failed on a piece of work. A client's request (venue, session, raw) is
+        answered with a BusinessMessageReject; a market step or a timer is only logged and audited."""
+        try:
+            where = getattr(fn, "__name__", str(fn))
+            client = len(args) == 3 and all(isinstance(a, str) for a in args) and args[2].startswith("8=")
+            session, raw = (args[1], args[2]) if client else (None, None)
+            log.error("sim error in %s for %s: %s: %s", where, session, type(e).__name__, storable_text(str(e)),
+                      exc_info=e)
+            if self.audit is not None:
+                self.audit.event("engine_error", time.time_ns(), venue=args[0] if client else None, where=where,
+                                 session=session, error=storable_text(f"{type(e).__name__}: {e}"),
+                                 raw=storable_text((raw or "").replace("\x01", "|")[:2000]) or None)
+            if client:
+                self.app.reject(session, raw)
+        except Exception:
+            log.exception("sim: handling an exchange error failed")
 
     def _on_fault(self, venue: str, fault: str, info: dict) -> None:
         """A fault proxy spoiled a message: into the simulator's audit, so tests and people can

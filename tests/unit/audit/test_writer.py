@@ -244,6 +244,18 @@ def test_session_events_are_stored_with_the_venue(make_writer, db):
         (SESSION, "SHFE", 5, "Initiated connection"), ("FIX.4.4:XMC->ELSEWHERE", None, 6, "Logon timeout")]
 
 
+def test_a_session_event_quoting_bytes_that_are_not_utf8_is_stored_not_spilled(make_writer, db):
+    """QuickFIX quotes a venue's garbled bytes in its events ("Field tag is invalid: ..."); they
+    reach Python as lone surrogates, which no database accepts."""
+    w = make_writer()
+
+    w.session_event(SESSION, "Invalid message: Field tag is invalid: 4\x08\udcba\udc828", 7)
+    assert w.flush()
+
+    assert [r["text"] for r in rows(db, "session_events")] == ["Invalid message: Field tag is invalid: 4\x08\\xba\\x828"]
+    assert w.stats.spilled == 0 and not list(db.folder.glob("audit-spill-*"))
+
+
 # -- appended records --------------------------------------------------------------------------
 def test_event_detail_is_stored_as_json(make_writer, db):
     w = make_writer()

@@ -49,6 +49,10 @@ class SimApplication(fix.Application):
         self._dd_paths = {s.session_key: s.values.get("DataDictionary") for s in sessions.sessions}
         self._dds: dict[str, fix.DataDictionary] = {}
         self.rejected_logons = 0
+        # Sessions whose Logout has gone out (or that are down): no market data after it. Set and
+        # read inside QuickFIX's own send path (toAdmin, toApp run under the session's lock), so a
+        # refresh from the exchange's thread can never follow the venue's Logout on the wire.
+        self._closed: set[str] = set()
 
     def bind(self, exchange: Exchange) -> None:
         self.exchange = exchange
@@ -73,6 +77,7 @@ class SimApplication(fix.Application):
 
     def onLogon(self, sessionID) -> None:
         try:
+            self._closed.discard(sessionID.toString())
             log.info("sim: %s logged on", sessionID.toString())
         except Exception:
             pass
@@ -80,6 +85,7 @@ class SimApplication(fix.Application):
     def onLogout(self, sessionID) -> None:
         try:
             key = sessionID.toString()
+            self._closed.add(key)
             if self.exchange is not None:
                 self._serial.post(self._drop_subscriptions, key)
         except Exception as e:
@@ -91,7 +97,11 @@ class SimApplication(fix.Application):
                 inst.subscribers.pop(key, None)
 
     def toAdmin(self, message, sessionID) -> None:
-        pass
+        try:
+            if message.getHeader().getField(35) == "5":
+                self._closed.add(sessionID.toString())
+        except Exception as e:
+            self.fail("toAdmin", e, sessionID)
 
     def fromAdmin(self, message, sessionID) -> None:
         raw = None
@@ -112,7 +122,13 @@ class SimApplication(fix.Application):
             self.fail("fromAdmin", e, sessionID, raw)
 
     def toApp(self, message, sessionID) -> None:
-        pass
+        try:
+            drop = sessionID.toString() in self._closed and message.getHeader().getField(35) in ("W", "X")
+        except Exception as e:
+            self.fail("toApp", e, sessionID)
+            return
+        if drop:    # the subscription ended with the session; a venue sends nothing after its Logout
+            raise fix.DoNotSend()
 
     def fromApp(self, message, sessionID) -> None:
         raw = None

@@ -4,6 +4,7 @@ or bare FIX clients connected to it over real QuickFIX sessions."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,16 @@ from xmc_fix.venues.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = ROOT / "sessions"
+
+
+def wait_until(pred, timeout: float = 15.0) -> bool:
+    """Poll ``pred`` until it holds; False after ``timeout`` (a bound on the test, not a claim)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import SESSIONS, start_sim
+from tests.integration.conftest import wait_until as _wait
 from tests.integration.test_repair import ONE_TICKET, _assert_all_matched, _rows, _scenario, _strategy
 from xmc_fix import app as A
 from xmc_fix.sim.faultproxy import checksum, field, is_frame
@@ -29,16 +29,6 @@ VENUES = {"SHFE", "LME", "COMEX", "CNHFX"}
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _wait(pred, timeout: float) -> bool:
-    """Poll ``pred`` until it holds; False after ``timeout`` (a bound on the test, not a claim)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _valid(raw: bytes) -> bool:
     """What QuickFIX would accept as a frame: BodyLength and CheckSum right."""
     if not is_frame(raw):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import ROOT, SESSIONS, start_sim
+from tests.integration.conftest import wait_until as _wait
 from tests.integration.test_repair import ONE_TICKET, _rows, _scenario
 from xmc_fix import app as A
 from xmc_fix.domain.enums import TradingState
@@ -52,15 +53,6 @@ def _xmc(*args, timeout=60, user: str | None = None):
     if user:
         cmd = ["runuser", "-u", user, "--"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
-def _wait(pred, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_breach_halts_the_pair_mid_run(tmp_path, sockdir):

@@ -68,6 +68,11 @@ class EngineRun:
     def md_updates(self) -> int:
         return self.call(lambda: self.eng.engine.stats.md_updates)
 
+    def md_flows(self, updates: int = 20, timeout: float = 30) -> bool:
+        """Does market data keep arriving: ``updates`` more book updates within ``timeout``?"""
+        md = self.md_updates()
+        return _wait(lambda: self.md_updates() >= md + updates, timeout)
+
     def close(self) -> None:
         try:
             if self.eng._initiator is not None:
@@ -135,8 +140,7 @@ def _run_with_fault(tmp_path: Path, fault_toml: str):
         run = EngineRun(tmp_path, sim)
         assert _wait(lambda: _faults_injected(sim), 30), "the simulator never injected the fault"
         assert _wait(run.settled, 30), "the ticket did not settle with every session up"
-        md = run.md_updates()
-        assert _wait(lambda: run.md_updates() >= md + 20, 30), "market data stopped after the fault"
+        assert run.md_flows(), "market data stopped after the fault"
         up = run.call(lambda: set(run.eng.engine.venues_up))
     finally:
         try:
@@ -239,8 +243,7 @@ def test_faults_at_seeded_rates_on_two_venues_leave_every_ticket_matched_and_in_
         assert _wait(lambda: run.call(lambda: len(e.tickets) >= 2 and not e.working), 30), \
             "the flatten ticket did not settle"
         assert _wait(run.settled, 30)
-        md = run.md_updates()
-        assert _wait(lambda: run.md_updates() >= md + 20, 30), "market data stopped"
+        assert run.md_flows(), "market data stopped"
         up = run.call(lambda: set(run.eng.engine.venues_up))
     finally:
         try:

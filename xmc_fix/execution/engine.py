@@ -720,6 +720,11 @@ class Engine:
         """Journal the intent, send both legs, then build and record the ticket. Only what the
         orders need comes before they leave."""
         now = self.clock.now_ns()
+        if pr.market_until_ns and now >= pr.market_until_ns:
+            # a break or close began while this decision was being made: look again, as of now
+            self._check_market(pr, now)
+            if self.pair_state(pr) is TradingState.HALTED:
+                return
         cfg = pr.cfg
         ids = self.ids
         tid = ids.ticket_id()

@@ -615,3 +615,42 @@ unit = "lb"''').replace("ticket_qty = 25\nmax_position = 50", 'ticket_qty = 50\n
     inner_t = second[0].qty * 5
     outer_t = second[1].qty * D("11.33980925")
     assert abs(D("0.359237") - (inner_t - outer_t)) <= 1
+
+
+# -- a market that closes while a decision is being made ------------------------------------------
+class _SlowPricer:
+    """The pair's pricer, but pricing takes until ``until`` on the engine's clock."""
+
+    def __init__(self, inner, clock, until):
+        self._inner, self._clock, self._until = inner, clock, until
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def basis(self, *args):
+        if self._clock.now_ns() < self._until:
+            self._clock.set(self._until)
+        return self._inner.basis(*args)
+
+
+def test_a_break_that_begins_during_the_decision_stops_the_ticket(tmp_path):
+    """SHFE's morning session ends at 11:30 Shanghai. The crossing tick arrives 1 us before; the
+    decision takes until 11:30:00.000005. No order leaves, and the pair is paused for the break."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    p = tmp_path / "strategy.toml"
+    p.write_text(STRATEGY.replace('position_effect = true\n', 'position_effect = true\ncalendar = "SHFE"\n'))
+    w = World(load_strategy(p))
+    lunch = int(datetime(2026, 11, 23, 11, 30, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()) * 1_000_000_000
+    w.clock.set(lunch - 1_000)
+    w.calm_market()
+    w.engine.on_timer(w.now())
+    assert w.engine.pair_state(w.pair) is TradingState.ACTIVE and w.pair.market_until_ns == lunch
+    w.pair.pricer = _SlowPricer(w.pair.pricer, w.clock, lunch + 5_000)
+
+    w.cross_above()
+
+    assert w.sender.sent == [] and not w.engine.tickets
+    assert w.engine.pair_state(w.pair) is TradingState.HALTED
+    assert [kw["alert"] for k, kw in w.audit.events if k == "alert"] == ["market_closed"]

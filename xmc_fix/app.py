@@ -262,16 +262,24 @@ class EngineApp:
         return False
 
     def stop(self, drain_s: float | None = None) -> dict:
-        """Stop opening tickets, let working ones finish, log out, flush the audit trail."""
+        """Stop in two phases. Draining: no new tickets; working ones finish and legged ones are
+        repaired, until none is open and no report has arrived for ``drain_settle_ms`` (a fill can
+        follow its order's cancel), or ``drain_s`` runs out. Closing: nothing more is sent, the
+        sessions log out, the audit trail is flushed. The summary's ``exposure`` lists what is left
+        unhedged (the journal keeps it for the next start)."""
         if drain_s is None:
             drain_s = self.strategy.engine.drain_timeout_ms / 1000
-        self.serial.call(self.engine.stop_new_tickets)
+        settle_ns = self.strategy.engine.drain_settle_ms * 1_000_000
+        e = self.engine
+        self.serial.call(e.stop_new_tickets)
         deadline = time.monotonic() + drain_s
-        while time.monotonic() < deadline and self.serial.call(lambda: self.engine.working):
+        busy = lambda: e.working or self.clock.now_ns() - e.last_activity_ns < settle_ns  # noqa: E731
+        while time.monotonic() < deadline and self.serial.call(busy):
             time.sleep(0.05)
         self._stop_timer.set()
         if self._timer.is_alive():
             self._timer.join(2)
+        self.serial.call(e.close)
         if self._initiator is not None:
             self._initiator.stop()
             self._initiator = None
@@ -294,6 +302,7 @@ class EngineApp:
                 "decision_to_send_us_p50": lat[len(lat) // 2] / 1000 if lat else None,
                 "legged": e.stats.legged, "open_tickets": sum(1 for w in e.work.values() if not w.ticket.state.is_terminal),
                 "residual_units": {p.name: str(p.residual_units) for p in e.pairs.values()},
+                "exposure": self.serial.call(e.exposure),
                 "audit_rows": dict(self.audit.stats.rows), "audit_errors": self.audit.stats.errors}
 
     def status_line(self) -> str:

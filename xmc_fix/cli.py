@@ -126,7 +126,8 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
                if completeness["complete"] else "audit: INCOMPLETE - see `xmc report --format json`")
     click.echo(f"database: {db_url}   run: {run_id}   (xmc report --db {db_url} --run {run_id})")
     click.echo(_chain_line(db_url, run_id))
-    if not completeness["complete"]:
+    held = _exposure_lines(summary)
+    if not completeness["complete"] or held:
         sys.exit(1)
 
 
@@ -212,6 +213,21 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
     summary = app.run(duration, progress)
     click.echo(f"run {app.run_id} ended: {summary['tickets']} tickets {summary['by_state']}", err=True)
     click.echo(_chain_line(db_url, app.run_id))
+    if _exposure_lines(summary):
+        sys.exit(1)
+
+
+def _exposure_lines(summary: dict) -> bool:
+    """Say, as the last lines, what the engine stopped holding unhedged; True if anything."""
+    held = summary.get("exposure") or []
+    for h in held:
+        what = f"ticket {h['ticket_id']} {h['state']}" if h["ticket_id"] else "positions held"
+        extra = f", orders without a final report: {', '.join(h['orders_open'])}" if h["orders_open"] else ""
+        click.echo(f"EXPOSURE: {h['pair']}: {what}, residual {h['residual']} {h['unit']}{extra}")
+    if held:
+        click.echo("stopped holding unhedged exposure: the journal keeps it; the next start asks the venues and "
+                   "repairs it (or use xmc flatten)")
+    return bool(held)
 
 
 @cli.command()

@@ -26,6 +26,7 @@ class EngineConfig:
     md_depth: int = 5
     ticket_timeout_ms: int = 5000
     drain_timeout_ms: int = 3000
+    drain_settle_ms: int = 500     # on stop: how long no report may arrive before the sessions close
     journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
 
@@ -277,6 +278,7 @@ def load_strategy(path: str | Path) -> Strategy:
         md_depth=e.int("md_depth", 5, minimum=1),
         ticket_timeout_ms=e.int("ticket_timeout_ms", 5000, minimum=1),
         drain_timeout_ms=e.int("drain_timeout_ms", 3000, minimum=0),
+        drain_settle_ms=e.int("drain_settle_ms", 500, minimum=0),
         journal=e.str("journal", None),
         basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
     )

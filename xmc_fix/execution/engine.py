@@ -197,7 +197,9 @@ class Engine:
         self.gate = RiskGate(strategy.risk)
         self.hold = ScopeState("global")
         self.account = strategy.engine.account
-        self.stopping = False
+        self.stopping = False     # no new tickets; working ones finish and legged ones are repaired
+        self.closing = False      # the sessions are closing: nothing more is sent (see close())
+        self.last_activity_ns = 0  # the last order sent or report applied (the drain waits for quiet)
         self._breaches: set[tuple[str, str]] = set()   # (kind, scope) alerted and not yet resumed
         self.stats = EngineStats()
         self.books: dict[tuple[str, str], Book] = {}
@@ -430,6 +432,7 @@ class Engine:
             self.audit.event("duplicate_exec_report", er.recv_ns, venue=er.venue, cl_ord_id=order.cl_ord_id,
                              ticket_id=order.ticket_id, exec_id=er.exec_id, poss_dup=er.poss_dup)
             return
+        self.last_activity_ns = er.recv_ns
         if er.cl_ord_id not in self.orders:
             self.orders[er.cl_ord_id] = order  # replaced or cancelled: reachable by its new ClOrdID
         ticket = self.tickets[order.ticket_id]
@@ -830,10 +833,11 @@ class Engine:
         return cal.trading_day(ns) if cal is not None else _trading_day(ns)
 
     def _send_cmd(self, cmd: NewOrder) -> int | None:
-        """Hand an order to its venue; the time it was handed over, or None if it could not be."""
-        if not self.sender.send_new(cmd, self.clock.now_ns()):
+        """Hand an order to its venue; the time it was handed over, or None if it could not be
+        (session down, or the engine closing its sessions: nothing leaves after that)."""
+        if self.closing or not self.sender.send_new(cmd, self.clock.now_ns()):
             return None
-        sent = self.clock.now_ns()
+        sent = self.last_activity_ns = self.clock.now_ns()
         v = cmd.instrument.venue
         self.gate.spend(v, sent)
         self.gate.add_working(cmd.instrument, cmd.side, cmd.qty)
@@ -950,6 +954,8 @@ class Engine:
         policy = pr.cfg.repair
         if w.superseded:
             return
+        if self.closing:
+            return self._defer_repair(ticket, pr, now_ns)
         if w.legged_ns is not None and now_ns - w.legged_ns > policy.give_up_ms * MS:
             return self._give_up(ticket, w, pr, now_ns, f"not repaired within {policy.give_up_ms} ms")
         if w.flatten:
@@ -1027,6 +1033,17 @@ class Engine:
             self._audit_order(o)
         if not any(o.sent_ns for o in orders):
             self._progress(ticket, now_ns)
+
+    def _defer_repair(self, ticket: Ticket, pr: PairRuntime, now_ns: int) -> None:
+        """The sessions are closing: a repair order now would leave with the Logout and never be
+        answered. The ticket stays legged, in the journal, for the next start to repair; the stop
+        reports the exposure."""
+        w = self.work[ticket.ticket_id]
+        if w.repairs and w.repairs[-1] == "deferred:closing":
+            return
+        w.repairs.append("deferred:closing")
+        self.audit.event("repair_deferred", now_ns, pair=pr.name, ticket_id=ticket.ticket_id,
+                         reason="engine closing its sessions", residual=str(ticket.residual))
 
     def _give_up(self, ticket: Ticket, w: Work, pr: PairRuntime, now_ns: int, reason: str) -> None:
         trigger = TicketTrigger.REPAIR_FAILED
@@ -1339,6 +1356,8 @@ class Engine:
     def _flatten_step(self, ticket: Ticket, w: Work, pr: PairRuntime, now_ns: int, first: bool = False) -> None:
         """Orders taking the pair's remaining positions to zero, priced through the touch."""
         policy = pr.cfg.repair
+        if self.closing:
+            return self._defer_repair(ticket, pr, now_ns)
         if w.attempts["FLATTEN"] >= policy.unwind_attempts:
             return self._give_up(ticket, w, pr, now_ns, f"flatten attempts exhausted ({policy.unwind_attempts})")
         orders = []
@@ -1498,7 +1517,7 @@ class Engine:
         self.sender.subscribe(SubscribeMarketData(req, inst, self.strategy.engine.md_depth))
 
     def _query(self, order: Order, why: str, force: bool = False) -> None:
-        if order.cl_ord_id in self._asked and not force:
+        if order.cl_ord_id in self._asked and not force or self.closing:
             return
         self._asked.add(order.cl_ord_id)
         order.uncertain = True
@@ -1507,6 +1526,8 @@ class Engine:
                          ticket_id=order.ticket_id, cl_ord_id=order.cl_ord_id, reason=why, sent=ok)
 
     def _cancel(self, order: Order, why: str) -> None:
+        if self.closing:
+            return
         self._asked.add(order.cl_ord_id)
         cmd = CancelOrder(self.ids.cl_ord_id(), order.cl_ord_id, order.instrument, order.side, order.qty,
                           order.order_id)
@@ -1579,6 +1600,30 @@ class Engine:
     # -- control ---------------------------------------------------------------------------
     def stop_new_tickets(self) -> None:
         self.stopping = True
+
+    def close(self) -> None:
+        """The sessions are about to close: from now on nothing is sent (orders, cancels, status
+        requests). A report that still arrives is applied; a ticket it legs stays open for the next
+        start."""
+        self.stopping = True
+        self.closing = True
+
+    def exposure(self) -> list[dict]:
+        """What the engine holds unhedged: every ticket not finished (legged, repairing, or with an
+        order whose outcome is unknown) and every pair whose legs differ by more than its tolerance.
+        Empty when the engine can stop with nothing at risk."""
+        out = []
+        for w in self.work.values():
+            t = w.ticket
+            if not t.state.is_terminal:
+                uncertain = [o.cl_ord_id for o in t.orders() if o.uncertain or (not o.is_terminal and o.sent_ns)]
+                out.append({"pair": t.pair, "ticket_id": t.ticket_id, "state": t.state.value,
+                            "residual": _units(t.residual), "unit": t.unit, "orders_open": uncertain})
+        for pr in self.pairs.values():
+            if abs(pr.residual_units) > pr.cfg.residual_tolerance:
+                out.append({"pair": pr.name, "ticket_id": None, "state": "HELD",
+                            "residual": _units(pr.residual_units), "unit": pr.inner.unit, "orders_open": []})
+        return out
 
     def tickets_by_state(self) -> dict[str, int]:
         out: dict[str, int] = {}

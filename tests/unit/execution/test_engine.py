@@ -654,3 +654,22 @@ def test_a_break_that_begins_during_the_decision_stops_the_ticket(tmp_path):
     assert w.sender.sent == [] and not w.engine.tickets
     assert w.engine.pair_state(w.pair) is TradingState.HALTED
     assert [kw["alert"] for k, kw in w.audit.events if k == "alert"] == ["market_closed"]
+
+
+def test_once_closing_a_late_fill_legs_the_ticket_but_nothing_is_sent_and_the_exposure_is_reported(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.reject(inner)
+    world.engine.on_event(world.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))
+    t = world.ticket()
+    assert t.state is TicketState.MISSED and world.engine.exposure() == []
+    world.engine.close()                       # the sessions are logging out
+    world.engine.on_event(world.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9502"), cum=D(1)))
+    world.clock.advance(500 * MS)
+    world.engine.on_timer(world.now())
+    assert t.state is TicketState.LEGGED       # the late fill counts...
+    assert world.sender.sent == [inner, outer] and world.sender.cancels == [] and world.sender.status == []
+    assert "repair_deferred" in world.audit.kinds()   # ...but no repair leaves with the Logout
+    (held, pair_held) = world.engine.exposure()
+    assert (held["ticket_id"], held["state"], held["residual"]) == (t.ticket_id, "LEGGED", "-25")
+    assert (pair_held["state"], pair_held["residual"]) == ("HELD", "25")   # long 25 t of copper, unhedged

@@ -138,11 +138,16 @@ class Ticket:
     decision: Decision
     legs: dict[LegRole, Leg]
     unit: str                      # the pair's common unit (the inner leg's)
-    tolerance: Decimal             # |inner - outer| in ``unit`` still counted as matched
+    tolerance: Decimal             # |residual - aim| in ``unit`` still counted as matched
     state: TicketState = TicketState.PENDING
     transitions: list[Transition] = field(default_factory=list)
     sent_ns: int | None = None
     ended_ns: int | None = None
+    #: The residual (inner minus outer, in ``unit``) the ticket exists to leave. Zero for an opening
+    #: ticket; minus the carried residual under the "carry" policy (so the pair's residual ends within
+    #: the tolerance); for a closing ticket, the residual of the holding it closes (closing exactly
+    #: what is held is matched, whatever the contract sizes left out of line).
+    aim: Decimal = ZERO
 
     def apply(self, trigger: TicketTrigger, ts_ns: int, cause: str = "") -> Transition:
         try:
@@ -166,8 +171,13 @@ class Ticket:
         return inner.filled_units(self.unit) - outer.filled_units(self.unit)
 
     @property
+    def excess(self) -> Decimal:
+        """How far the fills are from what the ticket set out to leave (positive: inner leads)."""
+        return self.residual - self.aim
+
+    @property
     def matched(self) -> bool:
-        return abs(self.residual) <= self.tolerance
+        return abs(self.excess) <= self.tolerance
 
     @property
     def empty(self) -> bool:

@@ -310,7 +310,7 @@ class Engine:
         for role, inst in ((LegRole.INNER, pr.inner), (LegRole.OUTER, pr.outer)):
             legs[role] = Leg(role, inst, direction.side(role), Decimal(rec["lots"][role.value]))
         return Ticket(rec["ticket_id"], pr.name, direction, TicketIntent(rec["intent"]), int(rec["created_ns"]), dec,
-                      legs, pr.inner.unit, pr.cfg.residual_tolerance)
+                      legs, pr.inner.unit, pr.cfg.residual_tolerance, aim=Decimal(rec.get("aim", "0")))
 
     def _order_from_record(self, o: dict, now: int) -> Order:
         inst = self.strategy.instruments[o["instrument"]]
@@ -543,12 +543,17 @@ class Engine:
             if t.state is TicketState.LEGGED and now_ns >= w.next_ns:
                 self._repair(t, w, now_ns)
 
+    @staticmethod
+    def _carry(pr: PairRuntime, direction: Direction) -> Decimal:
+        """The pair's residual as a ticket in ``direction`` sees it: its own residual (inner minus
+        outer filled) adds to the pair's with this sign."""
+        return (-1 if direction is Direction.SELL_BASIS else 1) * pr.residual_units
+
     def _align_carry(self, pr: PairRuntime, direction: Direction) -> Alignment | None:
         """Residual policy "carry": this ticket's lots offset the residual the pair holds, so the
         pair's cumulative residual stays within the tolerance."""
-        sign = -1 if direction is Direction.SELL_BASIS else 1
-        carry = sign * pr.residual_units
-        key = (sign, carry)
+        carry = self._carry(pr, direction)
+        key = (direction, carry)
         if key not in pr.carry_cache:
             pr.carry_cache[key] = align(pr.cfg.ticket_qty, pr.inner, pr.outer, tolerance=pr.cfg.residual_tolerance,
                                         carry=carry, max_inner_lots=pr.inner.max_order_qty,
@@ -640,9 +645,11 @@ class Engine:
         pr.quiet_screen = None
         direction, intent, threshold = choice
         bundle = None
+        aim = ZERO
         if intent is TicketIntent.OPEN:
             entry = pr.entry
             if cfg.residual_policy == "carry":
+                aim = -self._carry(pr, direction)
                 entry = self._align_carry(pr, direction)
                 if entry is None:
                     q0 = pr.pricer.executable(direction, ib, ob, pr.entry.inner_lots, pr.entry.outer_lots, fx)
@@ -660,7 +667,7 @@ class Engine:
                 return
             bundle = pr.bundles[0]
             inner_lots, outer_lots = abs(bundle.inner_lots), abs(bundle.outer_lots)
-            planned = pr.inner.lots_to_units(inner_lots) - pr.outer.lots_to_units(outer_lots, pr.inner.unit)
+            planned = aim = pr.inner.lots_to_units(inner_lots) - pr.outer.lots_to_units(outer_lots, pr.inner.unit)
         q = pr.pricer.executable(direction, ib, ob, inner_lots, outer_lots, fx)
         if q is None:
             return
@@ -686,7 +693,7 @@ class Engine:
             return
         pr.last_denial = None
         self._start_ticket(pr, direction, intent, q, legs, fx, threshold, planned, recv_ns, (ib, ob, fx_book),
-                           bundle)
+                           bundle, aim)
 
     def _leg_plans(self, pr: PairRuntime, direction: Direction, q: Quote, inner_lots: Decimal,
                    outer_lots: Decimal, books: tuple) -> tuple[LegPlan, LegPlan]:
@@ -719,7 +726,8 @@ class Engine:
 
     def _start_ticket(self, pr: PairRuntime, direction: Direction, intent: TicketIntent, q: Quote,
                       legs_plan: tuple[LegPlan, LegPlan], fx: Decimal | None, threshold: Decimal,
-                      planned: Decimal, recv_ns: int, books: tuple, bundle: Bundle | None) -> None:
+                      planned: Decimal, recv_ns: int, books: tuple, bundle: Bundle | None,
+                      aim: Decimal = ZERO) -> None:
         """Journal the intent, send both legs, then build and record the ticket. Only what the
         orders need comes before they leave."""
         now = self.clock.now_ns()
@@ -747,7 +755,7 @@ class Engine:
         # Intent first: the ticket and the orders about to leave are on disk before they do.
         self.journal.write("intent", ticket={
             "ticket_id": tid, "pair": pr.name, "direction": direction.value, "intent": intent.value,
-            "created_ns": now, "state": "PENDING", "closes": closes,
+            "created_ns": now, "state": "PENDING", "closes": closes, "aim": str(aim),
             "lots": {"INNER": str(p_in.lots), "OUTER": str(p_out.lots)},
             "decision": {"basis": str(q.basis), "threshold": str(threshold), "inner_px": str(q.inner.avg),
                          "outer_px": str(q.outer.avg), "outer_converted": str(q.outer_converted),
@@ -765,7 +773,8 @@ class Engine:
             inner_age_ns=recv_ns - ib.recv_ns, outer_age_ns=recv_ns - ob.recv_ns, planned_residual=planned)
         legs = {LegRole.INNER: Leg(LegRole.INNER, p_in.inst, p_in.side, p_in.lots),
                 LegRole.OUTER: Leg(LegRole.OUTER, p_out.inst, p_out.side, p_out.lots)}
-        ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance)
+        ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance,
+                        aim=aim)
         w = Work(ticket, closes=closes, pending=pending)
         orders = []
         for (role, cmd), sent_ns in zip(out, sent):
@@ -1543,7 +1552,7 @@ class Engine:
     def _ticket_record(self, t: Ticket, w: Work) -> dict:
         d = t.decision
         return {"ticket_id": t.ticket_id, "pair": t.pair, "direction": t.direction.value, "intent": t.intent.value,
-                "created_ns": t.created_ns, "state": t.state.value, "closes": w.closes,
+                "created_ns": t.created_ns, "state": t.state.value, "closes": w.closes, "aim": t.aim,
                 "lots": {r.value: leg.target_lots for r, leg in t.legs.items()},
                 "decision": {"basis": d.basis, "threshold": d.threshold, "inner_px": d.inner_px,
                              "outer_px": d.outer_px, "outer_converted": d.outer_converted, "fx": d.fx,
@@ -1577,6 +1586,7 @@ class Engine:
                 "outer_book": [[str(x) for x in lvl] if lvl else None for lvl in d.outer_book],
                 "inner_age_ms": d.inner_age_ns / MS, "outer_age_ms": d.outer_age_ns / MS,
                 "fx_age_ms": d.fx_age_ns / MS if d.fx_age_ns is not None else None,
+                "aim": str(t.aim),
             }
         self.audit.record("tickets", row)
 

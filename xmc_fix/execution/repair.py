@@ -98,7 +98,7 @@ def plan(ticket: Ticket, pricer: PairPricer, policy: RepairPolicy, books: dict[L
     """The next repair step for ``ticket``, ``Stop`` if repair cannot go on, ``None`` if matched."""
     unit = ticket.unit
     legs = ticket.legs
-    r = ticket.residual
+    r = ticket.excess        # what the fills are off the ticket's aim; repair brings it within tolerance
     if abs(r) <= ticket.tolerance:
         return None
     if policy.mode == "halt":

@@ -673,3 +673,71 @@ def test_once_closing_a_late_fill_legs_the_ticket_but_nothing_is_sent_and_the_ex
     (held, pair_held) = world.engine.exposure()
     assert (held["ticket_id"], held["state"], held["residual"]) == (t.ticket_id, "LEGGED", "-25")
     assert (pair_held["state"], pair_held["residual"]) == ("HELD", "25")   # long 25 t of copper, unhedged
+
+
+# -- a ticket is judged against what it set out to leave ------------------------------------------
+_COMEX_LIKE = STRATEGY.replace('''[instruments.LME_CA]
+venue = "LME"
+symbol = "CA"
+currency = "USD"
+contract_size = 25
+unit = "t"''', '''[instruments.LME_CA]
+venue = "LME"
+symbol = "CA"
+currency = "USD"
+contract_size = 25000
+unit = "lb"''')
+
+
+def _hg_world(tmp_path, pair_extra: str):
+    """SHFE 5 t lots against 25,000 lb (11.34 t) lots, SHFE far above the converted HG price."""
+    w = _world_with(_COMEX_LIKE.replace("ticket_qty = 25\nmax_position = 50", pair_extra), tmp_path)
+    w.book("LME", "CA", "4.30", "4.31")
+    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77290"), D(0)),
+             BookEntry(BookAction.DELETE, BookSide.ASK, D("77300"), D(0)),
+             BookEntry(BookAction.NEW, BookSide.BID, D("78700"), D(500)),
+             BookEntry(BookAction.NEW, BookSide.ASK, D("78710"), D(500)))
+    return w
+
+
+def test_a_carry_ticket_filled_exactly_as_planned_is_completed_not_unwound(tmp_path):
+    """Tolerance 3 t: the first ticket leaves the pair 0.36 t long; the second's lots offset that
+    carry, so its own residual may exceed the tolerance - filled as planned it is COMPLETED, and the
+    pair's residual stays within the tolerance."""
+    w = _hg_world(tmp_path, 'ticket_qty = 50\nmax_position = 500\nresidual_tolerance = 3\nresidual_policy = "carry"')
+    for cmd in w.sender.sent[:2]:
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.update("SHFE", "CU", BookEntry(BookAction.CHANGE, BookSide.BID, D("78700"), D(499)))
+    second = w.sender.sent[:2]
+    for cmd in second:
+        w.fill(cmd)
+    t = w.engine.tickets[w.engine.orders[second[0].cl_ord_id].ticket_id]
+    assert abs(t.residual) > 0 and t.state is TicketState.COMPLETED, (t.residual, t.state)
+    assert not [c for c in w.sender.sent if w.engine.orders[c.cl_ord_id].role.value != "ENTRY"]
+    assert abs(w.pair.residual_units) <= 3
+
+
+def test_closing_exactly_what_a_holding_left_completes_even_when_it_is_out_of_line(tmp_path):
+    """A holding of 2 SHFE lots (10 t) against 1 HG lot (11.34 t) - out of line by 1.34 t, more than
+    the 1 t tolerance. Closing it fills exactly as planned: COMPLETED, the pair flat - not judged
+    legged and unwound again and again."""
+    from xmc_fix.execution.journal import JournalState
+
+    p = tmp_path / "hg.toml"
+    p.write_text(_COMEX_LIKE.replace("ticket_qty = 25\nmax_position = 50",
+                                     "ticket_qty = 50\nmax_position = 500\nresidual_tolerance = 1"))
+    w = World(load_strategy(p))
+    w.engine.restore(JournalState(held=[{"ticket_id": "T-OLD", "pair": "P", "direction": "SELL_BASIS",
+                                         "opened_ns": 0, "inner": "-2", "outer": "1"}]))
+    w.book("FX", "USD/CNH", "7.1999", "7.2001")
+    w.book("LME", "CA", "4.30", "4.31")      # converted HG bid: 4.30 x 2204.62 x 7.2 x 1.13 = 77,131 CNY/t
+    w.book("SHFE", "CU", "77150", "77160")   # buy basis 29 <= exit_above 100: buy the basis back
+    close = w.sender.sent[:2]
+    assert [(c.side, c.qty) for c in close] == [(Side.BUY, D(2)), (Side.SELL, D(1))]
+    for cmd in close:
+        w.fill(cmd)
+    t = w.engine.tickets[w.engine.orders[close[0].cl_ord_id].ticket_id]
+    assert t.intent is TicketIntent.CLOSE and t.state is TicketState.COMPLETED, (t.state, t.transitions)
+    assert w.pair.inner_lots == 0 and w.pair.outer_lots == 0 and not w.pair.bundles
+    assert len(w.sender.sent) == 2   # no repair order

@@ -11,12 +11,13 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 from xmc_fix.domain.enums import OrdType, TimeInForce
 from xmc_fix.domain.instruments import Instrument
 from xmc_fix.domain.units import UNITS, dimension
 from xmc_fix.errors import ConfigError
+from xmc_fix.marketdata.calendars import Calendar, calendars_from_toml, lookup
+from xmc_fix.tomlsection import Section, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,98 +162,13 @@ class Strategy:
     pairs: dict[str, PairConfig]
     venues: frozenset[str] = field(default_factory=frozenset)
     risk: RiskConfig = field(default_factory=RiskConfig)
-    calendars: dict = field(default_factory=dict)   # name -> xmc_fix.risk.calendars.Calendar
+    calendars: dict[str, Calendar] = field(default_factory=dict)
 
     def instrument(self, name: str) -> Instrument:
         return self.instruments[name]
 
     def by_venue_symbol(self) -> dict[tuple[str, str], Instrument]:
         return {i.key: i for i in self.instruments.values()}
-
-
-class _Section:
-    """Typed access to one TOML table, producing errors that name file and dotted key."""
-
-    def __init__(self, file: str, prefix: str, data: dict[str, Any]) -> None:
-        self.file, self.prefix, self.data = file, prefix, data
-        self.used: set[str] = set()
-
-    def key(self, k: str) -> str:
-        if not k:
-            return self.prefix
-        return f"{self.prefix}.{k}" if self.prefix else k
-
-    def error(self, k: str, problem: str, remedy: str | None = None) -> ConfigError:
-        return ConfigError(problem, file=self.file, key=self.key(k), remedy=remedy)
-
-    def raw(self, k: str, default: Any = ..., required: bool = False) -> Any:
-        self.used.add(k)
-        if k not in self.data:
-            if required or default is ...:
-                raise self.error(k, "missing", "add this key")
-            return default
-        return self.data[k]
-
-    def str(self, k: str, default: Any = ..., choices: tuple[str, ...] | None = None) -> Any:
-        v = self.raw(k, default)
-        if v is default and k not in self.data:
-            return v
-        if not isinstance(v, str) or not v:
-            raise self.error(k, f"expected a non-empty string, got {v!r}", f'write it as {k} = "..."')
-        if choices and v not in choices:
-            raise self.error(k, f"unknown value {v!r}", f"use one of {', '.join(choices)}")
-        return v
-
-    def dec(self, k: str, default: Any = ..., positive: bool = False, nonneg: bool = False) -> Any:
-        v = self.raw(k, default)
-        if v is default and k not in self.data:
-            return v
-        if isinstance(v, bool) or not isinstance(v, (int, Decimal, str)):
-            raise self.error(k, f"expected a number, got {v!r}", f"write a number, e.g. {k} = 10")
-        try:
-            d = Decimal(str(v))
-        except InvalidOperation:
-            raise self.error(k, f"expected a number, got {v!r}", f"write a number, e.g. {k} = 10") from None
-        if not d.is_finite():
-            raise self.error(k, f"expected a finite number, got {v!r}", f"write a number, e.g. {k} = 10")
-        if positive and d <= 0:
-            raise self.error(k, f"must be greater than zero, got {v}", "use a number above zero")
-        if nonneg and d < 0:
-            raise self.error(k, f"must not be negative, got {v}", "use zero or a positive number")
-        return d
-
-    def int(self, k: str, default: Any = ..., minimum: int | None = None) -> Any:
-        v = self.raw(k, default)
-        if v is default and k not in self.data:
-            return v
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.error(k, f"expected an integer, got {v!r}", f"write a whole number, e.g. {k} = {minimum or 1}")
-        if minimum is not None and v < minimum:
-            raise self.error(k, f"must be at least {minimum}, got {v}", f"use {minimum} or more")
-        return v
-
-    def bool(self, k: str, default: Any = ...) -> Any:
-        v = self.raw(k, default)
-        if not isinstance(v, bool):
-            raise self.error(k, f"expected true or false, got {v!r}", f"write {k} = true or {k} = false")
-        return v
-
-    def check_unknown(self) -> None:
-        extra = sorted(set(self.data) - self.used)
-        if extra:
-            import difflib
-            k = extra[0]
-            near = difflib.get_close_matches(k, sorted(self.used), n=1)
-            hint = f"did you mean {near[0]!r}?" if near else f"known keys: {', '.join(sorted(self.used))}"
-            raise self.error(k, "unknown key", hint)
-
-
-def _table(file: str, parent: dict, name: str, prefix: str = "") -> dict:
-    v = parent.get(name, {})
-    if not isinstance(v, dict):
-        raise ConfigError("expected a table", file=file, key=(prefix + name) if prefix else name,
-                          remedy=f"write it as [{name}]")
-    return v
 
 
 def load_strategy(path: str | Path) -> Strategy:
@@ -266,12 +182,12 @@ def load_strategy(path: str | Path) -> Strategy:
         raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", file=file, remedy="save the file as UTF-8") from None
-    top = _Section(file, "", data)
+    top = Section(file, "", data)
     for k in ("engine", "fx", "instruments", "pairs", "risk", "alerts", "calendars"):
         top.used.add(k)
     top.check_unknown()
 
-    e = _Section(file, "engine", _table(file, data, "engine"))
+    e = Section(file, "engine", table(file, data, "engine"))
     engine = EngineConfig(
         namespace=e.str("namespace", "X"),
         account=e.str("account", None),
@@ -288,8 +204,8 @@ def load_strategy(path: str | Path) -> Strategy:
                           key="engine.namespace", remedy="give each engine process a short alphanumeric namespace")
 
     instruments: dict[str, Instrument] = {}
-    for name, body in _table(file, data, "instruments").items():
-        s = _Section(file, f"instruments.{name}", body if isinstance(body, dict) else {})
+    for name, body in table(file, data, "instruments").items():
+        s = Section(file, f"instruments.{name}", body if isinstance(body, dict) else {})
         if not isinstance(body, dict):
             raise s.error("", "expected a table", f"write it as [instruments.{name}]")
         unit = s.str("unit")
@@ -323,8 +239,8 @@ def load_strategy(path: str | Path) -> Strategy:
         seen[inst.key] = inst.name
 
     fx: dict[str, FxSource] = {}
-    for name, body in _table(file, data, "fx").items():
-        s = _Section(file, f"fx.{name}", body if isinstance(body, dict) else {})
+    for name, body in table(file, data, "fx").items():
+        s = Section(file, f"fx.{name}", body if isinstance(body, dict) else {})
         src = FxSource(
             name=name, base=s.str("base"), quote=s.str("quote"),
             venue=s.str("venue", None), symbol=s.str("symbol", None),
@@ -336,8 +252,8 @@ def load_strategy(path: str | Path) -> Strategy:
         fx[name] = src
 
     pairs: dict[str, PairConfig] = {}
-    for name, body in _table(file, data, "pairs").items():
-        s = _Section(file, f"pairs.{name}", body if isinstance(body, dict) else {})
+    for name, body in table(file, data, "pairs").items():
+        s = Section(file, f"pairs.{name}", body if isinstance(body, dict) else {})
         inner, outer = s.str("inner"), s.str("outer")
         for k, v in (("inner", inner), ("outer", outer)):
             if v not in instruments:
@@ -379,7 +295,6 @@ def load_strategy(path: str | Path) -> Strategy:
     venues = frozenset(i.venue for i in instruments.values()) | frozenset(
         f.venue for f in fx.values() if f.venue)
     risk = _risk(file, data, instruments, pairs, venues)
-    from xmc_fix.risk.calendars import calendars_from_toml, lookup
     calendars = calendars_from_toml(data, file)
     for inst in instruments.values():
         if inst.calendar is not None:
@@ -388,15 +303,15 @@ def load_strategy(path: str | Path) -> Strategy:
 
 
 def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozenset) -> RiskConfig:
-    r = _Section(file, "risk", _table(file, data, "risk"))
+    r = Section(file, "risk", table(file, data, "risk"))
     r.used |= {"instruments", "accounts", "pairs"}
     d = RiskConfig()
     share = r.dec("max_reject_share", d.max_reject_share, positive=True)
     if share > 1:
         raise r.error("max_reject_share", f"{share} is not a share between 0 and 1", "e.g. max_reject_share = 0.5")
     inst_limits = {}
-    for name, body in _table(file, r.data, "instruments", "risk.").items():
-        s = _Section(file, f"risk.instruments.{name}", body if isinstance(body, dict) else {})
+    for name, body in table(file, r.data, "instruments", "risk.").items():
+        s = Section(file, f"risk.instruments.{name}", body if isinstance(body, dict) else {})
         if name not in instruments:
             raise s.error("", f"unknown instrument {name!r}", f"use one of {', '.join(instruments)}")
         inst_limits[name] = InstrumentLimits(
@@ -406,16 +321,16 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
             margin_per_lot=s.dec("margin_per_lot", Decimal(0), nonneg=True))
         s.check_unknown()
     accounts = {}
-    for venue, body in _table(file, r.data, "accounts", "risk.").items():
-        s = _Section(file, f"risk.accounts.{venue}", body if isinstance(body, dict) else {})
+    for venue, body in table(file, r.data, "accounts", "risk.").items():
+        s = Section(file, f"risk.accounts.{venue}", body if isinstance(body, dict) else {})
         if venue not in venues:
             raise s.error("", f"unknown venue {venue!r}", f"use one of {', '.join(sorted(venues))}")
         accounts[venue] = AccountLimits(max_gross_lots=s.dec("max_gross_lots", None, positive=True),
                                         funds=s.dec("funds", None, nonneg=True))
         s.check_unknown()
     pair_limits = {}
-    for name, body in _table(file, r.data, "pairs", "risk.").items():
-        s = _Section(file, f"risk.pairs.{name}", body if isinstance(body, dict) else {})
+    for name, body in table(file, r.data, "pairs", "risk.").items():
+        s = Section(file, f"risk.pairs.{name}", body if isinstance(body, dict) else {})
         if name not in pairs:
             raise s.error("", f"unknown pair {name!r}", f"use one of {', '.join(pairs)}")
         pl = PairLimits(max_net_exposure=s.dec("max_net_exposure", None, positive=True),
@@ -425,7 +340,7 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
             raise s.error("max_net_exposure", f"{pl.max_net_exposure} is below the pair's ticket_qty "
                           f"{pairs[name].ticket_qty}", "a ticket that legs leaves up to ticket_qty exposed: raise it")
         pair_limits[name] = pl
-    a = _Section(file, "alerts", _table(file, data, "alerts"))
+    a = Section(file, "alerts", table(file, data, "alerts"))
     hook = AlertHook(command=a.str("command", None), webhook=a.str("webhook", None))
     a.check_unknown()
     if hook.webhook and not hook.webhook.startswith(("http://", "https://")):
@@ -444,7 +359,7 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
 FORMULA_NAMES = ("inner", "outer", "outer_converted", "fx", "unit_factor", "tax", "cost")
 
 
-def _inputs(s: _Section) -> dict:
+def _inputs(s: Section) -> dict:
     raw = s.raw("inputs", {})
     if not isinstance(raw, dict):
         raise s.error("inputs", "expected a table of name = number", "e.g. inputs = { freight = 80 }")
@@ -459,7 +374,7 @@ def _inputs(s: _Section) -> dict:
     return out
 
 
-def _check_formula(s: _Section, pc: PairConfig) -> None:
+def _check_formula(s: Section, pc: PairConfig) -> None:
     if pc.formula in ("spread", "ratio"):
         return
     from xmc_fix.basis.formula import Formula, FormulaError
@@ -470,7 +385,7 @@ def _check_formula(s: _Section, pc: PairConfig) -> None:
                       f"{', '.join(FORMULA_NAMES + tuple(pc.inputs))}") from None
 
 
-def _leg_orders(s: _Section) -> dict:
+def _leg_orders(s: Section) -> dict:
     """Order type and time in force per leg; ``order_type``/``tif`` set both legs' defaults."""
     ot = s.str("order_type", "LIMIT", choices=("LIMIT", "MARKET"))
     tif = s.str("tif", "IOC", choices=("IOC", "FOK", "DAY"))
@@ -485,7 +400,7 @@ def _repair(file: str, pair: str, body) -> RepairPolicy:
     if not isinstance(body, dict):
         raise ConfigError("expected a table", file=file, key=f"pairs.{pair}.repair",
                           remedy=f"write it as [pairs.{pair}.repair]")
-    r = _Section(file, f"pairs.{pair}.repair", body)
+    r = Section(file, f"pairs.{pair}.repair", body)
     d = RepairPolicy()
     policy = RepairPolicy(
         mode=r.str("mode", d.mode, choices=("auto", "chase", "unwind", "halt")),
@@ -502,7 +417,7 @@ def _repair(file: str, pair: str, body) -> RepairPolicy:
     return policy
 
 
-def _check_pair(s: _Section, pc: PairConfig, instruments: dict[str, Instrument],
+def _check_pair(s: Section, pc: PairConfig, instruments: dict[str, Instrument],
                 fx: dict[str, FxSource]) -> None:
     i, o = instruments[pc.inner], instruments[pc.outer]
     if dimension(i.unit) != dimension(o.unit):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from xmc_fix.config import _Section
 from xmc_fix.errors import ConfigError
+from xmc_fix.tomlsection import Section
 
 ACTIONS = ("reject", "partial", "delay", "duplicate", "reorder", "late_fill", "disconnect", "fill")
 #: Session-level faults a scenario can script (README "Scenarios", ``[[fault]]``).
@@ -168,10 +168,10 @@ def load_scenario(name_or_path: str, market, *, search_dir: str | Path) -> dict[
         data = tomllib.loads(p.read_text(encoding="utf-8"), parse_float=Decimal)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
-    top = _Section(file, "", data)
+    top = Section(file, "", data)
     top.used |= {"default", "venues", "script", "fault", "description"}
     top.check_unknown()
-    default = _rates(_Section(file, "default", data.get("default", {})), Rates())
+    default = _rates(Section(file, "default", data.get("default", {})), Rates())
     out: dict[str, Behaviour] = {}
     venues = data.get("venues", {})
     for v in venues:
@@ -180,7 +180,7 @@ def load_scenario(name_or_path: str, market, *, search_dir: str | Path) -> dict[
                               remedy=f"use one of {', '.join(market.venues)}")
     scripts: dict[str, list[ScriptStep]] = {}
     for i, raw in enumerate(data.get("script", [])):
-        s = _Section(file, f"script[{i}]", raw)
+        s = Section(file, f"script[{i}]", raw)
         venue = s.str("venue")
         if venue not in market.venues:
             raise s.error("venue", f"unknown venue {venue!r}", f"use one of {', '.join(market.venues)}")
@@ -195,7 +195,7 @@ def load_scenario(name_or_path: str, market, *, search_dir: str | Path) -> dict[
         scripts.setdefault(venue, []).append(step)
     faults = _faults(file, data.get("fault", []), market)
     for v in market.venues:
-        rates = _rates(_Section(file, f"venues.{v}", venues.get(v, {})), default)
+        rates = _rates(Section(file, f"venues.{v}", venues.get(v, {})), default)
         out[v] = Behaviour(v, rates, scripts.get(v, []), seed=market.seed,
                            faults=[f for f in faults if f.venue == v])
     return out
@@ -209,7 +209,7 @@ def _faults(file: str, raw_list, market) -> list[FaultSpec]:
     for i, raw in enumerate(raw_list):
         if not isinstance(raw, dict):
             raise ConfigError("expected a table", file=file, key=f"fault[{i}]", remedy="write it as [[fault]]")
-        s = _Section(file, f"fault[{i}]", raw)
+        s = Section(file, f"fault[{i}]", raw)
         venue = s.str("venue")
         if venue not in market.venues:
             raise s.error("venue", f"unknown venue {venue!r}", f"use one of {', '.join(market.venues)}")
@@ -237,7 +237,7 @@ def _faults(file: str, raw_list, market) -> list[FaultSpec]:
     return out
 
 
-def _window(s: _Section, key: str, dflt):
+def _window(s: Section, key: str, dflt):
     v = s.raw(key, None)
     if v is None:
         return dflt
@@ -247,7 +247,7 @@ def _window(s: _Section, key: str, dflt):
                   f"e.g. {key} = [5, 8]")
 
 
-def _rates(s: _Section, base: Rates) -> Rates:
+def _rates(s: Section, base: Rates) -> Rates:
     def rng(key: str, dflt: tuple[float, float]) -> tuple[float, float]:
         v = s.raw(key, None)
         if v is None:

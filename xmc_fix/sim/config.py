@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from xmc_fix.basis.formula import Formula, FormulaError
-from xmc_fix.config import _Section
 from xmc_fix.errors import ConfigError
+from xmc_fix.tomlsection import Section
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +79,10 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
         data = tomllib.loads(p.read_text(encoding="utf-8"), parse_float=Decimal)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", file=file, remedy="fix the syntax at that line") from None
-    top = _Section(file, "", data)
+    top = Section(file, "", data)
     top.used |= {"market", "factors", "venues"}
     top.check_unknown()
-    m = _Section(file, "market", data.get("market", {}))
+    m = Section(file, "market", data.get("market", {}))
     seed_v = m.int("seed", 1)
     step_ms = m.int("step_ms", 100, minimum=1)
     depth = m.int("depth", 5, minimum=1)
@@ -90,7 +90,7 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
 
     factors: dict[str, FactorCfg] = {}
     for name, body in data.get("factors", {}).items():
-        s = _Section(file, f"factors.{name}", body)
+        s = Section(file, f"factors.{name}", body)
         kind = s.str("kind", choices=("walk", "ou"))
         f = FactorCfg(name, kind, float(s.dec("start")), vol=float(s.dec("vol", Decimal(0), nonneg=True)),
                       mean=float(s.dec("mean", Decimal(0))), kappa=float(s.dec("kappa", Decimal(0), nonneg=True)),
@@ -102,19 +102,19 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
 
     venues: dict[str, SimVenueCfg] = {}
     for vname, vbody in data.get("venues", {}).items():
-        vs = _Section(file, f"venues.{vname}", vbody)
+        vs = Section(file, f"venues.{vname}", vbody)
         pe = vs.bool("position_effect", False)
         vs.used.add("instruments")
         vs.check_unknown()
         insts: dict[str, SimInstrumentCfg] = {}
         for sym, body in vbody.get("instruments", {}).items():
-            s = _Section(file, f"venues.{vname}.instruments.{sym}", body)
+            s = Section(file, f"venues.{vname}.instruments.{sym}", body)
             try:
                 fair = Formula(s.str("fair"), number=float, allowed_names=set(factors))
             except FormulaError as e:
                 raise s.error("fair", str(e), "use factor names, numbers and + - * /") from None
             mm = s.raw("mm", {})
-            ms = _Section(file, f"venues.{vname}.instruments.{sym}.mm", mm)
+            ms = Section(file, f"venues.{vname}.instruments.{sym}.mm", mm)
             mmc = MarketMakerCfg(levels=ms.int("levels", 5, minimum=1),
                                  half_spread_ticks=ms.int("half_spread_ticks", 1, minimum=0),
                                  gap_ticks=ms.int("gap_ticks", 1, minimum=1),

@@ -1,4 +1,4 @@
-"""Market calendars: when a venue trades, in its own time zone, and why it does not.
+"""The calendar model: when a venue trades, in its own time zone, and why it does not.
 
 A :class:`Calendar` answers for one moment (epoch nanoseconds, UTC, like the rest of the package)
 whether the market is open, why not ("lunch", "weekend", "holiday 2026-10-01 (National Day)"), which
@@ -8,7 +8,8 @@ daylight-saving change moves a session in UTC and never on the venue's wall cloc
 
 What it deliberately does not do: read the clock (every query takes the moment), know instruments or
 the engine (the engine asks ``state``/``is_open`` for each leg and shows the reason), or know the
-future: holidays are data, and the built-in samples must be refreshed from each exchange's notice.
+future: holidays are data (:mod:`.builtin` reads the built-in ones from ``data/``, a strategy file
+adds its own through :mod:`.strategy`).
 
 The model
 ---------
@@ -34,27 +35,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from xmc_fix.errors import ConfigError
+from xmc_fix.marketdata.calendars.values import (
+    NIGHT_MODES, PREVIOUS_DAY, PREVIOUS_TRADING_DAY, WEEKDAYS, EarlyClose, Holiday, MarketState, Session, fmt_time,
+    is_date,
+)
 
-if TYPE_CHECKING:
-    from xmc_fix.config import _Section
-
-__all__ = [
-    "BUILTIN_CALENDARS", "WEEKDAYS", "Calendar", "EarlyClose", "Holiday", "MarketState", "Session",
-    "calendars_from_toml", "lookup",
-]
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")   # index = date.weekday()
-PREVIOUS_DAY = "previous_day"
-PREVIOUS_TRADING_DAY = "previous_trading_day"
-NIGHT_MODES = (PREVIOUS_DAY, PREVIOUS_TRADING_DAY)
+__all__ = ["Calendar"]
 
 _NS = 1_000_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -64,75 +55,7 @@ _DAILY_BREAK_MAX_NS = 2 * 3600 * _NS   # a gap between trading days up to this l
 _CACHE_MAX = 4096                      # dates of generated sessions kept per calendar
 
 
-# -- value types ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One span of the daily template, in the venue's local time.
-
-    ``end <= start`` means the span ends on the next day; ``end == start`` means 24 hours. An empty
-    ``label`` is filled in by the calendar: "night" for an evening span, else "day".
-    """
-
-    start: dt.time
-    end: dt.time
-    label: str = ""
-
-    @classmethod
-    def parse(cls, span: str, label: str = "") -> Session:
-        """``Session.parse("21:00-01:00", "night")``; "24:00" is accepted as an end."""
-        m = re.fullmatch(r"\s*(\d{1,2}:\d{2}(?::\d{2})?)\s*-\s*(\d{1,2}:\d{2}(?::\d{2})?)\s*", span)
-        if not m:
-            raise ConfigError(f"{span!r} is not a span like \"09:00-10:15\"", key="sessions",
-                              remedy="write HH:MM-HH:MM in the venue's local time; an end before the start "
-                                     "means the next day")
-        return cls(_parse_time(m.group(1), key="sessions"), _parse_time(m.group(2), key="sessions", end=True),
-                   label)
-
-    @property
-    def overnight(self) -> bool:
-        """The span ends on the day after it starts."""
-        return self.end <= self.start
-
-    def __str__(self) -> str:
-        end = "24:00" if self.end == dt.time(0) and self.overnight else _fmt_time(self.end)
-        return f"{_fmt_time(self.start)}-{end}"
-
-
-@dataclass(frozen=True, slots=True)
-class Holiday:
-    """A date that is not a trading day (for the trading day D it would have been)."""
-
-    day: dt.date
-    name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class EarlyClose:
-    """Trading day ``day`` stops at local time ``at`` on that date (sessions after it are dropped)."""
-
-    day: dt.date
-    at: dt.time
-    name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MarketState:
-    """What a calendar says about one moment.
-
-    ``reason`` is for people ("night session", "lunch", "holiday 2026-10-01 (National Day)");
-    ``session`` is the label of the session in progress (None when closed); ``next_change_ns`` is when
-    ``open`` next flips (None: it never does, as for a 24x7 calendar); ``trading_day`` is the day the
-    moment belongs to (see :meth:`Calendar.trading_day`).
-    """
-
-    calendar: str
-    open: bool
-    reason: str
-    session: str | None
-    next_change_ns: int | None
-    trading_day: dt.date
-
-
+# -- derived types ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Span:
     """A template session with what the calendar derived about it."""
@@ -236,7 +159,7 @@ class Calendar:
                 # runs the evening before its trading day D: place it on D's timeline
                 start, end = start - _SECONDS_PER_DAY, end - _SECONDS_PER_DAY
                 if end > roll_s:
-                    raise ConfigError(f"{s} runs past trading_day_rolls_at {_fmt_time(roll)} on the next day",
+                    raise ConfigError(f"{s} runs past trading_day_rolls_at {fmt_time(roll)} on the next day",
                                       key="sessions", remedy="shorten the span; a span may not belong to two "
                                                              "trading days")
             elif end > roll_s:
@@ -244,7 +167,7 @@ class Calendar:
                     raise ConfigError(f"{s} crosses midnight but the trading day rolls at midnight",
                                       key="sessions", remedy='set trading_day_rolls_at to the evening time from '
                                                              'which a moment belongs to the next trading day')
-                raise ConfigError(f"{s} starts before and ends after trading_day_rolls_at {_fmt_time(roll)}",
+                raise ConfigError(f"{s} starts before and ends after trading_day_rolls_at {fmt_time(roll)}",
                                   key="sessions", remedy="split it at the roll time, or move the roll time")
             label = s.label or ("night" if evening else "day")
             placed.append((start, end, s))
@@ -259,7 +182,7 @@ class Calendar:
     def _check_holidays(self) -> dict[dt.date, Holiday]:
         out: dict[dt.date, Holiday] = {}
         for h in self.holidays:
-            if not isinstance(h, Holiday) or not _is_date(h.day):
+            if not isinstance(h, Holiday) or not is_date(h.day):
                 raise ConfigError(f"{h!r} is not a Holiday with a date", key="holidays")
             if h.day in out:
                 raise ConfigError(f"{h.day} is listed twice", key="holidays", remedy="list each date once")
@@ -269,7 +192,7 @@ class Calendar:
     def _check_early_closes(self) -> dict[dt.date, EarlyClose]:
         out: dict[dt.date, EarlyClose] = {}
         for e in self.early_closes:
-            if not isinstance(e, EarlyClose) or not _is_date(e.day) or not isinstance(e.at, dt.time):
+            if not isinstance(e, EarlyClose) or not is_date(e.day) or not isinstance(e.at, dt.time):
                 raise ConfigError(f"{e!r} is not an EarlyClose with a date and a time", key="early_closes")
             if e.day in out:
                 raise ConfigError(f"{e.day} is listed twice", key="early_closes", remedy="list each date once")
@@ -552,16 +475,6 @@ def _secs(t: dt.time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
 
 
-def _fmt_time(t: dt.time | None) -> str:
-    if t is None:
-        return "00:00"
-    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
-
-
-def _is_date(d: object) -> bool:
-    return isinstance(d, dt.date) and not isinstance(d, dt.datetime)
-
-
 def _named(day: dt.date, name: str) -> str:
     return f"{day.isoformat()} ({name})" if name else day.isoformat()
 
@@ -593,352 +506,3 @@ def _days(days: Iterable[int | str]) -> frozenset[int]:
     if not out:
         raise ConfigError("no trading weekdays", key="days", remedy='list them, e.g. ["Mon-Fri"]')
     return frozenset(out)
-
-
-def _parse_time(text: str, *, key: str, end: bool = False) -> dt.time:
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
-    if m:
-        h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-        if end and (h, mi, s) == (24, 0, 0):
-            return dt.time(0)
-        if h < 24 and mi < 60 and s < 60:
-            return dt.time(h, mi, s)
-    raise ConfigError(f"{text!r} is not a time of day", key=key,
-                      remedy="write HH:MM (24-hour clock, local time)" + ("; 24:00 for midnight" if end else ""))
-
-
-# -- built-in calendars -------------------------------------------------------------------------------
-def _t(text: str) -> dt.time:
-    return _parse_time(text, key="built-in")
-
-
-_MON_FRI = frozenset(range(5))
-
-# Chinese futures exchanges (SHFE, INE, DCE, ZCE, CFFEX) close on the weekdays of the State Council's
-# public-holiday schedule; the weekend "make-up working days" (2026: Jan 4, Feb 14, Feb 28, May 9,
-# Sep 20, Oct 10) are NOT trading days. 2026 sample from the State Council notice of November 2025,
-# cross-checked against the python `holidays` package (CN, 2026). MUST be updated every year from the
-# exchange's own holiday notice (SHFE publishes it in December for the next year).
-_CN_2026 = (
-    Holiday(dt.date(2026, 1, 1), "New Year's Day"), Holiday(dt.date(2026, 1, 2), "New Year's Day"),
-    *(Holiday(dt.date(2026, 2, d), "Spring Festival") for d in (16, 17, 18, 19, 20, 23)),
-    Holiday(dt.date(2026, 4, 6), "Qingming"),
-    *(Holiday(dt.date(2026, 5, d), "Labour Day") for d in (1, 4, 5)),
-    Holiday(dt.date(2026, 6, 19), "Dragon Boat Festival"),
-    Holiday(dt.date(2026, 9, 25), "Mid-Autumn Festival"),
-    *(Holiday(dt.date(2026, 10, d), "National Day") for d in (1, 2, 5, 6, 7)),
-)
-
-# LME (and LMEselect) close on England & Wales bank holidays. 2026 sample from GOV.UK's list; update
-# yearly from the LME's trading calendar. The LME's early closes on Christmas and New Year's Eve are
-# not modelled.
-_UK_2026 = (
-    Holiday(dt.date(2026, 1, 1), "New Year's Day"),
-    Holiday(dt.date(2026, 4, 3), "Good Friday"),
-    Holiday(dt.date(2026, 4, 6), "Easter Monday"),
-    Holiday(dt.date(2026, 5, 4), "Early May bank holiday"),
-    Holiday(dt.date(2026, 5, 25), "Spring bank holiday"),
-    Holiday(dt.date(2026, 8, 31), "Summer bank holiday"),
-    Holiday(dt.date(2026, 12, 25), "Christmas Day"),
-    Holiday(dt.date(2026, 12, 28), "Boxing Day (substitute day)"),
-)
-
-# CME Group exchange holidays 2026 (the NYSE list minus none, plus Juneteenth). Simplification: on
-# most of them (MLK, Presidents', Memorial, Juneteenth, Independence, Labor Day, Thanksgiving) CME
-# Globex metals actually trade a thin session that halts early and is dated the next trading day;
-# here the whole trading day is closed, which is the conservative choice for opening new tickets.
-# Update yearly from CME Group's holiday calendar.
-_US_2026 = (
-    Holiday(dt.date(2026, 1, 1), "New Year's Day"),
-    Holiday(dt.date(2026, 1, 19), "Martin Luther King Jr. Day"),
-    Holiday(dt.date(2026, 2, 16), "Presidents' Day"),
-    Holiday(dt.date(2026, 4, 3), "Good Friday"),
-    Holiday(dt.date(2026, 5, 25), "Memorial Day"),
-    Holiday(dt.date(2026, 6, 19), "Juneteenth"),
-    Holiday(dt.date(2026, 7, 3), "Independence Day (observed)"),
-    Holiday(dt.date(2026, 9, 7), "Labor Day"),
-    Holiday(dt.date(2026, 11, 26), "Thanksgiving Day"),
-    Holiday(dt.date(2026, 12, 25), "Christmas Day"),
-)
-# Metals' usual early halts at 12:45 Chicago; check each year's CME holiday schedule.
-_US_EARLY_2026 = (
-    EarlyClose(dt.date(2026, 11, 27), _t("12:45"), "day after Thanksgiving"),
-    EarlyClose(dt.date(2026, 12, 24), _t("12:45"), "Christmas Eve"),
-)
-
-SHFE = Calendar(
-    name="SHFE", tz="Asia/Shanghai",
-    sessions=(Session.parse("09:00-10:15", "morning"), Session.parse("10:30-11:30", "morning"),
-              Session.parse("13:30-15:00", "afternoon"), Session.parse("21:00-01:00", "night")),
-    days=_MON_FRI, holidays=_CN_2026, trading_day_rolls_at=_t("21:00"),
-    night_sessions_on=PREVIOUS_TRADING_DAY, no_night_before_holiday=True,
-    source="SHFE trading hours for copper, aluminium, zinc, lead, nickel, tin (night to 01:00; gold and "
-           "silver run to 02:30, rubber and fuel oil to 23:00: define those in the strategy file); "
-           "call auctions before 09:00 and 21:00 not modelled; 2026 Chinese exchange holidays",
-)
-
-INE = Calendar(
-    name="INE", tz="Asia/Shanghai",
-    sessions=(Session.parse("09:00-10:15", "morning"), Session.parse("10:30-11:30", "morning"),
-              Session.parse("13:30-15:00", "afternoon"), Session.parse("21:00-02:30", "night")),
-    days=_MON_FRI, holidays=_CN_2026, trading_day_rolls_at=_t("21:00"),
-    night_sessions_on=PREVIOUS_TRADING_DAY, no_night_before_holiday=True,
-    source="INE crude oil (SC) trading hours, night session to 02:30; 2026 Chinese exchange holidays",
-)
-
-LME = Calendar(
-    name="LME", tz="Europe/London",
-    sessions=(Session.parse("01:00-19:00", "LMEselect"),),
-    days=_MON_FRI, holidays=_UK_2026,
-    source="LMEselect electronic market 01:00-19:00 London; ring and inter-office trading not modelled; "
-           "2026 England & Wales bank holidays",
-)
-
-CME = Calendar(
-    name="CME", tz="America/Chicago",
-    sessions=(Session.parse("17:00-16:00", "Globex"),),
-    days=_MON_FRI, holidays=_US_2026, early_closes=_US_EARLY_2026, trading_day_rolls_at=_t("17:00"),
-    night_sessions_on=PREVIOUS_DAY,
-    source="CME Globex metals (COMEX HG, GC, SI): Sunday-Friday 17:00-16:00 Chicago with the daily "
-           "16:00-17:00 break; 2026 CME holidays treated as closed; early halts 12:45",
-)
-
-FX = Calendar(
-    name="FX", tz="America/New_York",
-    sessions=(Session.parse("17:00-17:00", "FX"),),
-    days=_MON_FRI, trading_day_rolls_at=_t("17:00"), night_sessions_on=PREVIOUS_DAY,
-    source="OTC FX 24x5: Sunday 17:00 to Friday 17:00 New York, value-date roll at 17:00 New York; "
-           "no holidays (liquidity is thin on Jan 1 and Dec 25 but the market does not close)",
-)
-
-ALWAYS = Calendar(
-    name="ALWAYS", tz="UTC",
-    sessions=(Session.parse("00:00-24:00", "24x7"),),
-    days=frozenset(range(7)),
-    source="always open: the simulator's demo world",
-)
-
-BUILTIN_CALENDARS: Mapping[str, Calendar] = MappingProxyType(
-    {c.name: c for c in (SHFE, INE, LME, CME, FX, ALWAYS)})
-
-
-def lookup(name: str, calendars: Mapping[str, Calendar] = BUILTIN_CALENDARS, *,
-           file: str | None = None, key: str | None = None) -> Calendar:
-    """The calendar called ``name``, or a :class:`ConfigError` naming ``file``/``key`` and the choices."""
-    try:
-        return calendars[name]
-    except KeyError:
-        raise ConfigError(f"unknown calendar {name!r}", file=file, key=key,
-                          remedy=f"define [calendars.{name}] or use one of {', '.join(sorted(calendars))}") from None
-
-
-# -- TOML -------------------------------------------------------------------------------------------------
-def calendars_from_toml(data: Mapping[str, Any], file: str) -> dict[str, Calendar]:
-    """The built-in calendars plus those defined under ``[calendars.NAME]`` in the parsed TOML
-    document ``data`` (only its ``calendars`` table is read; ``file`` is for error messages).
-
-    A defined calendar replaces a built-in of the same name; ``based_on = "NAME"`` starts from a
-    built-in or another calendar of the file and changes only the keys given (so next year's
-    holidays need no code: ``[calendars.SHFE]  based_on = "SHFE"  holidays = [...]``). Keys::
-
-        tz = "Asia/Shanghai"                      # IANA name; required without based_on
-        sessions = ["09:00-10:15", { label = "night", span = "21:00-01:00" }]   # local time
-        days = ["Mon-Fri"]                        # trading weekdays: Mon..Sun, ranges allowed
-        holidays = ["2026-10-01", { date = "2026-10-02", name = "National Day" }]
-        early_closes = [{ date = "2026-12-24", at = "12:45", name = "Christmas Eve" }]
-        trading_day_rolls_at = "21:00"            # from then on a moment belongs to the next trading day
-        night_sessions_on = "previous_trading_day"   # or "previous_day" (the default, CME style)
-        no_night_before_holiday = true            # SHFE rule; needs previous_trading_day
-        source = "where the data came from"
-
-    Every problem raises :class:`ConfigError` naming ``file``, the dotted key and a remedy.
-    """
-    # The strategy loader's typed table reader, for the same error shape. Imported here because
-    # config.py will import this module to load [calendars] itself.
-    from xmc_fix.config import _Section
-
-    tables = data.get("calendars", {})
-    if not isinstance(tables, dict):
-        raise ConfigError("expected a table", file=file, key="calendars",
-                          remedy="define each calendar as [calendars.NAME]")
-    out: dict[str, Calendar] = dict(BUILTIN_CALENDARS)
-    built: dict[str, Calendar] = {}
-
-    def build(name: str, chain: tuple[str, ...]) -> Calendar:
-        if name in built:
-            return built[name]
-        body = tables[name]
-        prefix = f"calendars.{name}"
-        if not isinstance(body, dict):
-            raise ConfigError("expected a table", file=file, key=prefix, remedy=f"write it as [{prefix}]")
-        s = _Section(file, prefix, body)
-        base_name = s.str("based_on", None)
-        base: Calendar | None = None
-        if base_name is not None:
-            if base_name in tables and base_name != name:
-                if base_name in chain:
-                    raise s.error("based_on", f"circular: {' -> '.join(chain + (name, base_name))}",
-                                  "base each calendar on a built-in or on one that does not lead back")
-                base = build(base_name, chain + (name,))
-            elif base_name in BUILTIN_CALENDARS:
-                base = BUILTIN_CALENDARS[base_name]
-            else:
-                raise s.error("based_on", f"unknown calendar {base_name!r}",
-                              f"use one of {', '.join(sorted(set(BUILTIN_CALENDARS) | set(tables) - {name}))}")
-        cal = _calendar_from_section(s, name, base)
-        built[name] = cal
-        return cal
-
-    for name in tables:
-        out[name] = build(name, ())
-    return out
-
-
-def _calendar_from_section(s: _Section, name: str, base: Calendar | None) -> Calendar:
-    """One ``[calendars.NAME]`` table through the config module's ``_Section`` reader."""
-    kw: dict[str, Any] = {} if base is None else {
-        f.name: getattr(base, f.name) for f in dataclasses.fields(Calendar) if f.init}
-    kw["name"] = name
-    need = ... if base is None else None   # ``...`` is _Section's "required" marker
-    tz = s.str("tz", need)
-    if tz is not None:
-        kw["tz"] = tz
-    raw_sessions = s.raw("sessions", need)
-    if raw_sessions is not None:
-        kw["sessions"] = _toml_sessions(s, raw_sessions)
-    raw_days = s.raw("days", need)
-    if raw_days is not None:
-        kw["days"] = _toml_days(s, raw_days)
-    raw = s.raw("holidays", None)
-    if raw is not None:
-        kw["holidays"] = _toml_holidays(s, raw)
-    raw = s.raw("early_closes", None)
-    if raw is not None:
-        kw["early_closes"] = _toml_early_closes(s, raw)
-    raw = s.raw("trading_day_rolls_at", None)
-    if raw is not None:
-        kw["trading_day_rolls_at"] = _toml_time(s, "trading_day_rolls_at", raw)
-    mode = s.str("night_sessions_on", None, choices=NIGHT_MODES)
-    if mode is not None:
-        kw["night_sessions_on"] = mode
-    if "no_night_before_holiday" in s.data:
-        kw["no_night_before_holiday"] = s.bool("no_night_before_holiday")
-    else:
-        s.used.add("no_night_before_holiday")
-    src = s.str("source", None)
-    if src is not None:
-        kw["source"] = src
-    s.check_unknown()
-    try:
-        return Calendar(**kw)
-    except ConfigError as e:
-        key = s.key(e.key) if e.key else s.prefix
-        raise ConfigError(e.problem, file=s.file, key=key, remedy=e.remedy) from None
-
-
-def _toml_list(s: _Section, k: str, raw: Any) -> list:
-    if not isinstance(raw, list):
-        raise s.error(k, f"expected a list, got {raw!r}", f"write it as {k} = [...]")
-    return raw
-
-
-def _toml_sessions(s: _Section, raw: Any) -> tuple[Session, ...]:
-    out = []
-    for i, item in enumerate(_toml_list(s, "sessions", raw)):
-        k = f"sessions[{i}]"
-        label = ""
-        if isinstance(item, dict):
-            extra = sorted(set(item) - {"label", "span"})
-            if extra:
-                raise s.error(f"{k}.{extra[0]}", "unknown key", "a session has only span and label")
-            label = item.get("label", "")
-            if not isinstance(label, str) or not label:
-                raise s.error(f"{k}.label", f"expected a non-empty string, got {label!r}")
-            if "span" not in item:
-                raise s.error(f"{k}.span", "missing", 'add span = "HH:MM-HH:MM"')
-            item = item["span"]
-            k += ".span"
-        if not isinstance(item, str):
-            raise s.error(k, f"expected a span like \"09:00-10:15\", got {item!r}")
-        try:
-            out.append(Session.parse(item, label))
-        except ConfigError as e:
-            raise s.error(k, e.problem, e.remedy) from None
-    return tuple(out)
-
-
-def _toml_days(s: _Section, raw: Any) -> frozenset[int]:
-    out: set[int] = set()
-    for i, item in enumerate(_toml_list(s, "days", raw)):
-        parts = item.split("-") if isinstance(item, str) else [item]
-        idx = [WEEKDAYS.index(p.strip().title()) if isinstance(p, str) and p.strip().title() in WEEKDAYS else None
-               for p in parts]
-        if len(idx) not in (1, 2) or None in idx:
-            raise s.error(f"days[{i}]", f"{item!r} is not a weekday or range",
-                          f"use {', '.join(WEEKDAYS)} or a range such as \"Mon-Fri\"")
-        d = idx[0]
-        out.add(d)
-        while d != idx[-1]:
-            d = (d + 1) % 7
-            out.add(d)
-    if not out:
-        raise s.error("days", "no trading weekdays", 'list them, e.g. ["Mon-Fri"]')
-    return frozenset(out)
-
-
-def _toml_date(s: _Section, k: str, raw: Any) -> dt.date:
-    if _is_date(raw):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return dt.date.fromisoformat(raw.strip())
-        except ValueError:
-            pass
-    raise s.error(k, f"{raw!r} is not a date", 'write YYYY-MM-DD, e.g. "2026-10-01"')
-
-
-def _toml_time(s: _Section, k: str, raw: Any) -> dt.time:
-    if isinstance(raw, dt.time) and raw.tzinfo is None:
-        return raw
-    if isinstance(raw, str):
-        try:
-            return _parse_time(raw, key=k)
-        except ConfigError as e:
-            raise s.error(k, e.problem, e.remedy) from None
-    raise s.error(k, f"{raw!r} is not a time of day", "write HH:MM (24-hour clock, local time)")
-
-
-def _toml_entry(s: _Section, k: str, item: dict, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
-    extra = sorted(set(item) - set(required) - set(optional))
-    if extra:
-        raise s.error(f"{k}.{extra[0]}", "unknown key", f"use {', '.join(required + optional)}")
-    for r in required:
-        if r not in item:
-            raise s.error(f"{k}.{r}", "missing", "add this key")
-    name = item.get("name", "")
-    if not isinstance(name, str):
-        raise s.error(f"{k}.name", f"expected a string, got {name!r}")
-
-
-def _toml_holidays(s: _Section, raw: Any) -> tuple[Holiday, ...]:
-    out = []
-    for i, item in enumerate(_toml_list(s, "holidays", raw)):
-        k = f"holidays[{i}]"
-        if isinstance(item, dict):
-            _toml_entry(s, k, item, ("date",), ("name",))
-            out.append(Holiday(_toml_date(s, f"{k}.date", item["date"]), item.get("name", "")))
-        else:
-            out.append(Holiday(_toml_date(s, k, item)))
-    return tuple(out)
-
-
-def _toml_early_closes(s: _Section, raw: Any) -> tuple[EarlyClose, ...]:
-    out = []
-    for i, item in enumerate(_toml_list(s, "early_closes", raw)):
-        k = f"early_closes[{i}]"
-        if not isinstance(item, dict):
-            raise s.error(k, f"expected a table, got {item!r}", '{ date = "2026-12-24", at = "12:45" }')
-        _toml_entry(s, k, item, ("date", "at"), ("name",))
-        out.append(EarlyClose(_toml_date(s, f"{k}.date", item["date"]), _toml_time(s, f"{k}.at", item["at"]),
-                              item.get("name", "")))
-    return tuple(out)

@@ -16,7 +16,7 @@ from datetime import date, time
 import pytest
 
 from xmc_fix.errors import ConfigError
-from xmc_fix.risk.calendars import (
+from xmc_fix.marketdata.calendars import (
     BUILTIN_CALENDARS, Calendar, EarlyClose, Holiday, MarketState, Session, lookup,
 )
 

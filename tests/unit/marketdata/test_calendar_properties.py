@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xmc_fix.risk.calendars import (
+from xmc_fix.marketdata.calendars import (
     BUILTIN_CALENDARS, PREVIOUS_DAY, PREVIOUS_TRADING_DAY, Calendar, EarlyClose, Holiday, Session,
 )
 

@@ -10,7 +10,7 @@ from datetime import date, time
 import pytest
 
 from xmc_fix.errors import ConfigError
-from xmc_fix.risk.calendars import BUILTIN_CALENDARS, EarlyClose, Holiday, Session, calendars_from_toml
+from xmc_fix.marketdata.calendars import BUILTIN_CALENDARS, EarlyClose, Holiday, Session, calendars_from_toml
 
 FILE = "strategy.toml"
 SECOND = 1_000_000_000

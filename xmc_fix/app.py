@@ -300,7 +300,7 @@ class EngineApp:
         return {"tickets": e.stats.tickets, "by_state": e.tickets_by_state(), "fills": dict(e.stats.fills),
                 "orders": dict(e.stats.orders), "rejects": dict(e.stats.rejects), "md_updates": e.stats.md_updates,
                 "decision_to_send_us_p50": lat[len(lat) // 2] / 1000 if lat else None,
-                "legged": e.stats.legged, "open_tickets": sum(1 for w in e.work.values() if not w.ticket.state.is_terminal),
+                "legged": e.stats.legged, "open_tickets": sum(1 for _ in e.state.open_progress()),
                 "residual_units": {p.name: str(p.residual_units) for p in e.pairs.values()},
                 "exposure": self.serial.call(e.exposure),
                 "audit_rows": dict(self.audit.stats.rows), "audit_errors": self.audit.stats.errors}

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from xmc_fix.basis.alignment import align
 from xmc_fix.basis.pricing import PairPricer
+from xmc_fix.basis.signal import decide
 from xmc_fix.config import Strategy
 from xmc_fix.errors import ConfigError
 
@@ -44,7 +45,9 @@ def parse_price(text: str) -> tuple[str, Quote2]:
 
 
 def calc(strategy: Strategy, pair: str, prices: dict[str, Quote2], fx: Decimal | None = None,
-         qty: Decimal | None = None) -> dict:
+         qty: Decimal | None = None, position: Decimal = ZERO) -> dict:
+    """The pair's conversion, basis each way, the signal the engine's rule gives for a basis
+    position of ``position`` (inner unit, long positive) and the aligned lots."""
     if pair not in strategy.pairs:
         raise ConfigError(f"unknown pair {pair!r}", file=strategy.path, key="--pair",
                           remedy=f"use one of {', '.join(strategy.pairs)}")
@@ -71,6 +74,7 @@ def calc(strategy: Strategy, pair: str, prices: dict[str, Quote2], fx: Decimal |
     for name, ipx, opx in (("sell", i.bid, o.ask), ("buy", i.ask, o.bid)):
         conv = pricer.convert(opx, fx)
         ways[name] = {"inner_px": ipx, "outer_px": opx, "outer_converted": conv, "basis": pricer.basis(ipx, opx, fx)}
+    sig = decide(ways["sell"]["basis"], ways["buy"]["basis"], position, pc)
     target = qty if qty is not None else pc.ticket_qty
     al = align(target, inner, outer, tolerance=pc.residual_tolerance, max_inner_lots=inner.max_order_qty,
                max_outer_lots=outer.max_order_qty)
@@ -93,6 +97,7 @@ def calc(strategy: Strategy, pair: str, prices: dict[str, Quote2], fx: Decimal |
         else {"mid": str(ways["sell"]["outer_converted"])},
         "thresholds": {"entry_above": _s(pc.entry_above), "exit_above": _s(pc.exit_above),
                        "entry_below": _s(pc.entry_below), "exit_below": _s(pc.exit_below)},
+        "signal": {"position": str(position), "signal": sig.describe() if sig else None},
         "quantity": {"target": str(target), "unit": inner.unit, "tolerance": str(pc.residual_tolerance),
                      "inner_lots": str(al.inner_lots) if al else None, "outer_lots": str(al.outer_lots) if al else None,
                      "inner_units": str(al.inner_units) if al else None,
@@ -124,6 +129,9 @@ def render(r: dict) -> str:
     t = r["thresholds"]
     lines.append(f"  thresholds: sell basis at >= {t['entry_above']} (back at <= {t['exit_above']}), "
                  f"buy basis at <= {t['entry_below']} (back at >= {t['exit_below']})")
+    sg = r["signal"]
+    lines.append(f"  signal at position {sg['position']} {i['unit']}: {sg['signal'] or 'none'} (at the best prices; "
+                 f"the engine checks again at the ticket's size)")
     if q["aligned"]:
         lines.append(f"  {q['target']} {q['unit']}: {q['inner_lots']} {i['instrument']} lots ({q['inner_units']} "
                      f"{q['unit']}) against {q['outer_lots']} {o['instrument']} lots ({q['outer_units']} {q['unit']}),"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from xmc_fix.config import FxSource, PairConfig
-from xmc_fix.domain.enums import Direction
+from xmc_fix.domain.enums import Direction, Side
 from xmc_fix.domain.instruments import Instrument
 from xmc_fix.domain.units import price_factor
 
@@ -126,3 +126,10 @@ def fx_rate(book, source: FxSource) -> Decimal | None:
     if book is None or not book.valid:
         return None
     return book.mid()
+
+
+def limit_price(inst: Instrument, side: Side, worst: Decimal, ticks: int) -> Decimal:
+    """A limit ``ticks`` beyond the worst level a size reaches (above it to buy, below to sell),
+    on the instrument's tick grid."""
+    px = worst + ticks * inst.tick if side is Side.BUY else worst - ticks * inst.tick
+    return inst.round_price(px, side)

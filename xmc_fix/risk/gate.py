@@ -12,6 +12,9 @@ lots, message-rate budgets, recent rejects, realised P&L — and composes them:
   exposure), so a ticket never starts that could leave a legged position outside the limits;
 - :meth:`RiskGate.check_order` for repair and flatten orders.
 
+Positions, working lots and realised P&L are read from the engine's :class:`Ledger`; the gate itself
+keeps only its own counters (message-rate budgets, recent outcomes per venue).
+
 Which orders each trading state lets through is :data:`ALLOWED`: REDUCING only what reduces
 exposure (closing tickets, chases and unwinds of a legged ticket, the flatten path); HALTED only the
 flatten path (cancels are never gated).
@@ -28,6 +31,7 @@ from typing import NamedTuple
 from xmc_fix.config import RiskConfig
 from xmc_fix.domain.enums import Side, TradingState
 from xmc_fix.domain.instruments import Instrument
+from xmc_fix.domain.positions import Ledger
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -222,20 +226,16 @@ class LegPlan(NamedTuple):
 
 
 @dataclass
-class _CostBasis:
-    lots: Decimal = ZERO          # signed
-    avg: Decimal = ZERO
-
-
-@dataclass
 class RiskGate:
     cfg: RiskConfig
-    positions: dict[str, Decimal] = field(default_factory=dict)     # instrument -> signed lots
-    working: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
-    realised: dict[str, Decimal] = field(default_factory=dict)      # pair -> inner currency
+    ledger: Ledger = field(default_factory=Ledger)   # the engine's positions (read here, changed there)
     _tokens: dict[str, tuple[float, int]] = field(default_factory=dict)
     _outcomes: dict[str, deque] = field(default_factory=dict)
-    _cost: dict[tuple[str, str], _CostBasis] = field(default_factory=dict)
+
+    @property
+    def realised(self) -> dict[str, Decimal]:
+        """Realised P&L per pair (inner currency), as the ledger has it."""
+        return self.ledger.realised
 
     # -- rate budget (token bucket per venue) -------------------------------------------------
     def available(self, venue: str, now_ns: int) -> float:
@@ -255,45 +255,12 @@ class RiskGate:
             return ZERO
         return Decimal(sum(q)) / Decimal(len(q))
 
-    # -- positions and P&L --------------------------------------------------------------------
-    def on_fill(self, pair: str, inst: Instrument, side: Side, qty: Decimal, price: Decimal) -> Decimal:
-        """Update positions; the realised P&L of this fill in the instrument's currency (average cost)."""
-        self.positions[inst.name] = self.positions.get(inst.name, ZERO) + qty * side.sign
-        cb = self._cost.setdefault((pair, inst.name), _CostBasis())
-        signed = qty * side.sign
-        realised = ZERO
-        if cb.lots and (cb.lots > 0) != (signed > 0):
-            closing = min(abs(signed), abs(cb.lots))
-            direction = 1 if cb.lots > 0 else -1
-            realised = (price - cb.avg) * closing * direction * inst.contract_size
-            cb.lots += closing * (1 if signed > 0 else -1)
-            rest = abs(signed) - closing
-            if rest:
-                cb.lots = rest * (1 if signed > 0 else -1)
-                cb.avg = price
-            elif cb.lots == 0:
-                cb.avg = ZERO
-        else:
-            total = cb.lots + signed
-            cb.avg = (cb.avg * abs(cb.lots) + price * abs(signed)) / abs(total) if total else ZERO
-            cb.lots = total
-        return realised
-
-    def add_working(self, inst: Instrument, side: Side, lots: Decimal) -> None:
-        key = (inst.name, side)
-        self.working[key] = self.working.get(key, ZERO) + lots
-
-    def gross(self, venue: str, instruments: list[Instrument]) -> Decimal:
-        return sum((abs(self.positions.get(i.name, ZERO)) + self.working.get((i.name, Side.BUY), ZERO)
-                    + self.working.get((i.name, Side.SELL), ZERO) for i in instruments), ZERO)
-
     def margin_used(self, instruments: list[Instrument]) -> Decimal:
         total = ZERO
         for i in instruments:
             m = self.cfg.instrument(i.name).margin_per_lot
             if m:
-                total += (abs(self.positions.get(i.name, ZERO)) + self.working.get((i.name, Side.BUY), ZERO)
-                          + self.working.get((i.name, Side.SELL), ZERO)) * m
+                total += self.ledger.exposure_lots(i.name) * m
         return total
 
     # -- composed checks ----------------------------------------------------------------------
@@ -316,13 +283,13 @@ class RiskGate:
         acct = self.cfg.account(venue)
         # aggregates are only summed when a limit asks for them (the decision path is hot)
         if lim.max_position is not None:
-            d = check_instrument_position(self.positions.get(inst.name, ZERO),
-                                          self.working.get((inst.name, leg.side), ZERO), leg.side, leg.lots,
+            d = check_instrument_position(self.ledger.position(inst.name),
+                                          self.ledger.working_lots(inst.name, leg.side), leg.side, leg.lots,
                                           lim.max_position, inst)
             if d is not None:
                 return d
         if acct.max_gross_lots is not None:
-            d = check_account(self.gross(venue, venue_instruments), leg.lots, acct.max_gross_lots, venue)
+            d = check_account(self.ledger.gross(venue_instruments), leg.lots, acct.max_gross_lots, venue)
             if d is not None:
                 return d
         if acct.funds is not None and lim.margin_per_lot:
@@ -357,7 +324,7 @@ class RiskGate:
         if d is not None:
             return d
         if kind is OrderKind.OPEN:
-            d = (check_daily_loss(self.realised.get(pair, ZERO), self.cfg.pair(pair).daily_loss_limit, pair)
+            d = (check_daily_loss(self.ledger.realised.get(pair, ZERO), self.cfg.pair(pair).daily_loss_limit, pair)
                  or check_pair_position(position_after, max_position, pair))
             if d is not None:
                 return d

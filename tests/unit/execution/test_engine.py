@@ -197,7 +197,7 @@ class World:
         return next(iter(self.engine.tickets.values()))
 
     def work(self):
-        return self.engine.work[self.ticket().ticket_id]
+        return self.engine.progress[self.ticket().ticket_id]
 
 
 @pytest.fixture
@@ -237,7 +237,7 @@ def test_both_legs_filled_completes_the_ticket_and_records_the_position(world):
     t = world.ticket()
     assert t.state is TicketState.COMPLETED and t.matched
     assert world.pair.position_units == D(-25)          # short 25 t of basis
-    assert world.pair.active is None and len(world.pair.bundles) == 1
+    assert world.pair.active is None and len(world.pair.holdings) == 1
 
 
 def test_a_rejected_leg_is_chased_and_the_ticket_completes(world):
@@ -297,7 +297,7 @@ def test_chase_attempts_exhausted_then_the_leading_leg_is_unwound(world):
     world.fill(unwind)
     t = world.ticket()
     assert t.state is TicketState.UNWOUND and t.empty
-    assert world.pair.inner_lots == 0 and world.pair.outer_lots == 0 and not world.pair.bundles
+    assert world.pair.inner_lots == 0 and world.pair.outer_lots == 0 and not world.pair.holdings
     assert world.work().repairs == ["CHASE#1", "CHASE#2", "UNWIND#1"]
 
 
@@ -422,7 +422,7 @@ def test_reverting_basis_closes_the_position_with_close_today_on_shfe(world):
     assert closing.intent is TicketIntent.CLOSE
     for cmd in (inner, outer):
         world.fill(cmd)
-    assert world.pair.position_units == 0 and not world.pair.bundles
+    assert world.pair.position_units == 0 and not world.pair.holdings
 
 
 def test_hysteresis_no_exit_between_exit_and_entry_levels(world):
@@ -739,5 +739,5 @@ def test_closing_exactly_what_a_holding_left_completes_even_when_it_is_out_of_li
         w.fill(cmd)
     t = w.engine.tickets[w.engine.orders[close[0].cl_ord_id].ticket_id]
     assert t.intent is TicketIntent.CLOSE and t.state is TicketState.COMPLETED, (t.state, t.transitions)
-    assert w.pair.inner_lots == 0 and w.pair.outer_lots == 0 and not w.pair.bundles
+    assert w.pair.inner_lots == 0 and w.pair.outer_lots == 0 and not w.pair.holdings
     assert len(w.sender.sent) == 2   # no repair order

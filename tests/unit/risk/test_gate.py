@@ -1,5 +1,5 @@
 """The pre-trade gate: every check at its boundary, every (state, order kind) pair, and the day's
-counters (rates, rejects, positions, realised P&L)."""
+counters (rates, rejects); positions and realised P&L come from the ledger (tests/unit/domain/test_positions.py)."""
 
 from __future__ import annotations
 
@@ -107,20 +107,6 @@ def test_reject_share_is_measured_over_the_last_window_of_orders():
     assert shares == [0, 0, 0, D("0.75"), D("0.5"), D("0.5")]
 
 
-def test_realised_pnl_uses_average_cost_and_handles_flips():
-    gate = RiskGate(RiskConfig())
-    assert gate.on_fill("P", SHFE, Side.BUY, D(2), D(77000)) == 0
-    assert gate.on_fill("P", SHFE, Side.BUY, D(2), D(77100)) == 0          # long 4 at 77050
-    # sell 3 at 77200: (77200 - 77050) x 3 lots x 5 t = 2250
-    assert gate.on_fill("P", SHFE, Side.SELL, D(3), D(77200)) == D(2250)
-    # sell 3 more at 76950: closes the last lot (76950 - 77050) x 1 x 5 = -500, then short 2 at 76950
-    assert gate.on_fill("P", SHFE, Side.SELL, D(3), D(76950)) == D(-500)
-    assert gate.positions["SHFE_CU"] == D(-2)
-    # buy 2 at 76900: (76900 - 76950) x 2 x 5 x (-1) = +500
-    assert gate.on_fill("P", SHFE, Side.BUY, D(2), D(76900)) == D(500)
-    assert gate.positions["SHFE_CU"] == 0
-
-
 def _ticket_gate(**risk):
     cfg = RiskConfig(instruments={"SHFE_CU": InstrumentLimits(max_position=D(10), margin_per_lot=D(40000))},
                      accounts={"SHFE": AccountLimits(funds=D(400000))},
@@ -147,12 +133,12 @@ def test_a_ticket_within_every_limit_passes():
 
 def test_worst_case_each_leg_alone_is_held_to_the_limits():
     gate = _ticket_gate()
-    gate.positions["SHFE_CU"] = D(-6)        # short 6; selling 5 more could reach -11 > 10
+    gate.ledger.positions["SHFE_CU"] = D(-6)        # short 6; selling 5 more could reach -11 > 10
     d = _check(gate, _legs())
     assert d.reason is DenyReason.MAX_INSTRUMENT_POSITION
-    gate.positions["SHFE_CU"] = D(-5)        # -10: at the limit, but margin: 10 lots x 40,000 = 400,000 ok
+    gate.ledger.positions["SHFE_CU"] = D(-5)        # -10: at the limit, but margin: 10 lots x 40,000 = 400,000 ok
     assert _check(gate, _legs()) is None
-    gate.add_working(SHFE, Side.BUY, D(1))   # one more lot of margin in working orders: 440,000 > 400,000
+    gate.ledger.add_working(SHFE, Side.BUY, D(1))   # one more lot of margin in working orders: 440,000 > 400,000
     assert _check(gate, _legs()).reason is DenyReason.INSUFFICIENT_FUNDS
 
 
@@ -165,7 +151,7 @@ def test_worst_case_net_exposure_if_only_one_leg_fills():
 def test_daily_loss_blocks_opening_but_not_closing():
     gate = _ticket_gate()
     gate.cfg.pairs["P"] = PairLimits(max_net_exposure=D(50), daily_loss_limit=D(1000))
-    gate.realised["P"] = D(-1000)
+    gate.ledger.realised["P"] = D(-1000)
     assert _check(gate, _legs()).reason is DenyReason.DAILY_LOSS
     assert _check(gate, _legs(), kind=OrderKind.CLOSE) is None
 
@@ -181,7 +167,7 @@ def test_state_and_sessions_and_staleness_come_before_limits():
 
 def test_flatten_orders_pass_while_halted_and_are_not_held_to_position_limits():
     gate = _ticket_gate()
-    gate.positions["SHFE_CU"] = D(-20)      # beyond the limit (a breach): flattening must still work
+    gate.ledger.positions["SHFE_CU"] = D(-20)      # beyond the limit (a breach): flattening must still work
     leg = LegPlan(SHFE, Side.BUY, D(20), D(77200), None, 0, D(77010))
     assert gate.check_order(OrderKind.FLATTEN, leg, pair="P", global_state=H, pair_state=H, session_up=True,
                             now_ns=S, venue_instruments=[SHFE]) is None

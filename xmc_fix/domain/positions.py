@@ -1,0 +1,98 @@
+"""The position ledger: what the engine holds, in one place.
+
+Signed lots (bought positive) per instrument, per account and instrument, and per pair and leg (the
+lots each pair's tickets traded, which the pair's basis position and residual are computed from);
+average cost per pair and instrument with the P&L each fill realises; lots still working per
+instrument and side (the worst case the risk gate adds to a position). The engine changes it on
+every fill and order; the risk gate and the operator's views only read it.
+
+It does not decide anything, convert currencies or know about venues' sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from xmc_fix.domain.enums import LegRole, Side
+from xmc_fix.domain.instruments import Instrument
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class CostBasis:
+    lots: Decimal = ZERO          # signed
+    avg: Decimal = ZERO
+
+
+@dataclass
+class Ledger:
+    positions: dict[str, Decimal] = field(default_factory=dict)                  # instrument -> lots
+    by_account: dict[tuple[str, str], Decimal] = field(default_factory=dict)     # (account, instrument)
+    pair_lots: dict[str, list[Decimal]] = field(default_factory=dict)            # pair -> [inner, outer]
+    working: dict[tuple[str, Side], Decimal] = field(default_factory=dict)       # (instrument, side) -> lots
+    realised: dict[str, Decimal] = field(default_factory=dict)                   # pair -> inner currency
+    cost: dict[tuple[str, str], CostBasis] = field(default_factory=dict)         # (pair, instrument)
+
+    # -- reading ------------------------------------------------------------------------------
+    def position(self, instrument: str) -> Decimal:
+        return self.positions.get(instrument, ZERO)
+
+    def leg_lots(self, pair: str, leg: LegRole) -> Decimal:
+        lots = self.pair_lots.get(pair)
+        return lots[0 if leg is LegRole.INNER else 1] if lots else ZERO
+
+    def working_lots(self, instrument: str, side: Side) -> Decimal:
+        return self.working.get((instrument, side), ZERO)
+
+    def exposure_lots(self, instrument: str) -> Decimal:
+        """Gross lots an instrument ties up: the position and every working order, either side."""
+        return (abs(self.positions.get(instrument, ZERO)) + self.working.get((instrument, Side.BUY), ZERO)
+                + self.working.get((instrument, Side.SELL), ZERO))
+
+    def gross(self, instruments: list[Instrument]) -> Decimal:
+        return sum((self.exposure_lots(i.name) for i in instruments), ZERO)
+
+    # -- changing -----------------------------------------------------------------------------
+    def add_working(self, inst: Instrument, side: Side, lots: Decimal) -> None:
+        key = (inst.name, side)
+        self.working[key] = self.working.get(key, ZERO) + lots
+
+    def add_pair_lots(self, pair: str, leg: LegRole, lots: Decimal) -> None:
+        """Lots a pair holds without a fill to show for them (restored from the journal)."""
+        held = self.pair_lots.setdefault(pair, [ZERO, ZERO])
+        held[0 if leg is LegRole.INNER else 1] += lots
+
+    def on_fill(self, pair: str, inst: Instrument, side: Side, qty: Decimal, price: Decimal, *,
+                leg: LegRole | None = None, account: str | None = None) -> Decimal:
+        """Book a fill; the P&L it realises in the instrument's currency (average cost)."""
+        signed = qty * side.sign
+        self.positions[inst.name] = self.positions.get(inst.name, ZERO) + signed
+        key = (account or "", inst.name)
+        self.by_account[key] = self.by_account.get(key, ZERO) + signed
+        if leg is not None:
+            self.add_pair_lots(pair, leg, signed)
+        cb = self.cost.setdefault((pair, inst.name), CostBasis())
+        realised = ZERO
+        if cb.lots and (cb.lots > 0) != (signed > 0):
+            closing = min(abs(signed), abs(cb.lots))
+            direction = 1 if cb.lots > 0 else -1
+            realised = (price - cb.avg) * closing * direction * inst.contract_size
+            cb.lots += closing * (1 if signed > 0 else -1)
+            rest = abs(signed) - closing
+            if rest:
+                cb.lots = rest * (1 if signed > 0 else -1)
+                cb.avg = price
+            elif cb.lots == 0:
+                cb.avg = ZERO
+        else:
+            total = cb.lots + signed
+            cb.avg = (cb.avg * abs(cb.lots) + price * abs(signed)) / abs(total) if total else ZERO
+            cb.lots = total
+        return realised
+
+    def add_realised(self, pair: str, amount: Decimal) -> Decimal:
+        """Add realised P&L (inner currency) to a pair; the pair's total."""
+        total = self.realised[pair] = self.realised.get(pair, ZERO) + amount
+        return total

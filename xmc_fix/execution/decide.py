@@ -1,0 +1,180 @@
+"""Evaluation: a pair's books in, a decision to trade (:class:`Entry`) or nothing out.
+
+The hot path of market data: read the two books and the FX book, screen the best levels with the
+decision rule (:mod:`xmc_fix.basis.signal`), price the executable basis for the ticket's lots over
+the depth they need, choose the lots (the pair's entry alignment, the carry policy, or exactly what
+a holding left), and pass the risk gate. A refusal is recorded once per episode; the decision goes
+back to the engine, which starts the ticket.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from xmc_fix.basis.alignment import Alignment, align
+from xmc_fix.basis.pricing import Quote, fx_rate, limit_price
+from xmc_fix.basis.signal import crosses, decide
+from xmc_fix.clock import Clock
+from xmc_fix.domain.enums import Direction, LegRole, OrdType, Side, TicketIntent, TradingState
+from xmc_fix.execution.lifecycle import Entry
+from xmc_fix.execution.records import AuditSink, units
+from xmc_fix.execution.state import EngineState, PairRuntime
+from xmc_fix.risk.gate import Denial, DenyReason, LegPlan, OrderKind, RiskGate
+from xmc_fix.risk.monitor import Monitor
+
+MS = 1_000_000
+ZERO = Decimal(0)
+
+
+def carry_of(pr: PairRuntime, direction: Direction) -> Decimal:
+    """The pair's residual as a ticket in ``direction`` sees it: its own residual (inner minus
+    outer filled) adds to the pair's with this sign."""
+    return (-1 if direction is Direction.SELL_BASIS else 1) * pr.residual_units
+
+
+class Decider:
+    def __init__(self, state: EngineState, gate: RiskGate, monitor: Monitor, audit: AuditSink, clock: Clock) -> None:
+        self.state = state
+        self.gate = gate
+        self.monitor = monitor
+        self.audit = audit
+        self.clock = clock
+
+    def evaluate(self, pr: PairRuntime, recv_ns: int) -> Entry | None:
+        st = self.state
+        t_eval = self.clock.now_ns() if st.stats.trace else 0
+        if pr.market_until_ns and self.clock.now_ns() >= pr.market_until_ns:
+            self.monitor.check_market(pr, self.clock.now_ns())
+        if pr.active is not None or pr.legged or st.stopping or st.pair_state(pr) is TradingState.HALTED:
+            return None
+        books = st.books
+        ib, ob = books[pr.inner.key], books[pr.outer.key]
+        if not (ib.valid and ob.valid):
+            return None
+        fx = None
+        fx_book = None
+        if pr.pricer.needs_fx:
+            if pr.fx_key is not None:
+                fx_book = books[pr.fx_key]
+                fx = fx_book.mid() if fx_book.valid else None
+            else:
+                fx = fx_rate(None, st.strategy.fx[pr.cfg.fx])
+            if fx is None:
+                return None
+        cfg = pr.cfg
+        pos = pr.inner_lots
+        # Cheap screen on the best levels: depth only makes the executable basis worse.
+        ibid, iask, obid, oask = ib.best_bid(), ib.best_ask(), ob.best_bid(), ob.best_ask()
+        if (ibid and iask and ibid[0] >= iask[0]) or (obid and oask and obid[0] >= oask[0]):
+            return None  # a crossed book is a data problem, not an opportunity
+        # Nothing crossed last time and no best price, FX or position has moved since: a size change
+        # deeper in a book cannot make it cross now (most market data is exactly that).
+        screen = (ibid and ibid[0], iask and iask[0], obid and obid[0], oask and oask[0], fx, pos)
+        if screen == pr.quiet_screen:
+            return None
+        sell = pr.pricer.basis(ibid[0], oask[0], fx) if ibid and oask else None
+        buy = pr.pricer.basis(iask[0], obid[0], fx) if iask and obid else None
+        pr.last_basis = (sell, buy)
+        sig = decide(sell, buy, pos, cfg)
+        if sig is None:
+            pr.last_denial = None
+            pr.quiet_screen = screen
+            return None
+        pr.quiet_screen = None
+        direction, intent, threshold = sig.direction, sig.intent, sig.threshold
+        holding = None
+        aim = ZERO
+        if intent is TicketIntent.OPEN:
+            entry = pr.entry
+            if cfg.residual_policy == "carry":
+                aim = -carry_of(pr, direction)
+                entry = self._align_carry(pr, direction)
+                if entry is None:
+                    q0 = pr.pricer.executable(direction, ib, ob, pr.entry.inner_lots, pr.entry.outer_lots, fx)
+                    if q0 is not None:
+                        self.deny(pr, Denial(DenyReason.ALIGNMENT, f"no lots offset the carried residual "
+                                             f"{units(pr.residual_units)} {pr.inner.unit} within "
+                                             f"{cfg.residual_tolerance}"), recv_ns, q0)
+                    return None
+            inner_lots, outer_lots = entry.inner_lots, entry.outer_lots
+            planned = entry.residual
+        else:
+            while pr.holdings and pr.holdings[0].empty:
+                pr.holdings.popleft()
+            if not pr.holdings:
+                return None
+            holding = pr.holdings[0]
+            inner_lots, outer_lots = abs(holding.inner_lots), abs(holding.outer_lots)
+            planned = aim = pr.inner.lots_to_units(inner_lots) - pr.outer.lots_to_units(outer_lots, pr.inner.unit)
+        q = pr.pricer.executable(direction, ib, ob, inner_lots, outer_lots, fx)
+        if q is None:
+            return None
+        if not crosses(direction, q.basis, threshold):
+            return None  # the top crossed but not at the ticket's size
+        pr.signals += 1
+        sign = 1 if direction is Direction.BUY_BASIS else -1
+        after = pr.position_units + sign * pr.inner.lots_to_units(inner_lots)
+        legs = self._leg_plans(pr, direction, q, inner_lots, outer_lots, (ib, ob))
+        kind = OrderKind.OPEN if intent is TicketIntent.OPEN else OrderKind.CLOSE
+        denial = self.gate.check_ticket(
+            kind, legs, pair=pr.name, global_state=st.trading.state, pair_state=pr.trading.state,
+            sessions_up=(pr.inner.venue in st.venues_up, pr.outer.venue in st.venues_up),
+            quote_ages_ms=((recv_ns - ib.recv_ns) / MS, (recv_ns - ob.recv_ns) / MS),
+            max_quote_age_ms=cfg.max_quote_age_ms,
+            fx_age_ms=(recv_ns - fx_book.recv_ns) / MS if fx_book is not None else None,
+            max_fx_age_ms=pr.fx_max_age_ms, position_after=after, max_position=cfg.max_position,
+            pair_net=pr.residual_units, now_ns=recv_ns, venue_instruments=st.instruments_by_venue,
+            stopping=st.stopping)
+        if denial is not None:
+            self.deny(pr, denial, recv_ns, q)
+            return None
+        pr.last_denial = None
+        return Entry(pr, direction, intent, q, legs, fx, threshold, planned, aim, recv_ns, (ib, ob, fx_book), holding,
+                     t_eval)
+
+    def _align_carry(self, pr: PairRuntime, direction: Direction) -> Alignment | None:
+        """Residual policy "carry": this ticket's lots offset the residual the pair holds, so the
+        pair's cumulative residual stays within the tolerance."""
+        carry = carry_of(pr, direction)
+        key = (direction, carry)
+        if key not in pr.carry_cache:
+            pr.carry_cache[key] = align(pr.cfg.ticket_qty, pr.inner, pr.outer, tolerance=pr.cfg.residual_tolerance,
+                                        carry=carry, max_inner_lots=pr.inner.max_order_qty,
+                                        max_outer_lots=pr.outer.max_order_qty)
+        return pr.carry_cache[key]
+
+    @staticmethod
+    def _leg_plans(pr: PairRuntime, direction: Direction, q: Quote, inner_lots: Decimal,
+                   outer_lots: Decimal, books: tuple) -> tuple[LegPlan, LegPlan]:
+        """Each leg's order as the gate sees it: the limit is the level the size reaches plus the
+        leg's slippage allowance; the decision price is that level."""
+        cfg = pr.cfg
+        out = []
+        for role, inst, lots, sw, ticks, ot, book in (
+                (LegRole.INNER, pr.inner, inner_lots, q.inner, cfg.inner_slippage_ticks, cfg.inner_order_type, books[0]),
+                (LegRole.OUTER, pr.outer, outer_lots, q.outer, cfg.outer_slippage_ticks, cfg.outer_order_type, books[1])):
+            side = direction.side(role)
+            price = limit_price(inst, side, sw.worst, ticks) if ot is OrdType.LIMIT else None
+            touch = (book.best_ask() if side is Side.BUY else book.best_bid())
+            leg_units = inst.lots_to_units(lots, pr.inner.unit) * side.sign
+            out.append(LegPlan(inst, side, lots, price, sw.worst, ticks, touch[0] if touch else None, sw.qty, leg_units))
+        return out[0], out[1]
+
+    def deny(self, pr: PairRuntime, denial: Denial, ts_ns: int, q: Quote) -> None:
+        pr.denials += 1
+        if pr.last_denial is denial.reason:
+            return  # recorded once per episode, not once per tick
+        pr.last_denial = denial.reason
+        self.audit.event("denial", ts_ns, pair=pr.name, reason=denial.reason.value, detail=denial.detail,
+                         basis=str(q.basis), direction=q.direction.value)
+
+    def sample_basis(self, now_ns: int) -> None:
+        """Each pair's executable basis at the best levels, for the record (basis over time)."""
+        st = self.state
+        for pr in st.pairs.values():
+            sell, buy = pr.last_basis
+            if sell is None and buy is None:
+                continue
+            self.audit.event("basis", now_ns, pair=pr.name, sell=str(sell) if sell is not None else None,
+                             buy=str(buy) if buy is not None else None, position=str(pr.position_units),
+                             state=st.pair_state(pr).value, signals=pr.signals, denials=pr.denials)

@@ -1,0 +1,403 @@
+"""The ticket lifecycle: start a ticket from a decision, move it on as its orders report, send a
+sequential ticket's second leg, repair a legged ticket step by step, and the deadlines of its orders.
+
+A ticket's progress is driven by its orders: once none is live and none is uncertain (a timeout or
+a disconnect left its outcome unknown and the venue has not yet answered a status request), the
+fills decide: matched (COMPLETED), nothing (MISSED), or legged — and a legged ticket is repaired
+(:mod:`xmc_fix.execution.repair` plans each step) until matched, unwound, or given up (FAILED, pair
+halted, alert). Flatten tickets are the flatten path's (:mod:`xmc_fix.execution.flatten`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from xmc_fix.basis.pricing import Quote, fx_rate, limit_price, sweep
+from xmc_fix.clock import Clock
+from xmc_fix.domain.commands import NewOrder
+from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdStatus, OrdType, PositionEffect, Side,
+                                  TicketIntent, TimeInForce, TradingState)
+from xmc_fix.domain.ids import IdGenerator
+from xmc_fix.domain.instruments import Instrument
+from xmc_fix.domain.orders import Order
+from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState, TicketTrigger
+from xmc_fix.execution import repair
+from xmc_fix.execution.desk import OrderDesk
+from xmc_fix.execution.flatten import FlattenPath
+from xmc_fix.execution.records import JournalSink, Records, cmd_record, order_record
+from xmc_fix.execution.settlement import Settlement, settle_cause
+from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
+from xmc_fix.risk.gate import LegPlan, OrderKind, RiskGate
+from xmc_fix.risk.monitor import Monitor
+
+MS = 1_000_000
+LIVE_TIF = (TimeInForce.DAY, TimeInForce.GTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A decision to trade a pair, as the evaluation hands it over: everything the orders need."""
+
+    pair: PairRuntime
+    direction: Direction
+    intent: TicketIntent
+    quote: Quote
+    legs: tuple[LegPlan, LegPlan]
+    fx: Decimal | None
+    threshold: Decimal
+    planned: Decimal                 # the residual the lots leave by construction
+    aim: Decimal                     # the residual the ticket exists to leave (see Ticket.aim)
+    recv_ns: int                     # the market-data callback that decided it
+    books: tuple                     # (inner book, outer book, FX book or None)
+    holding: Holding | None          # the holding a closing ticket closes
+    t_eval: int = 0                  # xmc bench: when the evaluation that decided it began
+
+
+def shfe_trading_day(ns: int) -> int:
+    """Trading day number for SHFE/INE without a calendar: the night session from 21:00
+    Asia/Shanghai belongs to the next day. (Holidays and weekends are the calendar's business.)"""
+    shanghai = ns // 1_000_000_000 + 8 * 3600 + 3 * 3600  # +8h to local, +3h so 21:00 rolls over
+    return shanghai // 86400
+
+
+class Lifecycle:
+    def __init__(self, state: EngineState, desk: OrderDesk, settlement: Settlement, flatten: FlattenPath,
+                 monitor: Monitor, gate: RiskGate, journal: JournalSink, records: Records, clock: Clock,
+                 ids: IdGenerator) -> None:
+        self.state = state
+        self.desk = desk
+        self.settle = settlement
+        self.flatten = flatten
+        self.monitor = monitor
+        self.gate = gate
+        self.journal = journal
+        self.records = records
+        self.clock = clock
+        self.ids = ids
+        self.account = state.strategy.engine.account
+
+    # -- start -------------------------------------------------------------------------------
+    def start(self, e: Entry) -> None:
+        """Journal the intent, send both legs, then build and record the ticket. Only what the
+        orders need comes before they leave."""
+        pr = e.pair
+        st = self.state
+        now = self.clock.now_ns()
+        if pr.market_until_ns and now >= pr.market_until_ns:
+            # a break or close began while this decision was being made: look again, as of now
+            self.monitor.check_market(pr, now)
+            if st.pair_state(pr) is TradingState.HALTED:
+                return
+        cfg = pr.cfg
+        ids = self.ids
+        tid = ids.ticket_id()
+        p_in, p_out = e.legs
+        intent, direction, q = e.intent, e.direction, e.quote
+        cmd_in = NewOrder(ids.cl_ord_id(), p_in.inst, p_in.side, p_in.lots, cfg.inner_order_type, p_in.price,
+                          cfg.inner_tif, self.account, self.position_effect(p_in.inst, intent, e.holding, now))
+        cmd_out = NewOrder(ids.cl_ord_id(), p_out.inst, p_out.side, p_out.lots, cfg.outer_order_type, p_out.price,
+                           cfg.outer_tif, self.account, self.position_effect(p_out.inst, intent, e.holding, now))
+        pending = None
+        if cfg.submission == "sequential":
+            lead = self.sequential_first(pr, q, p_in.lots, p_out.lots)
+            out = ((LegRole.INNER, cmd_in),) if lead is LegRole.INNER else ((LegRole.OUTER, cmd_out),)
+            pending = cmd_out if lead is LegRole.INNER else cmd_in
+        else:
+            out = ((LegRole.INNER, cmd_in), (LegRole.OUTER, cmd_out))
+        closes = e.holding.ticket_id if e.holding else None
+        # Intent first: the ticket and the orders about to leave are on disk before they do.
+        self.journal.write("intent", ticket={
+            "ticket_id": tid, "pair": pr.name, "direction": direction.value, "intent": intent.value,
+            "created_ns": now, "state": "PENDING", "closes": closes, "aim": str(e.aim),
+            "lots": {"INNER": str(p_in.lots), "OUTER": str(p_out.lots)},
+            "decision": {"basis": str(q.basis), "threshold": str(e.threshold), "inner_px": str(q.inner.avg),
+                         "outer_px": str(q.outer.avg), "outer_converted": str(q.outer_converted),
+                         "fx": str(e.fx if e.fx is not None else 1), "planned_residual": str(e.planned)}},
+            orders=[cmd_record(c, tid, role.value, "ENTRY", now) for role, c in out])
+        # Both legs (or the first, when sequential), back to back, from this callback.
+        sent = [self.desk.send_cmd(c) for _, c in out]
+        # --- orders are out; everything below is bookkeeping ---
+        recv_ns = e.recv_ns
+        ib, ob, fxb = e.books
+        decision = Decision(
+            ts_ns=now, basis=q.basis, threshold=e.threshold, inner_px=q.inner.avg, outer_px=q.outer.avg,
+            outer_converted=q.outer_converted, fx=e.fx if e.fx is not None else Decimal(1),
+            inner_book=ib.top(), outer_book=ob.top(),
+            fx_age_ns=(recv_ns - fxb.recv_ns) if fxb is not None else None,
+            inner_age_ns=recv_ns - ib.recv_ns, outer_age_ns=recv_ns - ob.recv_ns, planned_residual=e.planned)
+        legs = {LegRole.INNER: Leg(LegRole.INNER, p_in.inst, p_in.side, p_in.lots),
+                LegRole.OUTER: Leg(LegRole.OUTER, p_out.inst, p_out.side, p_out.lots)}
+        ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance,
+                        aim=e.aim)
+        p = TicketProgress(ticket, closes=closes, pending=pending)
+        orders = []
+        for (role, cmd), sent_ns in zip(out, sent):
+            order = Order(cmd, tid, role, OrderRole.ENTRY, now)
+            if sent_ns is not None:
+                order.sent_ns = sent_ns
+            else:
+                order.status = OrdStatus.REJECTED
+                order.text = f"not sent: {cmd.venue} session unavailable"
+                order.done_ns = self.clock.now_ns()
+            legs[role].orders.append(order)
+            st.orders[cmd.cl_ord_id] = order
+            orders.append(order)
+        st.tickets[tid] = ticket
+        st.progress[tid] = p
+        pr.active = ticket
+        sent_any = any(x is not None for x in sent)
+        last_sent = max((x for x in sent if x is not None), default=None)
+        ticket.sent_ns = last_sent
+        stats = st.stats
+        stats.tickets += 1
+        if last_sent is not None:
+            stats.decision_to_send_ns.append(last_sent - recv_ns)
+            if stats.trace:
+                first_sent = min(x for x in sent if x is not None)
+                stats.stages.append((recv_ns, e.t_eval, now, first_sent, last_sent))
+        t = ticket.apply(TicketTrigger.SENT if sent_any else TicketTrigger.SEND_FAILED, self.clock.now_ns(),
+                         f"{intent.value} {direction.value} at basis {q.basis:.6g} (threshold {e.threshold})"
+                         + (f", {cfg.submission} from {out[0][0].value.lower()}" if len(out) == 1 else ""))
+        self.settle.audit_ticket(ticket, recv_ns)
+        self.records.transition(ticket, t)
+        self.records.audit.event("verdict", recv_ns, pair=pr.name, ticket_id=tid, ok=True, order_kind=intent.value,
+                                 checks="state, sessions, quote and FX age, depth, order size and notional, collar, "
+                                        "slippage, message rate, worst-case position, account, margin, net exposure")
+        for o in orders:
+            self.records.order(o)
+        if not sent_any:
+            self.settle.finish(ticket, p, pr, now)
+
+    def sequential_first(self, pr: PairRuntime, q: Quote, inner_lots: Decimal, outer_lots: Decimal) -> LegRole:
+        """The less liquid leg goes first: configured, or the leg whose visible depth covers its
+        size the fewest times."""
+        first = pr.cfg.sequential_first
+        if first != "auto":
+            return LegRole(first.upper())
+        ib, ob = self.state.books[pr.inner.key], self.state.books[pr.outer.key]
+        side_i = q.direction.side(LegRole.INNER)
+        side_o = q.direction.side(LegRole.OUTER)
+        depth_i = sum(s for _, s in (ib.bids if side_i is Side.SELL else ib.asks)) / inner_lots
+        depth_o = sum(s for _, s in (ob.bids if side_o is Side.SELL else ob.asks)) / outer_lots
+        return LegRole.INNER if depth_i <= depth_o else LegRole.OUTER
+
+    def position_effect(self, inst: Instrument, intent: TicketIntent, holding: Holding | None,
+                        now_ns: int) -> PositionEffect | None:
+        if not inst.position_effect:
+            return None
+        if intent is TicketIntent.OPEN:
+            return PositionEffect.OPEN
+        # SHFE/INE: a position opened in today's trading day closes with close-today.
+        if holding is not None and self.trading_day(inst, holding.opened_ns) == self.trading_day(inst, now_ns):
+            return PositionEffect.CLOSE_TODAY
+        return PositionEffect.CLOSE
+
+    def trading_day(self, inst: Instrument, ns: int):
+        cal = self.state.strategy.calendars.get(inst.calendar) if inst.calendar else None
+        return cal.trading_day(ns) if cal is not None else shfe_trading_day(ns)
+
+    # -- progress ----------------------------------------------------------------------------
+    def progress(self, ticket: Ticket, ts_ns: int) -> None:
+        """Move the ticket on once its orders allow: send a pending second leg, finish, or repair."""
+        st = self.state
+        p = st.progress.get(ticket.ticket_id)
+        if p is None or ticket.state is TicketState.FAILED:
+            return
+        pr = st.pairs[ticket.pair]
+        was = ticket.state
+        if any(o.uncertain for o in ticket.orders()) or ticket.working:
+            return
+        settle = self.settle
+        if p.superseded and not ticket.state.is_terminal:
+            settle.transition(ticket, TicketTrigger.FLATTENED, ts_ns,
+                              f"flattened: exposure taken off by {p.superseded}; " + settle_cause(ticket))
+            settle.finish(ticket, p, pr, ts_ns)
+            self.flatten.maybe_start(pr, ts_ns)
+            return
+        if p.pending is not None and not pr.flatten_request:
+            self._send_second_leg(ticket, p, pr)
+            if ticket.working:
+                return
+        p.pending = None
+        if pr.flatten_request and not p.flatten:
+            p.superseded = "the flatten path"
+            return self.progress(ticket, ts_ns)
+        if p.flatten:
+            return self.flatten.progress(ticket, p, pr, ts_ns)
+        trigger = ticket.settle_trigger()
+        state = ticket.state
+        if state in (TicketState.PENDING, TicketState.WORKING):
+            if state is TicketState.PENDING:
+                trigger = TicketTrigger.SEND_FAILED if trigger is TicketTrigger.LEGS_EMPTY else trigger
+            settle.transition(ticket, trigger, ts_ns, settle_cause(ticket))
+        elif state is TicketState.REPAIRING:
+            if trigger is TicketTrigger.LEGS_EMPTY:      # both legs back to zero: flat again
+                settle.transition(ticket, TicketTrigger.REPAIR_UNWOUND, ts_ns, settle_cause(ticket))
+            elif trigger is TicketTrigger.LEGS_MATCHED:  # chased, or the excess unwound: matched
+                settle.transition(ticket, TicketTrigger.REPAIR_MATCHED, ts_ns, settle_cause(ticket))
+            else:
+                settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns,
+                                  "repair step ended short: " + settle_cause(ticket))
+        elif state is TicketState.LEGGED:
+            if trigger in (TicketTrigger.LEGS_MATCHED, TicketTrigger.LEGS_EMPTY):
+                settle.transition(ticket, TicketTrigger.LEGS_MATCHED, ts_ns, "late fill: " + settle_cause(ticket))
+        elif state.is_terminal:
+            if trigger is TicketTrigger.LEGS_MISMATCHED:   # a fill reported after the end
+                self.journal.write("reopen", ticket_id=ticket.ticket_id)
+                settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns,
+                                  "late fill after the ticket ended: " + settle_cause(ticket))
+            elif p.ended_net is not None:
+                settle.update_holdings(ticket, p, pr)       # a late fill that kept it matched
+                settle.journal_end(ticket)
+        if ticket.state is TicketState.LEGGED:
+            if p.legged_ns is None:
+                p.legged_ns = ts_ns
+                st.stats.legged += 1
+            pr.legged.add(ticket.ticket_id)
+            if ts_ns >= p.next_ns:
+                self.repair(ticket, p, ts_ns)
+        elif ticket.state.is_terminal and ticket.state is not was:
+            settle.finish(ticket, p, pr, ts_ns)
+
+    def _send_second_leg(self, ticket: Ticket, p: TicketProgress, pr: PairRuntime) -> None:
+        """Sequential submission: the second leg goes out for what the first leg filled, aligned."""
+        cmd = p.pending
+        p.pending = None
+        first = next(leg for leg in ticket.legs.values() if leg.orders)
+        second = ticket.legs[LegRole.OUTER if first.role is LegRole.INNER else LegRole.INNER]
+        done_units = first.filled_units(ticket.unit)
+        size = second.instrument.lots_to_units(Decimal(1), ticket.unit)
+        lots = (done_units / size).to_integral_value() * second.instrument.lot_step if done_units else Decimal(0)
+        if lots <= 0:
+            return
+        book = self.state.books[second.instrument.key]
+        levels = book.asks if cmd.side is Side.BUY else book.bids
+        price = cmd.price
+        if cmd.ord_type is OrdType.LIMIT and book.valid and levels:
+            sw = sweep(levels, lots)
+            ticks = pr.cfg.inner_slippage_ticks if second.role is LegRole.INNER else pr.cfg.outer_slippage_ticks
+            if sw is not None:
+                price = limit_price(second.instrument, cmd.side, sw.worst, ticks)
+        cmd = NewOrder(cmd.cl_ord_id, cmd.instrument, cmd.side, lots, cmd.ord_type, price, cmd.tif, cmd.account,
+                       cmd.position_effect)
+        second.target_lots = lots
+        order = Order(cmd, ticket.ticket_id, second.role, OrderRole.ENTRY, self.clock.now_ns())
+        second.orders.append(order)
+        self.state.orders[cmd.cl_ord_id] = order
+        self.journal.write("order", **order_record(order))
+        self.desk.send(order)
+        self.records.order(order)
+
+    # -- repair ------------------------------------------------------------------------------
+    def repair(self, ticket: Ticket, p: TicketProgress, now_ns: int) -> None:
+        st = self.state
+        pr = st.pairs[ticket.pair]
+        policy = pr.cfg.repair
+        if p.superseded:
+            return
+        if st.closing:
+            return self.settle.defer_repair(ticket, pr, now_ns)
+        if p.legged_ns is not None and now_ns - p.legged_ns > policy.give_up_ms * MS:
+            return self.settle.give_up(ticket, p, pr, now_ns, f"not repaired within {policy.give_up_ms} ms")
+        if p.flatten:
+            return self.flatten.step(ticket, p, pr, now_ns)
+        books = {LegRole.INNER: st.books[pr.inner.key], LegRole.OUTER: st.books[pr.outer.key]}
+        fx = None
+        if pr.pricer.needs_fx:
+            fx = st.books[pr.fx_key].mid() if pr.fx_key is not None else fx_rate(None, st.strategy.fx[pr.cfg.fx])
+            fx = fx or ticket.decision.fx
+        slippage = {LegRole.INNER: pr.cfg.inner_slippage_ticks, LegRole.OUTER: pr.cfg.outer_slippage_ticks}
+        result = repair.plan(ticket, pr.pricer, policy, books, fx, p.attempts, slippage)
+        if result is None:
+            return self.progress(ticket, now_ns)
+        if isinstance(result, repair.Stop):
+            if policy.mode != "halt" and "no liquidity" in result.reason and p.attempts["UNWIND"] < policy.unwind_attempts:
+                p.next_ns = now_ns + policy.unwind_interval_ms * MS  # try again on fresher books
+                return
+            return self.settle.give_up(ticket, p, pr, now_ns, result.reason)
+        venues = {ticket.legs[s.leg].instrument.venue for s in result.steps}
+        down = [v for v in venues if not self.desk.is_up(v)]
+        if down:
+            p.next_ns = now_ns + policy.unwind_interval_ms * MS
+            self.records.audit.event("repair_waiting", now_ns, pair=pr.name, ticket_id=ticket.ticket_id,
+                                     reason=f"{', '.join(down)} session down")
+            return
+        kind = "CHASE" if result.kind == "CHASE" else "UNWIND"
+        for step in result.steps:
+            leg = ticket.legs[step.leg]
+            book = books[step.leg]
+            touch = (book.best_ask() if step.side is Side.BUY else book.best_bid()) if book.valid else None
+            if step.role is OrderRole.CHASE:
+                decision, allowance = repair._original_limit(leg), policy.chase_ticks
+            else:
+                decision, allowance = None, policy.unwind_ticks
+            denial = self.gate.check_order(
+                OrderKind(kind), LegPlan(leg.instrument, step.side, step.lots, step.price, decision, allowance,
+                                         touch[0] if touch else None),
+                pair=pr.name, global_state=st.trading.state, pair_state=pr.trading.state, session_up=True,
+                now_ns=now_ns, venue_instruments=st.instruments_by_venue[leg.instrument.venue],
+                pair_net=pr.residual_units)
+            if denial is not None:
+                p.next_ns = now_ns + policy.unwind_interval_ms * MS
+                self.settle.deny_repair(ticket, pr, denial, now_ns)
+                return
+        p.attempts[kind] += 1
+        p.repairs.append(f"{result.kind}#{p.attempts[kind]}")
+        interval = policy.chase_interval_ms if kind == "CHASE" else policy.unwind_interval_ms
+        p.next_ns = now_ns + interval * MS
+        orders = []
+        for step in result.steps:
+            leg = ticket.legs[step.leg]
+            inst = leg.instrument
+            pe = None
+            if inst.position_effect:
+                # chasing continues the ticket's intent; unwinding reverses it
+                opening = (ticket.intent is TicketIntent.OPEN) == (step.role is OrderRole.CHASE)
+                pe = PositionEffect.OPEN if opening else PositionEffect.CLOSE_TODAY
+            cmd = NewOrder(self.ids.cl_ord_id(), inst, step.side, step.lots, OrdType.LIMIT, step.price,
+                           TimeInForce.IOC, self.account, pe)
+            order = Order(cmd, ticket.ticket_id, step.leg, step.role, now_ns)
+            leg.orders.append(order)
+            st.orders[cmd.cl_ord_id] = order
+            orders.append(order)
+            self.journal.write("order", **order_record(order))
+        for order in orders:
+            self.desk.send(order)
+        self.settle.transition(ticket, TicketTrigger.REPAIR_STARTED, self.clock.now_ns(), result.reason)
+        audit = self.records.audit
+        audit.event("verdict", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, ok=True, order_kind=kind,
+                    orders=[o.cl_ord_id for o in orders])
+        audit.event("repair_step", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, step=result.kind,
+                    attempt=p.attempts[kind], reason=result.reason, orders=[o.cl_ord_id for o in orders],
+                    expected_cost=str(sum(s.expected_cost for s in result.steps)))
+        for o in orders:
+            self.records.order(o)
+        if not any(o.sent_ns for o in orders):
+            self.progress(ticket, now_ns)
+
+    # -- deadlines ---------------------------------------------------------------------------
+    def on_timer(self, now_ns: int) -> None:
+        """An order with no final outcome after ``ticket_timeout_ms`` is cancelled if it rests (DAY)
+        or asked about (OrderStatusRequest) — never assumed dead. A legged ticket takes its next
+        repair step when its pause is over."""
+        st = self.state
+        limit = st.strategy.engine.ticket_timeout_ms * MS
+        audit = self.records.audit
+        for p in list(st.progress.values()):
+            t = p.ticket
+            if t.state.is_terminal:
+                continue
+            for order in t.orders():
+                if order.is_terminal or order.sent_ns is None or now_ns - order.sent_ns < limit:
+                    continue
+                if order.cl_ord_id in st.asked:
+                    continue
+                audit.event("order_timeout", now_ns, venue=order.instrument.venue, pair=t.pair,
+                            ticket_id=t.ticket_id, cl_ord_id=order.cl_ord_id)
+                if order.command.tif in LIVE_TIF and order.instrument.venue in st.venues_up:
+                    self.desk.cancel(order, "ticket timeout")
+                else:
+                    self.desk.query(order, "no final report within ticket_timeout_ms")
+            if t.state is TicketState.LEGGED and now_ns >= p.next_ns:
+                self.repair(t, p, now_ns)

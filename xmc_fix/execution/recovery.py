@@ -1,0 +1,122 @@
+"""Recovery: what the intent journal says is held and still open, loaded before any session is up,
+and what the journal should say now (for compaction).
+
+Open tickets' orders come back uncertain: the venue is asked about each on logon, and nothing is
+repaired before it answers. Nothing is re-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from xmc_fix.clock import Clock
+from xmc_fix.domain.commands import NewOrder
+from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdType, PositionEffect, Side, TicketIntent,
+                                  TimeInForce, TradingState)
+from xmc_fix.domain.orders import Order
+from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState
+from xmc_fix.execution.journal import JournalState, OpenTicket
+from xmc_fix.execution.records import AuditSink, order_record, ticket_record
+from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
+from xmc_fix.risk.states import StateTrigger
+
+log = logging.getLogger("xmc.engine")
+
+
+class Recovery:
+    def __init__(self, state: EngineState, audit: AuditSink, clock: Clock) -> None:
+        self.state = state
+        self.audit = audit
+        self.clock = clock
+
+    def restore(self, journal: JournalState) -> dict:
+        """Load what the journal says is held and still open, before any session is up."""
+        st = self.state
+        now = self.clock.now_ns()
+        restored = {"held": 0, "tickets": 0, "orders": 0}
+        for h in journal.held:
+            pr = st.pairs.get(h["pair"])
+            if pr is None:
+                log.error("journal holds lots for unknown pair %s; ignored", h["pair"])
+                continue
+            hold = Holding(h["ticket_id"], Direction(h["direction"]), int(h["opened_ns"]), Decimal(h["inner"]),
+                           Decimal(h["outer"]))
+            pr.holdings.append(hold)
+            st.ledger.add_pair_lots(pr.name, LegRole.INNER, hold.inner_lots)
+            st.ledger.add_pair_lots(pr.name, LegRole.OUTER, hold.outer_lots)
+            restored["held"] += 1
+        for pair, ps in journal.pair_states.items():
+            pr = st.pairs.get(pair)
+            if pr is not None and ps.get("state") in (TradingState.HALTED.value, TradingState.REDUCING.value):
+                trigger = StateTrigger.HALT if ps["state"] == TradingState.HALTED.value else StateTrigger.REDUCE
+                pr.trading.apply(trigger, now, ps.get("reason", "held before restart"))
+        for ot in journal.open_tickets.values():
+            rec = ot.record
+            pr = st.pairs.get(rec["pair"])
+            if pr is None:
+                log.error("journal has open ticket %s of unknown pair %s", rec["ticket_id"], rec["pair"])
+                continue
+            t = self._ticket_from_record(pr, rec)
+            p = TicketProgress(t, closes=rec.get("closes"))
+            for o in ot.orders:
+                order = self._order_from_record(o)
+                t.legs[LegRole(o["leg"])].orders.append(order)
+                st.orders[order.cl_ord_id] = order
+                restored["orders"] += 1
+            t.state = TicketState(rec.get("state", "WORKING")) if rec.get("state") else TicketState.WORKING
+            if t.state is TicketState.PENDING:
+                t.state = TicketState.WORKING
+            st.tickets[t.ticket_id] = t
+            st.progress[t.ticket_id] = p
+            pr.active = t
+            if t.state in (TicketState.LEGGED, TicketState.REPAIRING):
+                pr.legged.add(t.ticket_id)
+            restored["tickets"] += 1
+            self.audit.event("ticket_recovered", now, pair=pr.name, ticket_id=t.ticket_id,
+                             orders=[o["cl_ord_id"] for o in ot.orders])
+        return restored
+
+    @staticmethod
+    def _ticket_from_record(pr: PairRuntime, rec: dict) -> Ticket:
+        d = rec.get("decision", {})
+        dec = Decision(ts_ns=int(rec["created_ns"]), basis=Decimal(d.get("basis", "0")),
+                       threshold=Decimal(d.get("threshold", "0")), inner_px=Decimal(d.get("inner_px", "0")),
+                       outer_px=Decimal(d.get("outer_px", "0")), outer_converted=Decimal(d.get("outer_converted", "0")),
+                       fx=Decimal(d.get("fx", "1")), inner_book=(None, None), outer_book=(None, None), fx_age_ns=None,
+                       inner_age_ns=0, outer_age_ns=0, planned_residual=Decimal(d.get("planned_residual", "0")))
+        direction = Direction(rec["direction"])
+        legs = {}
+        for role, inst in ((LegRole.INNER, pr.inner), (LegRole.OUTER, pr.outer)):
+            legs[role] = Leg(role, inst, direction.side(role), Decimal(rec["lots"][role.value]))
+        return Ticket(rec["ticket_id"], pr.name, direction, TicketIntent(rec["intent"]), int(rec["created_ns"]), dec,
+                      legs, pr.inner.unit, pr.cfg.residual_tolerance, aim=Decimal(rec.get("aim", "0")))
+
+    def _order_from_record(self, o: dict) -> Order:
+        inst = self.state.strategy.instruments[o["instrument"]]
+        cmd = NewOrder(o["cl_ord_id"], inst, Side(o["side"]), Decimal(o["qty"]), OrdType(o["ord_type"]),
+                       Decimal(o["price"]) if o.get("price") is not None else None, TimeInForce(o["tif"]),
+                       o.get("account"), PositionEffect(o["position_effect"]) if o.get("position_effect") else None)
+        order = Order(cmd, o["ticket_id"], LegRole(o["leg"]), OrderRole(o["role"]), int(o["created_ns"]))
+        order.sent_ns = int(o["created_ns"])
+        order.uncertain = True
+        return order
+
+    def journal_state(self) -> JournalState:
+        """What the journal should say now (for compaction after a restore)."""
+        st = self.state
+        out = JournalState()
+        for pr in st.pairs.values():
+            for h in pr.holdings:
+                if not h.empty:
+                    out.held.append({"ticket_id": h.ticket_id, "pair": pr.name, "direction": h.direction.value,
+                                     "opened_ns": h.opened_ns, "inner": str(h.inner_lots), "outer": str(h.outer_lots)})
+            sticky = [h for h in pr.trading.holds.values() if h.sticky]
+            if sticky:
+                top = max(sticky, key=lambda h: (h.level is TradingState.HALTED, h.since_ns))
+                out.pair_states[pr.name] = {"state": top.level.value, "reason": top.reason}
+        for tid, p in st.progress.items():
+            t = p.ticket
+            if not t.state.is_terminal:
+                out.open_tickets[tid] = OpenTicket(ticket_record(t, p.closes), [order_record(o) for o in t.orders()])
+        return out

@@ -1,0 +1,274 @@
+"""The engine's state, in one holder: books, pairs, tickets, orders, positions, trading states.
+
+Like NautilusTrader's Cache: every part of the engine (deciding, running tickets, post-trade risk,
+recovery, operator commands) receives this one object and changes it only through the engine thread
+(the :class:`~xmc_fix.execution.serial.Serializer`); nothing else holds a second copy. What a
+status screen, ``xmc watch`` or the web view read goes through :class:`StateView`, which cannot
+change it.
+
+It holds no behaviour beyond derived values (a pair's basis position and residual, its effective
+trading state): what to do with the state is the other modules' business.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+
+from xmc_fix.basis.alignment import Alignment, align
+from xmc_fix.basis.pricing import PairPricer
+from xmc_fix.config import PairConfig, Strategy
+from xmc_fix.domain.commands import NewOrder
+from xmc_fix.domain.enums import Direction, LegRole, TradingState
+from xmc_fix.domain.instruments import Instrument
+from xmc_fix.domain.orders import Order
+from xmc_fix.domain.positions import Ledger
+from xmc_fix.domain.tickets import Ticket
+from xmc_fix.errors import ConfigError
+from xmc_fix.marketdata.book import Book
+from xmc_fix.risk.gate import DenyReason
+from xmc_fix.risk.states import ScopeState, StateTrigger, effective
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Holding:
+    """Lots one opening ticket left (signed: bought positive), closed by later closing tickets."""
+
+    ticket_id: str
+    direction: Direction
+    opened_ns: int
+    inner_lots: Decimal
+    outer_lots: Decimal
+
+    @property
+    def empty(self) -> bool:
+        return self.inner_lots == 0 and self.outer_lots == 0
+
+
+@dataclass(slots=True)
+class TicketProgress:
+    """What the engine tracks about a ticket beyond the domain object: repair attempts and pauses,
+    a sequential ticket's second leg, the holding a closing ticket closes."""
+
+    ticket: Ticket
+    closes: str | None = None                 # the holding a closing ticket closes
+    pending: NewOrder | None = None           # sequential submission: the second leg, not sent yet
+    attempts: Counter = field(default_factory=Counter)
+    legged_ns: int | None = None
+    next_ns: int = 0                          # earliest time for the next repair step
+    repairs: list[str] = field(default_factory=list)
+    ended_net: tuple[Decimal, Decimal] | None = None   # net lots when last finished (holdings)
+    flatten: bool = False                     # a ticket of the flatten path
+    superseded: str | None = None             # the flatten ticket that takes over this one's exposure
+
+
+@dataclass(slots=True)
+class PairRuntime:
+    """One pair as the engine runs it: configuration, pricing, its trading state, the ticket in
+    progress, the holdings its tickets left, and what the last evaluation saw."""
+
+    cfg: PairConfig
+    pricer: PairPricer
+    inner: Instrument
+    outer: Instrument
+    fx_key: tuple[str, str] | None
+    fx_max_age_ms: int
+    entry: Alignment
+    ledger: Ledger
+    trading: ScopeState = None                 # the pair's trading state (its holds); set in __post_init__
+    active: Ticket | None = None
+    holdings: deque = field(default_factory=deque)
+    legged: set = field(default_factory=set)   # ids of this pair's tickets being repaired
+    flatten_request: tuple | None = None       # (who, detected perf ns) until the flatten path has run
+    calendars: tuple = (None, None)            # the legs' market calendars (None: always open)
+    market_until_ns: int = 0                   # the legs' market states hold until then
+    carry_cache: dict = field(default_factory=dict)
+    quiet_screen: tuple | None = None          # best prices, FX, position when nothing last crossed
+    last_denial: DenyReason | None = None
+    signals: int = 0
+    denials: int = 0
+    last_basis: tuple[Decimal | None, Decimal | None] = (None, None)
+
+    def __post_init__(self) -> None:
+        if self.trading is None:
+            self.trading = ScopeState(self.cfg.name)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def state(self) -> TradingState:
+        """The pair's own state (:meth:`EngineState.pair_state` combines it with the global one)."""
+        return self.trading.state
+
+    @property
+    def state_reason(self) -> str:
+        return self.trading.reason
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return (self.inner.venue, self.outer.venue) + ((self.fx_key[0],) if self.fx_key else ())
+
+    @property
+    def inner_lots(self) -> Decimal:
+        """Signed lots of the inner leg, net of every fill on this pair (from the ledger)."""
+        return self.ledger.leg_lots(self.cfg.name, LegRole.INNER)
+
+    @property
+    def outer_lots(self) -> Decimal:
+        return self.ledger.leg_lots(self.cfg.name, LegRole.OUTER)
+
+    @property
+    def position_units(self) -> Decimal:
+        """The basis position in the inner leg's unit: positive long basis (long inner)."""
+        return self.inner.lots_to_units(self.inner_lots)
+
+    @property
+    def residual_units(self) -> Decimal:
+        """Inner minus outer exposure in the inner's unit, signs taken as a basis position:
+        long inner plus short outer is matched, zero residual."""
+        return self.inner.lots_to_units(self.inner_lots) + self.outer.lots_to_units(self.outer_lots, self.inner.unit)
+
+
+@dataclass(slots=True)
+class EngineStats:
+    tickets: int = 0
+    fills: dict = field(default_factory=dict)          # venue -> count
+    rejects: dict = field(default_factory=dict)        # venue -> count
+    orders: dict = field(default_factory=dict)         # venue -> count
+    md_updates: int = 0
+    duplicates: int = 0
+    unknown_reports: int = 0
+    legged: int = 0                                     # legging incidents
+    decision_to_send_ns: list = field(default_factory=list)
+    trace: bool = False       # xmc bench: stage timings and market-data lag samples
+    stages: list = field(default_factory=list)          # (recv, evaluate, decide, first sent, last sent) ns
+    md_lag: list = field(default_factory=list)          # (recv_ns, recv_ns - venue SendingTime) every 16th
+
+
+class EngineState:
+    """Everything the engine knows. Built once from the strategy; changed only on the engine thread."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.strategy = strategy
+        self.ledger = Ledger()
+        self.trading = ScopeState("global")        # the global trading state (its holds)
+        self.books: dict[tuple[str, str], Book] = {}
+        self.md_req: dict[tuple[str, str], str] = {}
+        self.pairs: dict[str, PairRuntime] = {}
+        self.pairs_by_key: dict[tuple[str, str], list[PairRuntime]] = {}
+        self.instruments_by_venue: dict[str, list[Instrument]] = {}
+        self.tickets: dict[str, Ticket] = {}
+        self.progress: dict[str, TicketProgress] = {}
+        self.orders: dict[str, Order] = {}
+        self.venues_up: set[str] = set()
+        self.asked: set[str] = set()               # orders we sent a status request or cancel for
+        self.breaches: set[tuple[str, str]] = set()   # (kind, scope) alerted and not yet resumed
+        self.stats = EngineStats()
+        self.stopping = False     # no new tickets; working ones finish and legged ones are repaired
+        self.closing = False      # the sessions are closing: nothing more is sent
+        self.last_activity_ns = 0  # the last order sent or report applied (the drain waits for quiet)
+        self._build()
+
+    def _build(self) -> None:
+        s = self.strategy
+        for inst in s.instruments.values():
+            self.books[inst.key] = Book(inst.venue, inst.symbol)
+            self.instruments_by_venue.setdefault(inst.venue, []).append(inst)
+        for src in s.fx.values():
+            if src.venue and src.symbol and (src.venue, src.symbol) not in self.books:
+                fx_inst = Instrument(name=f"FX:{src.name}", venue=src.venue, symbol=src.symbol,
+                                     currency=src.quote, contract_size=Decimal(1), unit="unit",
+                                     tick=Decimal("0.00001"))
+                self.books[fx_inst.key] = Book(src.venue, src.symbol)
+                self.instruments_by_venue.setdefault(src.venue, []).append(fx_inst)
+        for pc in s.pairs.values():
+            inner, outer = s.instruments[pc.inner], s.instruments[pc.outer]
+            src = s.fx.get(pc.fx) if pc.fx else None
+            pricer = PairPricer(pc, inner, outer, src)
+            entry = align(pc.ticket_qty, inner, outer, tolerance=pc.residual_tolerance,
+                          max_inner_lots=inner.max_order_qty, max_outer_lots=outer.max_order_qty)
+            if entry is None:
+                raise ConfigError(f"no lot combination of {inner.name} and {outer.name} matches "
+                                  f"{pc.ticket_qty} {inner.unit} within {pc.residual_tolerance}",
+                                  file=s.path, key=f"pairs.{pc.name}.residual_tolerance",
+                                  remedy="raise residual_tolerance or change ticket_qty")
+            fx_key = (src.venue, src.symbol) if src is not None and src.rate is None and pricer.needs_fx else None
+            pr = PairRuntime(pc, pricer, inner, outer, fx_key, src.max_age_ms if src else 0, entry, self.ledger)
+            pr.calendars = tuple(s.calendars.get(i.calendar) if i.calendar else None for i in (inner, outer))
+            if not pc.enabled:
+                pr.trading.apply(StateTrigger.AUTO_HALT, 0, "disabled in the strategy file", key="config")
+            self.pairs[pc.name] = pr
+            for key in (inner.key, outer.key) + ((fx_key,) if fx_key else ()):
+                self.pairs_by_key.setdefault(key, []).append(pr)
+
+    # -- derived -----------------------------------------------------------------------------
+    def pair_state(self, pr: PairRuntime) -> TradingState:
+        """A pair's effective state: the more restrictive of its own and the global one."""
+        return effective(self.trading.state, pr.trading.state)
+
+    def pairs_on(self, venue: str) -> list[PairRuntime]:
+        return [pr for pr in self.pairs.values() if venue in pr.venues]
+
+    def scope(self, pair: str | None) -> list[PairRuntime]:
+        """The pairs an operator command names (all of them for ``None``)."""
+        if pair is None:
+            return list(self.pairs.values())
+        if pair not in self.pairs:
+            raise KeyError(f"unknown pair {pair!r}; pairs: {', '.join(self.pairs)}")
+        return [self.pairs[pair]]
+
+    def open_progress(self):
+        """Tickets not finished (working, legged or repairing), with their progress."""
+        return (p for p in self.progress.values() if not p.ticket.state.is_terminal)
+
+    @property
+    def working(self) -> bool:
+        return any(True for _ in self.open_progress())
+
+    def tickets_by_state(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tickets.values():
+            out[t.state.value] = out.get(t.state.value, 0) + 1
+        return out
+
+    def view(self) -> "StateView":
+        return StateView(self)
+
+
+class StateView:
+    """Read-only access to the engine's state for status screens, ``xmc watch`` and reports:
+    mappings are proxies, nothing here can change what the engine holds."""
+
+    __slots__ = ("_s",)
+
+    def __init__(self, state: EngineState) -> None:
+        self._s = state
+
+    strategy = property(lambda self: self._s.strategy)
+    pairs = property(lambda self: MappingProxyType(self._s.pairs))
+    books = property(lambda self: MappingProxyType(self._s.books))
+    tickets = property(lambda self: MappingProxyType(self._s.tickets))
+    progress = property(lambda self: MappingProxyType(self._s.progress))
+    positions = property(lambda self: MappingProxyType(self._s.ledger.positions))
+    realised = property(lambda self: MappingProxyType(self._s.ledger.realised))
+    venues_up = property(lambda self: frozenset(self._s.venues_up))
+    trading = property(lambda self: self._s.trading)
+    stopping = property(lambda self: self._s.stopping)
+
+    def pair_state(self, pr: PairRuntime) -> TradingState:
+        return self._s.pair_state(pr)
+
+    def scope(self, pair: str | None) -> list[PairRuntime]:
+        return self._s.scope(pair)
+
+    def open_progress(self):
+        return self._s.open_progress()
+
+    def tickets_by_state(self) -> dict[str, int]:
+        return self._s.tickets_by_state()

@@ -496,7 +496,8 @@ def audit_completeness(db_url: str, run_id: str, sessions: SessionFile) -> dict:
 
 def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: str, sim_config_path: str,
              strategy_path: str, market_path: str, progress: Callable[[str], None] | None = None,
-             work_dir: str | None = None, scenario: str = "calm") -> tuple[dict, str, dict]:
+             work_dir: str | None = None, scenario: str = "calm",
+             control_path: str | None = None) -> tuple[dict, str, dict]:
     """Simulator child process + engine in this process on free loopback ports, for ``duration``
     seconds; returns (engine summary, run id, audit completeness)."""
     import shutil
@@ -516,9 +517,10 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     (work / "journal.jsonl").unlink(missing_ok=True)
     engine = engine_from_files(sessions_path, strategy_path, db_url, ports=ports, store=str(work / "store-engine"),
                                log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds,
-                               journal_path=str(work / "journal.jsonl"))
+                               journal_path=str(work / "journal.jsonl"), control_path=control_path)
     if progress:
-        progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed})")
+        progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed}); "
+                 f"control socket {engine.control_path} (xmc status / watch / web)")
     sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,
                     seed=seed, env=env, log_path=str(work / "sim.log"), extra_args=["--scenario", scenario])
     try:

@@ -104,8 +104,13 @@ def cli(log_level: str, log_file: str) -> None:
               help="Simulator market file: price factors, venues, market makers.")
 @click.option("--scenario", default="calm", show_default=True,
               help="Venue behaviour: calm, chaos, or a scenario file (README \"Scenarios\").")
+@click.option("--control", "control_path", default=None,
+              help="The engine's control socket, for xmc status/watch/web (default var/run/xmc-<namespace>.sock).")
+@click.option("--work-dir", default=None,
+              help="Folder for the demo's FIX stores, journal and simulator database (default var/demo).")
 @click.option("--quiet", is_flag=True, help="No progress lines, only the final report.")
-def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, scenario, quiet):
+def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, scenario, control_path,
+         work_dir, quiet):
     """Run the simulated venues and the engine together, then print the audit report."""
     from xmc_fix.app import run_demo
     from xmc_fix.reports.figures import figures, load_run, render_table
@@ -118,7 +123,7 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
     summary, run_id, completeness = run_demo(duration=duration, db_url=db_url, seed=seed,
                                              sessions_path=sessions_path, sim_config_path=sim_config,
                                              strategy_path=strategy_path, market_path=market_path, progress=progress,
-                                             scenario=scenario)
+                                             scenario=scenario, control_path=control_path, work_dir=work_dir)
     figs = figures(load_run(db_url, run_id))
     click.echo(render_table(figs))
     n_sessions = len(completeness["sessions"])
@@ -549,6 +554,40 @@ def watch(socket_path, namespace, pair, interval, once):
             time.sleep(interval)
         except KeyboardInterrupt:
             return
+
+
+@cli.command()
+@click.option("--control", "--socket", "socket_path", default=None,
+              help="The engine's control socket, as xmc status takes it (default var/run/xmc-<namespace>.sock).")
+@click.option("--namespace", default="X", show_default=True,
+              help="The engine's ClOrdID namespace, which names its default socket.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (the view never listens on other interfaces).")
+@click.option("--interval", type=click.FloatRange(min=0.05, max=5), default=0.25, show_default=True,
+              help="Seconds between polls of the engine (status about once a second).")
+@click.option("--control-token", "token_file", default=None,
+              help="Enable halt/resume/flatten/cancel-all from the page for browsers that send the token in "
+                   "this file (mode 600, yours; refused if wider). Without it the view is read-only.")
+def web(socket_path, namespace, port, interval, token_file):
+    """Live view of a running engine in the browser: both books, FX, the basis each way against the
+    thresholds as a chart, signals and refusals, positions, tickets, alerts, states and sessions."""
+    if os.environ.get("XMC_PARENT_PID", "").isdigit():   # started by a test or scripts/demo: go with it
+        from xmc_fix.procutil import die_with_parent
+        die_with_parent(int(os.environ["XMC_PARENT_PID"]))
+    from xmc_fix.control.server import default_socket
+    from xmc_fix.web.server import serve
+    from xmc_fix.web.token import load_token
+
+    token = load_token(token_file) if token_file else None
+    sock = socket_path or default_socket(ROOT, namespace)
+
+    def ready(url: str) -> None:
+        mode = (f"control enabled (token from {token_file}: paste it into the page, or open {url}#token=<token>)"
+                if token else "read-only")
+        click.echo(f"xmc web: {url}  engine {sock}  {mode}")
+        sys.stdout.flush()
+
+    serve(sock, port, token=token, interval=interval, ready=ready)
 
 
 @cli.command()

@@ -15,13 +15,16 @@ class ControlError(XmcError):
     pass
 
 
-def request(path: str | Path, cmd: str, timeout: float = 15.0, **args) -> dict:
-    """Send one command; the engine's answer (``result``) or :class:`ControlError`."""
+def request(path: str | Path, cmd: str, timeout: float = 15.0, via: str | None = None, **args) -> dict:
+    """Send one command; the engine's answer (``result``) or :class:`ControlError`. ``via`` names
+    whom a relaying client acts for (the engine audits it beside the socket's peer credentials)."""
     p = Path(path)
     if not p.exists():
         raise ControlError(f"no engine is running with control socket {p} (start `xmc run` or `xmc demo`, "
                            "or pass --socket)")
     body = {"cmd": cmd, "user": getpass.getuser(), **{k: v for k, v in args.items() if v is not None}}
+    if via is not None:
+        body["via"] = via
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:

@@ -3,7 +3,9 @@
 A Unix stream socket in a 0700 folder, itself 0600, and every connection's peer credentials
 (SO_PEERCRED) checked: only the user the engine runs as may command it. One JSON request per line,
 one JSON answer per line. Every request — refused ones included — is audited with who (user, uid,
-pid) and when. Commands run inside the engine through its Serializer, so an operator's halt is
+pid) and when. A client acting for someone else (the web view for a browser) says so in ``via``;
+that names the request's origin in the audit trail and never replaces the peer credentials, which
+are checked first and always recorded. Commands run inside the engine through its Serializer, so an operator's halt is
 applied between two market-data callbacks, never in the middle of one.
 """
 
@@ -25,6 +27,8 @@ log = logging.getLogger("xmc.control")
 COMMANDS = {"status": (), "watch": ("pair",), "halt": ("pair", "reason"), "resume": ("pair",),
             "flatten": ("pair",), "cancel-all": ("pair",)}
 MAX_REQUEST = 64 * 1024
+MAX_VIA = 200
+META = ("cmd", "user", "via")   # about the request, not arguments of the command
 
 
 def default_socket(root: Path, namespace: str) -> Path:
@@ -103,7 +107,7 @@ class ControlServer:
                 if not isinstance(req, dict) or req.get("cmd") not in COMMANDS:
                     raise ValueError(f"malformed request: cmd must be one of {', '.join(COMMANDS)}")
                 cmd = req["cmd"]
-                args = {k: v for k, v in req.items() if k not in ("cmd", "user")}
+                args = {k: v for k, v in req.items() if k not in META}
                 unknown = set(args) - set(COMMANDS[cmd])
                 if unknown:
                     raise ValueError(f"malformed request: {cmd} takes no {', '.join(sorted(unknown))}")
@@ -112,6 +116,12 @@ class ControlServer:
                         raise ValueError(f"malformed request: {k} must be a string")
                 if req.get("user") and req["user"] != _user(uid):
                     who = f"{req['user']} via {who}"
+                via = req.get("via")
+                if via is not None:
+                    if not isinstance(via, str) or not via.isprintable() or not 0 < len(via) <= MAX_VIA:
+                        raise ValueError(f"malformed request: via must be a printable string of at most "
+                                         f"{MAX_VIA} characters")
+                    who = f"{via} via {who}"
                 result = self._run(cmd, args, who)
                 answer = {"ok": True, "result": result}
             except (PermissionError, ValueError, KeyError) as e:

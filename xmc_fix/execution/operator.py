@@ -17,7 +17,7 @@ from xmc_fix.domain.enums import Direction
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.lifecycle import Lifecycle
 from xmc_fix.execution.records import units
-from xmc_fix.execution.state import EngineState, StateView
+from xmc_fix.execution.state import EngineState
 from xmc_fix.risk.alerts import Alerter
 from xmc_fix.risk.monitor import Monitor
 from xmc_fix.risk.states import StateTrigger

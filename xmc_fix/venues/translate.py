@@ -91,7 +91,7 @@ class Inbound:
 
     def subscribed(self, md_req_id: str, symbol: str) -> None:
         if len(self.md_symbols) >= self.MAX_REQUESTS:
-            self.md_symbols.clear()
+            del self.md_symbols[next(iter(self.md_symbols))]     # the oldest request
         self.md_symbols[md_req_id] = symbol
 
 

@@ -202,3 +202,19 @@ def test_the_shipped_session_files_name_a_dialect_for_every_session(name):
     assert "Dialect" not in loaded.default and all("Dialect" in s.values for s in loaded.sessions)
     by_venue = {s.venue: s.dialect.name for s in loaded.sessions}
     assert by_venue == {"SHFE": "SHFE", "LME": "FIX44", "COMEX": "FIX44", "CNHFX": "FIX44"}
+
+
+def test_an_instrument_without_position_effect_on_a_venue_that_requires_it_is_refused(tmp_path):
+    from xmc_fix.app import check_venues
+    from xmc_fix.config import load_strategy
+
+    text = (ROOT / "sessions" / "strategy.toml").read_text()
+    assert "position_effect = true" in text
+    strategy = tmp_path / "strategy.toml"
+    strategy.write_text(text.replace("position_effect = true", "position_effect = false"))
+
+    with pytest.raises(ConfigError) as e:
+        check_venues(load_session_file(ROOT / "sessions" / "venues.cfg", "initiator"), load_strategy(str(strategy)))
+
+    assert (e.value.file, e.value.key) == (str(strategy), "instruments.SHFE_CU.position_effect")
+    assert "SHFE" in e.value.problem and e.value.remedy == "set position_effect = true"

@@ -474,3 +474,66 @@ def test_every_reject_reason_text_is_for_a_code_the_dictionary_knows(tag, table)
     dd = fix.DataDictionary(XMC_DD)
 
     assert [c for c in table if not dd.isFieldValue(tag, c)] == []
+
+
+# -- what cannot be interpreted ----------------------------------------------------------------------
+def test_an_uninterpretable_message_keeps_its_text_with_secrets_masked():
+    raw = wire("8", ("11", "A1"), ("554", "hunter2"), ("150", "H"), header=HEADER)
+
+    ev = tr.uninterpretable("SHFE", raw, "tag 150='H' not supported", 42)
+
+    assert (ev.venue, ev.msg_type, ev.ref_seq_num, ev.recv_ns, ev.symbols) == ("SHFE", "8", 7, 42, ())
+    assert "hunter2" not in ev.raw and fw.value_of(ev.raw, 554) == "***" and fw.value_of(ev.raw, 11) == "A1"
+
+
+def test_unreadable_market_data_names_its_books_from_symbol_and_md_req_id():
+    inbound = tr.Inbound()
+    inbound.subscribed("M7", "CA")
+    raw = wire("X", ("262", "M7"), ("268", "2"), ("279", "0"), ("269", "0"), ("55", "CU"), ("270", "x"),
+               ("279", "0"), ("269", "0"), ("270", "1"))
+
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_incremental("SHFE", raw, 0, inbound)
+
+    assert tr.uninterpretable("SHFE", raw, str(e.value), 0, inbound).symbols == ("CU", "CA")
+
+
+def test_refresh_entries_without_symbol_belong_to_the_book_of_their_md_req_id():
+    inbound = tr.Inbound()
+    inbound.subscribed("M7", "CA")
+    raw = wire("X", ("262", "M7"), ("268", "2"), ("279", "0"), ("269", "0"), ("270", "1"), ("271", "2"), ("83", "5"),
+               ("279", "2"), ("269", "1"), ("270", "3"), ("83", "6"))
+
+    [upd] = tr.decode_incremental("LME", raw, 0, inbound)
+
+    assert (upd.symbol, upd.first_rpt_seq, upd.rpt_seq, len(upd.entries)) == ("CA", 5, 6, 2)
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_incremental("LME", raw.replace("262=M7", "262=M8"), 0, inbound)   # not a request of ours
+    assert e.value.tag == 55 and e.value.missing
+
+
+def test_a_snapshot_without_symbol_belongs_to_the_book_of_its_md_req_id():
+    inbound = tr.Inbound()
+    inbound.subscribed("M7", "CA")
+
+    snap = tr.decode_snapshot("LME", wire("W", ("262", "M7"), ("268", "1"), ("269", "0"), ("270", "1"), ("271", "2")),
+                              0, inbound)
+
+    assert (snap.symbol, snap.bids) == ("CA", ((D(1), D(2)),))
+
+
+@pytest.mark.parametrize("tags, missing", [(dict(t11=None), True), (dict(t150=""), True), (dict(t150="Z"), False),
+                                           (dict(t14="five"), False)])
+def test_a_translation_error_tells_a_missing_tag_from_a_bad_value(tags, missing):
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_execution_report("SHFE", er_text(**tags), 0)
+
+    assert e.value.missing is missing
+
+
+def test_a_business_reject_names_the_message_its_type_and_why():
+    text = tr.encode_business_reject(7, "8", tr.BUSINESS_REJECT_FIELD_MISSING, "tag 11\x01missing", "A1", "FIX.4.2")
+
+    msg = validated(text, str(ROOT / "fixspecs" / "FIX42.xml"))
+    assert msg.getHeader().getField(35) == "j"
+    assert fw.split(text)[3:-1] == [("45", "7"), ("372", "8"), ("379", "A1"), ("380", "5"), ("58", "tag 11 missing")]

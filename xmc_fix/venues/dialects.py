@@ -65,6 +65,12 @@ class Dialect:
     #: ExecType (150) codes this version uses beyond FIX 4.4's, e.g. FIX 4.2's fills
     extra_exec_types: Mapping[str, ExecType] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
+    def __copy__(self) -> "Dialect":
+        return self     # immutable: a copied session file shares its dialects
+
+    def __deepcopy__(self, memo) -> "Dialect":
+        return self
+
     def wire_position_effect(self, pe: PositionEffect) -> str:
         return self.position_effects[pe]
 

@@ -218,3 +218,11 @@ def test_an_instrument_without_position_effect_on_a_venue_that_requires_it_is_re
 
     assert (e.value.file, e.value.key) == (str(strategy), "instruments.SHFE_CU.position_effect")
     assert "SHFE" in e.value.problem and e.value.remedy == "set position_effect = true"
+
+
+def test_a_copied_session_file_shares_its_dialects():
+    import copy
+
+    loaded = load_session_file(ROOT / "sessions" / "venues.cfg", "initiator")
+
+    assert copy.deepcopy(loaded).sessions[0].dialect is loaded.sessions[0].dialect

@@ -31,18 +31,20 @@ from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.clock import SystemClock
 from xmc_fix.config import Strategy, load_strategy
 from xmc_fix.control.server import ControlServer, default_socket
+from xmc_fix.domain.events import Uninterpretable
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.errors import ConfigError
 from xmc_fix.execution.engine import Engine
 from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
+from xmc_fix.fixwire import readable
 from xmc_fix.procutil import stop_child
 from xmc_fix.sim.app import SimServer
 from xmc_fix.sim.behaviour import load_scenario
 from xmc_fix.sim.config import load_market
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
-from xmc_fix.venues.credentials import Credentials, Secret, env_prefix, load_credentials
+from xmc_fix.venues.credentials import Credentials, Secret, env_prefix, load_credentials, mask_fix
 from xmc_fix.venues.settings import SessionFile, load_session_file
 
 log = logging.getLogger("xmc.app")
@@ -100,6 +102,13 @@ def check_venues(sessions: SessionFile, strategy: Strategy) -> None:
         raise ConfigError(f"venue {venue!r} is used by the strategy but has no [SESSION]",
                           file=sessions.path, key="Venue",
                           remedy=f"add a [SESSION] with Venue={venue}, or fix {strategy.path}")
+    dialect_of = {s.venue: s.dialect for s in sessions.sessions}
+    for name, inst in strategy.instruments.items():
+        d = dialect_of.get(inst.venue)
+        if d is not None and d.position_effect_required and not inst.position_effect:
+            raise ConfigError(f"{inst.venue}'s dialect {d.name} requires PositionEffect (77) on every order",
+                              file=strategy.path, key=f"instruments.{name}.position_effect",
+                              remedy="set position_effect = true")
 
 
 def _next_start_ms(db_url: str, namespace: str, journal_prefix: str | None = None) -> int:
@@ -202,6 +211,11 @@ class EngineApp:
         return lvl[0] if lvl else None
 
     def _on_event(self, ev) -> None:
+        if type(ev) is Uninterpretable:
+            # stored here, on the QuickFIX thread, whatever the engine makes of it
+            self.audit.event("uninterpretable", ev.recv_ns, venue=ev.venue, msg_type=ev.msg_type,
+                             ref_seq_num=ev.ref_seq_num, reason=ev.reason, symbols=list(ev.symbols),
+                             raw=readable(ev.raw, 2000))
         self.serial.post(self.engine.on_event, ev)
 
     def _engine_error(self, fn, args, e: BaseException) -> None:
@@ -211,7 +225,7 @@ class EngineApp:
 
     def _callback_error(self, where: str, e: BaseException, venue: str | None, raw: str | None) -> None:
         self.audit.event("callback_error", time.time_ns(), venue=venue, where=where,
-                         error=f"{type(e).__name__}: {e}", raw=(raw or "").replace("\x01", "|")[:2000] or None)
+                         error=f"{type(e).__name__}: {e}", raw=readable(mask_fix(raw), 2000) if raw else None)
 
     def _timer_loop(self) -> None:
         pump = getattr(self.audit, "pump", None)

@@ -52,8 +52,12 @@ class IllegalTransition(XmcError):
 
 
 class FixTranslationError(XmcError):
-    """A FIX message could not be translated into a domain event (missing or bad field)."""
+    """A FIX message could not be translated into a domain event (missing or bad field).
 
-    def __init__(self, message: str, tag: int | None = None) -> None:
+    ``missing`` tells a tag that is absent (or empty) from one whose value we cannot read: the
+    business reject we answer with says which (BusinessRejectReason 5 or 0)."""
+
+    def __init__(self, message: str, tag: int | None = None, *, missing: bool = False) -> None:
         self.tag = tag
+        self.missing = missing
         super().__init__(message)

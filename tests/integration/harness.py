@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class FixClient:
-    def __init__(self, ports: dict[str, int], credentials, work: Path) -> None:
+    def __init__(self, ports: dict[str, int], credentials, work: Path, config: Path | None = None) -> None:
         self.events: queue.Queue = queue.Queue()
-        self.sessions = A.load_sessions(str(ROOT / "sessions" / "venues.cfg"), "initiator", ports,
+        self.sessions = A.load_sessions(str(config or ROOT / "sessions" / "venues.cfg"), "initiator", ports,
                                         str(work / "store-client"))
         self.audit = AuditWriter(f"sqlite:///{work / 'client.db'}", "client").start()
         self.app = EngineApplication(self.sessions, credentials, handler=self.events.put)

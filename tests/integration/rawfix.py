@@ -240,8 +240,8 @@ class FakeVenue:
     each Logon by hand (its own sequence numbers go on across reconnections), and keeps the current
     connection in ``peer``."""
 
-    def __init__(self, sender: str, target: str = "XMC", dictionary=None) -> None:
-        self.sender, self.target = sender, target
+    def __init__(self, sender: str, target: str = "XMC", dictionary=None, begin: str = "FIX.4.4") -> None:
+        self.sender, self.target, self.begin = sender, target, begin
         self.dictionary = dictionary
         self.next_out = 1
         self.peer: RawPeer | None = None
@@ -271,7 +271,8 @@ class FakeVenue:
                 self.next_out = max(self.next_out, self.peer.next_out)
                 store = self.peer.store
                 self.peer.close()
-            peer = RawPeer(sock, self.sender, self.target, next_out=self.next_out, dictionary=self.dictionary)
+            peer = RawPeer(sock, self.sender, self.target, begin=self.begin, next_out=self.next_out,
+                           dictionary=self.dictionary)
             peer.store = store             # what a venue keeps across connections, to resend
             hello = peer.wait_for(lambda f: field(f, b"35") == b"A", 10)
             if hello is None:

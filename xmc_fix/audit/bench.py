@@ -29,15 +29,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xmc_fix.audit.writer import AuditWriter
+from xmc_fix.fixwire import SOH, frame
 
-SOH = "\x01"
 SESSIONS = {"FIX.4.4:XMC->SHFE": "SHFE", "FIX.4.4:XMC->LME": "LME"}
 
 
 def _fix(msg_type: str, seq: int, sender: str, target: str, body: list[tuple[str, str]]) -> str:
-    text = (f"35={msg_type}{SOH}34={seq}{SOH}49={sender}{SOH}52=20240102-03:04:05.123456{SOH}56={target}{SOH}"
+    text = (f"34={seq}{SOH}49={sender}{SOH}52=20240102-03:04:05.123456{SOH}56={target}{SOH}"
             + "".join(f"{t}={v}{SOH}" for t, v in body))
-    return f"8=FIX.4.4{SOH}9={len(text)}{SOH}{text}10=000{SOH}"
+    return frame("FIX.4.4", msg_type, text)
 
 
 def synthetic_messages(n: int) -> list[tuple[str, str, str]]:

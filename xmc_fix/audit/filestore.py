@@ -13,10 +13,10 @@ Read-only: nothing here writes to a store.
 
 from __future__ import annotations
 
-import calendar
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from xmc_fix.fixwire import parse_utc_ns
 
 
 @dataclass
@@ -40,16 +40,7 @@ def store_prefix(store_dir: str | Path, session_key: str) -> Path:
 
 def parse_created(text: str) -> int | None:
     """``20261123-20:32:27`` (optionally with fractions) as epoch nanoseconds, UTC."""
-    text = text.strip()
-    base, _, frac = text.partition(".")
-    try:
-        t = time.strptime(base, "%Y%m%d-%H:%M:%S")
-    except ValueError:
-        return None
-    ns = calendar.timegm(t) * 1_000_000_000
-    if frac.isdigit():
-        ns += int((frac + "000000000")[:9])
-    return ns
+    return parse_utc_ns(text.strip())
 
 
 def read_store(store_dir: str | Path, session_key: str) -> StoreFile | None:

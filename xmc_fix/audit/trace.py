@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 from xmc_fix.audit import models
 from xmc_fix.audit.verify import reading
 from xmc_fix.errors import ConfigError
+from xmc_fix.fixwire import readable, split
 
 MSG_NAMES = {"D": "NewOrderSingle", "F": "OrderCancelRequest", "G": "OrderCancelReplaceRequest",
              "H": "OrderStatusRequest", "8": "ExecutionReport", "9": "OrderCancelReject", "3": "Reject",
@@ -35,12 +36,7 @@ _KIND_ORDER = {"market data": 0, "decision": 1, "risk": 2, "ticket": 3, "order":
 
 
 def fix_fields(raw: bytes) -> list[tuple[str, str]]:
-    out = []
-    for f in bytes(raw).split(b"\x01"):
-        tag, sep, value = f.partition(b"=")
-        if sep:
-            out.append((tag.decode("ascii", "replace"), value.decode("utf-8", "replace")))
-    return out
+    return split(bytes(raw).decode("utf-8", "replace"))
 
 
 def _first(fields: list[tuple[str, str]], tag: str) -> str | None:
@@ -113,7 +109,7 @@ def _strip(row) -> dict:
         if isinstance(v, Decimal):
             v = format(v.normalize(), "f") if v == v else str(v)
         elif isinstance(v, (bytes, memoryview)):
-            v = bytes(v).replace(b"\x01", b"|").decode("utf-8", "replace")
+            v = readable(v)
         out[k] = v
     return out
 

@@ -467,7 +467,7 @@ class AuditWriter:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             f = self._files[name] = open(self.log_dir / name, "ab")
             os.chmod(self.log_dir / name, 0o600)
-        from xmc_fix.venues.translate import format_utc
+        from xmc_fix.fixwire import format_utc
         f.write(format_utc(ts_ns).encode() + b" : " + data + b"\n")
 
 

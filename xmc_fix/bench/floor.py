@@ -21,8 +21,9 @@ from pathlib import Path
 
 import quickfix as fix
 
+from xmc_fix.fixwire import frame
+
 SPEC = str(Path(__file__).resolve().parent.parent.parent / "fixspecs" / "FIX44-XMC.xml")
-SOH = "\x01"
 
 
 def _settings(role: str, port: int, store: str) -> fix.SessionSettings:
@@ -104,7 +105,7 @@ def acceptor_main(port: int, store: str) -> None:
     dd = fix.DataDictionary(SPEC)
     body = ("262=M1\x01268=2\x01279=1\x01269=0\x0155=CU\x01270=77300\x01271=12\x0183=1\x01"
             "279=1\x01269=1\x0155=CU\x01270=77310\x01271=7\x0183=1\x01")
-    x = f"8=FIX.4.4\x019={len(body)}\x0135=X\x01{body}10=000\x01"
+    x = frame("FIX.4.4", "X", body)
     msg = fix.Message(x, dd, False)
     stop = threading.Event()
     try:

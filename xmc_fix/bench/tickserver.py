@@ -23,10 +23,10 @@ from pathlib import Path
 import quickfix as fix
 
 from xmc_fix.bench.floor import QuietApp
+from xmc_fix.fixwire import SOH, fields, frame
 
 
 SPEC = str(Path(__file__).resolve().parent.parent.parent / "fixspecs" / "FIX44-XMC.xml")
-SOH = "\x01"
 MID_BID, MID_ASK, CROSS_BID = "999.5", "1000.5", "1200"
 
 
@@ -73,7 +73,7 @@ class TickServer(QuietApp):
                 if done:
                     self.round_done.set()
             elif mt == "V":
-                f = dict(x.split("=", 1) for x in raw.split(SOH) if "=" in x)
+                f = fields(raw)
                 req, sym = f["262"], f["55"]
                 with self.lock:
                     self.subs[(venue, sym)] = req
@@ -87,7 +87,7 @@ class TickServer(QuietApp):
 
     # -- messages ----------------------------------------------------------------------------
     def _send(self, venue: str, body: str, mt: str, dd: bool = False) -> None:
-        text = f"8=FIX.4.4{SOH}9={len(body)}{SOH}35={mt}{SOH}{body}10=000{SOH}"
+        text = frame("FIX.4.4", mt, body)
         fix.Session.sendToTarget(fix.Message(text, self.dd, False) if dd else fix.Message(text, False),
                                  self.sids[venue])
 
@@ -110,7 +110,7 @@ class TickServer(QuietApp):
         self._send(venue, body, "X", dd=True)
 
     def _fill(self, venue: str, raw: str) -> None:
-        f = dict(x.split("=", 1) for x in raw.split(SOH) if "=" in x)
+        f = fields(raw)
         self._exec += 1
         px = f.get("44", "1000")
         body = (f"37=B{self._exec}{SOH}11={f['11']}{SOH}17=BX{self._exec}{SOH}150=F{SOH}39=2{SOH}55={f['55']}{SOH}"

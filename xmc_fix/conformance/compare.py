@@ -12,11 +12,13 @@ SendingTime on FIX 4.2 and later, which is QuickFIX's default.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmc_fix.conformance.deffile import SOH, DefFileError
+from xmc_fix.conformance.deffile import DefFileError
+from xmc_fix.fixwire import split
 
 #: QuickFIX's fields.fmt (tests/conformance/quickfix-at/fields.fmt): CheckSum and the timestamps.
 DEFAULT_FIELDS_FMT = (
@@ -75,16 +77,8 @@ class FieldPatterns:
         return sorted(self._patterns)
 
 
-def split_fields(message: str) -> list[tuple[str, str]]:
-    """``tag=value`` pairs in wire order (a trailing SOH ends the last field, it adds none)."""
-    parts = message.split(SOH)
-    while parts and parts[-1] == "":
-        parts.pop()
-    out = []
-    for p in parts:
-        tag, _, value = p.partition("=")
-        out.append((tag, value))
-    return out
+#: ``tag=value`` pairs in wire order, empty pieces kept (a trailing SOH ends the last field, it adds none).
+split_fields = functools.partial(split, literal=True)
 
 
 def compare(expected: str, received: str, patterns: FieldPatterns) -> Mismatch | None:

@@ -24,6 +24,7 @@ The format is byte-oriented: files are read as Latin-1 so that every byte surviv
 
 from __future__ import annotations
 
+import calendar
 import enum
 import re
 from dataclasses import dataclass
@@ -31,8 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from xmc_fix.errors import ConfigError
-
-SOH = "\x01"
+from xmc_fix.fixwire import SOH, checksum, format_utc
 
 _CONN_PREFIX = re.compile(r"^([IEie])(\d+),(.*)$", re.S)
 _PLACEHOLDER = re.compile(r"<TIME([^>]*)>")
@@ -173,7 +173,8 @@ def collect(paths: list[str | Path]) -> list[Path]:
 
 
 def format_time(t: datetime) -> str:
-    return t.strftime("%Y%m%d-%H:%M:%S")
+    """A naive UTC datetime as a FIX UTCTimestamp in whole seconds."""
+    return format_utc(calendar.timegm(t.timetuple()) * 1_000_000_000, 0)
 
 
 def resolve_time(template: str, now: datetime) -> str:
@@ -187,11 +188,6 @@ def resolve_time(template: str, now: datetime) -> str:
         return format_time(now + timedelta(seconds=int(offset)) if offset else now)
 
     return _PLACEHOLDER.sub(sub, template)
-
-
-def checksum(data: str) -> str:
-    """FIX CheckSum: the byte sum modulo 256, three digits."""
-    return f"{sum(data.encode('latin-1')) % 256:03d}"
 
 
 def fixify(message: str) -> str:

@@ -23,7 +23,8 @@ from typing import Callable, Iterable
 
 from xmc_fix.clock import Clock, SystemClock
 from xmc_fix.conformance.compare import FieldPatterns, compare
-from xmc_fix.conformance.deffile import SOH, Script, Step, StepKind
+from xmc_fix.conformance.deffile import Script, Step, StepKind
+from xmc_fix.fixwire import SOH, SOH_B
 
 
 _STEP_LABEL = re.compile(r"^[IEie](\d+,)?")
@@ -156,10 +157,10 @@ class Connection:
 
     def _frame(self) -> bytes | None:
         buf = self._buf
-        i = buf.find(b"\x019=")
+        i = buf.find(SOH_B + b"9=")
         if i < 0:
             return None
-        j = buf.find(b"\x01", i + 3)
+        j = buf.find(SOH_B, i + 3)
         if j < 0:
             return None
         length = buf[i + 3:j]
@@ -168,7 +169,7 @@ class Connection:
         body_end = j + 1 + int(length)
         if len(buf) < body_end:
             return None
-        k = buf.find(b"\x01", body_end)
+        k = buf.find(SOH_B, body_end)
         if k < 0:
             return None
         msg, self._buf = buf[:k + 1], buf[k + 1:]

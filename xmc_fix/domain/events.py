@@ -36,12 +36,17 @@ class BookSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class BookUpdate:
+    """One instrument's entries of an incremental refresh. RptSeq is per instrument and carried
+    per entry: ``rpt_seq`` is the last entry's, ``first_rpt_seq`` the first's (equal when the venue
+    numbers messages rather than entries; ``None``: the same as ``rpt_seq``)."""
+
     venue: str
     symbol: str
     entries: tuple[BookEntry, ...]
     rpt_seq: int | None
     venue_ns: int | None
     recv_ns: int
+    first_rpt_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,23 @@ class MessageRejected:
     ref_id: str | None
     reason: str
     recv_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Uninterpretable:
+    """An application message from a venue that could not be read (a tag missing or a value we
+    cannot interpret). QuickFIX has accepted it and the venue will not send it again, so it is
+    never dropped silently: it is stored, handed on as this event, and the venue gets a
+    BusinessMessageReject. ``raw`` has its secrets masked; ``symbols`` are the books a market-data
+    message concerned, where the message (Symbol 55) or our MDReqID (262) tells."""
+
+    venue: str
+    msg_type: str
+    ref_seq_num: int | None
+    reason: str
+    raw: str
+    recv_ns: int
+    symbols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

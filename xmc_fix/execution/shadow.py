@@ -31,6 +31,10 @@ class ShadowSender:
     def is_up(self, venue: str) -> bool:
         return self._real.is_up(venue)
 
+    def dialect(self, venue: str):
+        """The venue's dialect, as the real sender knows it (a shadow order is written the same way)."""
+        return self._real.dialect(venue)
+
     def subscribe(self, cmd: SubscribeMarketData) -> bool:
         return self._real.subscribe(cmd)
 

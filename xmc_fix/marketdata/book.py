@@ -4,6 +4,13 @@ Levels are keyed by price; NEW and CHANGE set a level's size, DELETE removes it.
 venue time and our receive time of the last change, and RptSeq continuity: an update whose RptSeq
 does not follow the last one marks the book invalid (``gap``) until a fresh snapshot arrives,
 rather than leaving a silently wrong book.
+
+RptSeq is per instrument and carried per entry. Venues number it two ways, and both are followed:
+every entry (a refresh with three entries for one instrument carries n+1, n+2, n+3), or every message
+(all its entries for the instrument carry n+1). Either way an update continues the book when its
+first entry's number is the book's last plus one; an update wholly at or below the last is a
+repeat; anything else is a gap. What the book cannot see is a gap inside one message (its entries
+skipping a number): a venue that sends that is broken in a way no client can repair.
 """
 
 from __future__ import annotations
@@ -47,12 +54,15 @@ class Book:
 
     def apply(self, upd: BookUpdate) -> bool:
         """Apply an incremental refresh; False (and the book invalid) on a sequence gap."""
-        if upd.rpt_seq is not None and self.rpt_seq is not None and upd.rpt_seq != self.rpt_seq + 1:
-            if upd.rpt_seq <= self.rpt_seq:
-                return True  # a repeat of something already applied
-            self.valid = False
-            self.gap = True
-            return False
+        last = upd.rpt_seq
+        if last is not None and self.rpt_seq is not None:
+            first = upd.first_rpt_seq if upd.first_rpt_seq is not None else last
+            if first != self.rpt_seq + 1:
+                if last <= self.rpt_seq:
+                    return True  # a repeat of something already applied
+                self.valid = False
+                self.gap = True
+                return False
         if not self.valid:
             # Incrementals before the first snapshot cannot make a correct book.
             if upd.rpt_seq is not None:

@@ -25,7 +25,7 @@ from sqlalchemy import case, select
 from xmc_fix.audit import models
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.errors import XmcError
-from xmc_fix.reports.venueclock import tag
+from xmc_fix.fixwire import text_value
 
 MAX_LISTED = 5
 
@@ -112,13 +112,13 @@ def _database_coverage(conn, run_id: str) -> dict:
         segments: list[dict] = []
         seg = None
         for r in msgs:
-            reset = r.msg_type == "A" and r.seq_num == 1 and tag(r.raw, 141) == "Y"
+            reset = r.msg_type == "A" and r.seq_num == 1 and text_value(r.raw, 141) == "Y"
             if seg is None or (reset and seg["seen"]):
                 seg = {"seen": set(), "covered": set()}
                 segments.append(seg)
             seg["seen"].add(r.seq_num)
             if r.msg_type == "4":
-                new = tag(r.raw, 36)
+                new = text_value(r.raw, 36)
                 if new and new.isdigit() and int(new) > r.seq_num:
                     seg["covered"].update(range(r.seq_num, int(new)))
         expected = found = 0

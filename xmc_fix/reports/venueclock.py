@@ -29,47 +29,11 @@ offset by half the difference, and nothing on the wire can tell the two apart.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
-
 import pandas as pd
 
-SOH = b"\x01"
-_TS = re.compile(r"^(\d{8})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$")
+from xmc_fix.fixwire import parse_utc_ns, text_value
+
 SAMPLE_COLUMNS = ["venue", "kind", "ref", "t0_ns", "t1_ns", "t2_ns", "t3_ns", "delay_us", "offset_us"]
-
-
-def fix_time_ns(text) -> int | None:
-    """Epoch ns of a FIX UTCTimestamp (``YYYYMMDD-HH:MM:SS[.fff...]``), None if it is not one."""
-    if not isinstance(text, str):
-        return None
-    m = _TS.match(text.strip())
-    if m is None:
-        return None
-    day, hh, mm, ss, frac = m.groups()
-    try:
-        dt = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), int(hh), int(mm), min(int(ss), 59),
-                      tzinfo=timezone.utc)
-    except ValueError:
-        return None
-    return int(dt.timestamp()) * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
-
-
-def tag(raw, number: int) -> str | None:
-    """The first value of tag ``number`` in a raw FIX message (bytes), or None."""
-    if raw is None:
-        return None
-    data = bytes(raw)
-    key = f"{number}=".encode()
-    if data.startswith(key):
-        start = len(key)
-    else:
-        pos = data.find(SOH + key)
-        if pos < 0:
-            return None
-        start = pos + 1 + len(key)
-    end = data.find(SOH, start)
-    return data[start:end if end >= 0 else len(data)].decode("ascii", "replace")
 
 
 def _sample(venue, kind, ref, t0, t1, t2, t3) -> dict:
@@ -94,15 +58,15 @@ def clock_samples(wire: pd.DataFrame) -> pd.DataFrame:
     seen = set()
     for r in reports.to_dict("records"):
         cid = r["cl_ord_id"]
-        if cid in seen or tag(r["raw"], 97) == "Y":
+        if cid in seen or text_value(r["raw"], 97) == "Y":
             continue
         s = sent.loc[cid]
         t0, t3 = int(s["ts_ns"]), int(r["ts_ns"])
-        t2 = fix_time_ns(r["sending_time"])
+        t2 = parse_utc_ns(r["sending_time"])
         if t2 is None or t3 < t0:
             continue
         seen.add(cid)
-        t1 = fix_time_ns(tag(r["raw"], 60)) or t2
+        t1 = parse_utc_ns(text_value(r["raw"], 60)) or t2
         rows.append(_sample(r["venue"], "order", cid, t0, t1, t2, t3))
     # TestRequest -> Heartbeat round trips
     tr = w[(w["direction"] == "out") & (w["msg_type"] == "1")]
@@ -110,11 +74,11 @@ def clock_samples(wire: pd.DataFrame) -> pd.DataFrame:
         hb = w[(w["direction"] == "in") & (w["msg_type"] == "0")]
         answers = {}
         for r in hb.to_dict("records"):
-            answers.setdefault((r["session"], tag(r["raw"], 112)), r)
+            answers.setdefault((r["session"], text_value(r["raw"], 112)), r)
         for r in tr.to_dict("records"):
-            req = tag(r["raw"], 112)
+            req = text_value(r["raw"], 112)
             a = answers.get((r["session"], req))
-            t2 = fix_time_ns(a["sending_time"]) if a is not None else None
+            t2 = parse_utc_ns(a["sending_time"]) if a is not None else None
             if req is None or a is None or t2 is None or a["ts_ns"] < r["ts_ns"]:
                 continue
             rows.append(_sample(r["venue"], "test_request", req, int(r["ts_ns"]), t2, t2, int(a["ts_ns"])))
@@ -154,7 +118,7 @@ def clock_estimates(wire: pd.DataFrame, samples: pd.DataFrame | None = None) -> 
         iv = inbound[inbound["venue"] == v] if not inbound.empty else inbound
         row["inbound_messages"] = int(len(iv))
         if not iv.empty:
-            st = iv["sending_time"].map(fix_time_ns)
+            st = iv["sending_time"].map(parse_utc_ns)
             ok = st.notna()
             # receipt minus the venue's SendingTime: one-way latency less the offset
             apparent = [(int(a) - int(b)) / 1000.0 for a, b in zip(iv.loc[ok, "ts_ns"], st[ok])]

@@ -29,6 +29,7 @@ from pathlib import Path
 import quickfix as fix
 
 from xmc_fix.errors import ConfigError
+from xmc_fix.fixwire import readable
 from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS
 
 log = logging.getLogger("xmc.sim.acceptance")
@@ -191,7 +192,7 @@ class AcceptanceApplication(fix.Application):
 
 def _shown(message) -> str:
     try:
-        return message.toString().replace("\x01", "|")
+        return readable(message.toString())
     except Exception:
         return "<unprintable message>"
 

@@ -27,8 +27,9 @@ from xmc_fix.execution.serial import Serializer
 from xmc_fix.sim.config import MarketCfg
 from xmc_fix.sim.exchange import Exchange
 from xmc_fix.sim.faultproxy import FaultPlan, FaultProxy, free_port
+from xmc_fix.fixwire import begin_string_of, fields, msg_type_of, readable
 from xmc_fix.venues import translate as tr
-from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS, msg_type_of
+from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS
 from xmc_fix.venues.credentials import Credentials
 from xmc_fix.venues.settings import SessionFile
 
@@ -160,11 +161,9 @@ class SimApplication(fix.Application):
     def reject(self, session: str, raw: str, text: str = "internal error") -> None:
         """BusinessMessageReject (j, reason 0 other) of a client message the venue failed on."""
         try:
-            d = tr.fields(raw)
-            begin = raw[2:raw.find("\x01")] if raw.startswith("8=") else "FIX.4.4"
-            body = (f"45={d.get('34', '0')}\x01372={d.get('35', '')}\x01380=0\x0158={text}\x01"
-                    + (f"379={d['11']}\x01" if d.get("11") else ""))
-            self.send(session, f"8={begin}\x019={len(body) + 5}\x0135=j\x01{body}10=000\x01", False)
+            d = fields(raw)
+            self.send(session, tr.encode_business_reject(d.get("34", "0"), d.get("35", ""), tr.BUSINESS_REJECT_OTHER,
+                                                         text, d.get("11"), begin_string_of(raw)), False)
         except Exception:
             log.exception("sim: could not reject a message on %s", session)
 
@@ -241,7 +240,7 @@ class SimServer:
         if self.audit is not None:
             self.audit.event("callback_error", time.time_ns(), venue=self.app.venue_of_key(session) if session else None,
                              where=where, session=session, error=storable_text(f"{type(e).__name__}: {e}"),
-                             raw=storable_text((raw or "").replace("\x01", "|")[:2000]) or None)
+                             raw=storable_text(readable(raw or "", 2000)) or None)
 
     def _exchange_error(self, fn, args, e: BaseException) -> None:
         """The exchange failed on a piece of work. A client's request (venue, session, raw) is
@@ -255,7 +254,7 @@ class SimServer:
             if self.audit is not None:
                 self.audit.event("engine_error", time.time_ns(), venue=args[0] if client else None, where=where,
                                  session=session, error=storable_text(f"{type(e).__name__}: {e}"),
-                                 raw=storable_text((raw or "").replace("\x01", "|")[:2000]) or None)
+                                 raw=storable_text(readable(raw or "", 2000)) or None)
             if client:
                 self.app.reject(session, raw)
         except Exception:

@@ -27,6 +27,7 @@ from typing import Callable
 from xmc_fix.clock import Clock
 from xmc_fix.domain.enums import OrdStatus, OrdType, PositionEffect, Side, TimeInForce
 from xmc_fix.domain.ids import base36
+from xmc_fix.fixwire import SOH, fields, format_utc, frame, split
 from xmc_fix.sim.behaviour import NORMAL, Behaviour, OrderPlan
 from xmc_fix.sim.config import MarketCfg, SimInstrumentCfg, SimVenueCfg
 from xmc_fix.sim.market import PriceModel, quote_ladder
@@ -35,7 +36,6 @@ from xmc_fix.venues import translate as tr
 
 log = logging.getLogger("xmc.sim")
 ZERO = Decimal(0)
-SOH = "\x01"
 
 # OrdRejReason (103)
 REJ_BROKER = "0"
@@ -213,7 +213,7 @@ class Exchange:
     # -- client messages -------------------------------------------------------------------
     def on_md_request(self, venue_name: str, session: str, raw: str) -> None:
         venue = self.venues[venue_name]
-        pairs = tr.split(raw)
+        pairs = split(raw)
         d = dict(pairs)
         req = d.get("262", "")
         kind = d.get("263", "1")
@@ -231,7 +231,7 @@ class Exchange:
 
     def on_new_order(self, venue_name: str, session: str, raw: str) -> None:
         venue = self.venues[venue_name]
-        d = tr.fields(raw)
+        d = fields(raw)
         cl = d.get("11", "")
         seen = venue.seen_cl_ord_ids.setdefault(session, set())
         sym = d.get("55", "")
@@ -366,7 +366,7 @@ class Exchange:
 
     def on_cancel(self, venue_name: str, session: str, raw: str) -> None:
         venue = self.venues[venue_name]
-        d = tr.fields(raw)
+        d = fields(raw)
         order = venue.orders.get((session, d.get("41", "")))
         if order is None or order.status.is_terminal:
             reason = "1" if order is None else "0"
@@ -387,7 +387,7 @@ class Exchange:
 
     def on_replace(self, venue_name: str, session: str, raw: str) -> None:
         venue = self.venues[venue_name]
-        d = tr.fields(raw)
+        d = fields(raw)
         order = venue.orders.get((session, d.get("41", "")))
         if order is None or order.status.is_terminal:
             reason = "1" if order is None else "0"
@@ -437,7 +437,7 @@ class Exchange:
 
     def on_status(self, venue_name: str, session: str, raw: str) -> None:
         venue = self.venues[venue_name]
-        d = tr.fields(raw)
+        d = fields(raw)
         order = venue.orders.get((session, d.get("11", "")))
         if order is None and d.get("37"):
             cand = venue.orders_by_id.get(d["37"])
@@ -446,7 +446,7 @@ class Exchange:
             side = d.get("54", "1")
             self._send(session, "8", f"37=NONE{SOH}11={d.get('11', '')}{SOH}17={self._exec_id()}{SOH}150=I{SOH}"
                                      f"39=8{SOH}55={d.get('55', '')}{SOH}54={side}{SOH}151=0{SOH}14=0{SOH}6=0{SOH}"
-                                     f"60={tr.format_utc(self.clock.now_ns())}{SOH}58=unknown order{SOH}")
+                                     f"60={format_utc(self.clock.now_ns())}{SOH}58=unknown order{SOH}")
             return
         self._send(session, "8", self._er(order, "I", d))
 
@@ -543,7 +543,7 @@ class Exchange:
         leaves = ZERO if exec_type in ("8", "4") else leaves
         avg_px = notional / cum if cum else ZERO
         parts += [f"151={tr.fmt_dec(leaves)}", f"14={tr.fmt_dec(cum)}", f"6={tr.fmt_dec(avg_px)}",
-                  f"60={tr.format_utc(self.clock.now_ns())}"]
+                  f"60={format_utc(self.clock.now_ns())}"]
         if text:
             parts.append(f"58={text}")
         if rej:
@@ -552,7 +552,6 @@ class Exchange:
 
     def _send(self, session: str, msg_type: str, body: str, dd: bool = False, poss_resend: bool = False) -> None:
         begin = self._begin(session)
-        head = f"35={msg_type}{SOH}" + (f"97=Y{SOH}" if poss_resend else "")
-        text = f"8={begin}{SOH}9={len(head) + len(body)}{SOH}{head}{body}10=000{SOH}"
+        text = frame(begin, msg_type, f"97=Y{SOH}{body}" if poss_resend else body)
         self.send(session, text, dd)
 

@@ -27,18 +27,18 @@ import random
 import socket
 import threading
 import zlib
-from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from xmc_fix.errors import ConfigError
+from xmc_fix.fixwire import SOH_B as SOH
+from xmc_fix.fixwire import checksum, format_utc, fraction_digits, parse_utc_ns, value_of
 from xmc_fix.sim.behaviour import FaultSpec
 
 log = logging.getLogger("xmc.sim.faults")
 
-SOH = b"\x01"
 MAX_UNFRAMED = 1 << 20      # bytes kept while waiting for the end of a frame before passing them on
 GARBLE_PREFIX = b"\x00\xff#garbled#\x01"
-STALE_BY = timedelta(hours=1)
+STALE_BY_NS = 3600 * 1_000_000_000
 
 
 # -- framing and rewriting (pure functions) -------------------------------------------------------
@@ -97,16 +97,8 @@ def is_frame(item: bytes) -> bool:
 
 
 def field(frame: bytes, tag: bytes) -> bytes | None:
-    needle = SOH + tag + b"="
-    i = frame.find(needle)
-    if i < 0:
-        return None
-    j = frame.find(SOH, i + len(needle))
-    return frame[i + len(needle):j if j >= 0 else len(frame)]
-
-
-def checksum(data: bytes) -> bytes:
-    return b"%03d" % (sum(data) % 256)
+    """The value of ``tag`` in a frame (the first occurrence)."""
+    return value_of(frame, tag)
 
 
 def rebuild(frame: bytes, changes: dict[bytes, bytes]) -> bytes:
@@ -132,10 +124,10 @@ def wrong_compid(frame: bytes) -> bytes:
 
 def stale_sending_time(frame: bytes) -> bytes:
     value = field(frame, b"52")
-    if value is None or len(value) < 17:
+    ns = parse_utc_ns(value)
+    if ns is None:
         return frame
-    t = datetime.strptime(value[:17].decode("ascii"), "%Y%m%d-%H:%M:%S") - STALE_BY
-    return rebuild(frame, {b"52": t.strftime("%Y%m%d-%H:%M:%S").encode() + value[17:]})
+    return rebuild(frame, {b"52": format_utc(ns - STALE_BY_NS, fraction_digits(value)).encode()})
 
 
 def garble(frame: bytes) -> bytes:

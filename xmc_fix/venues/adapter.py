@@ -3,14 +3,21 @@
 Each callback cracks the message, translates it to a domain event (:mod:`translate`), hands it to
 the engine through ``handler``, and catches everything. QuickFIX ends or hangs the process when any
 Python exception other than its own escapes a callback, so every callback is guarded: QuickFIX's own
-exceptions pass (they make QuickFIX send the right rejection), a translation failure becomes
-``IncorrectTagValue`` (the venue gets a session Reject naming the tag), and anything else is logged
-and audited and goes no further.
+exceptions pass (they make QuickFIX send the right rejection), and anything else is logged and
+audited and goes no further.
 
-Outgoing: :class:`QuickFixSender` renders commands as FIX text and hands them to the session.
-Stale orders are never resent: an order QuickFIX would replay with PossDup after a reconnect is
-dropped (``DoNotSend``, so QuickFIX gap-fills it) and the engine asks the venue for its status
-instead.
+An application message QuickFIX accepted but we cannot interpret (a tag missing, a value we do not
+know) is not session-rejected: a session Reject tells the venue the message was never processed,
+and the venue never sends it again (an execution report lost for good). It is handed on as an
+:class:`~xmc_fix.domain.events.Uninterpretable` event (raw text, secrets masked) and answered with a
+BusinessMessageReject naming what was wrong.
+
+Outgoing: :class:`QuickFixSender` renders commands as FIX text in the session's dialect and hands
+them to the session. Every application message sent is remembered by sequence number (its MsgType
+and ClOrdID or MDReqID), so that a Reject or BusinessMessageReject that names only RefSeqNum is
+mapped to what it rejects. Stale orders are never resent: an order QuickFIX would replay with
+PossDup after a reconnect is dropped (``DoNotSend``, so QuickFIX gap-fills it) and the engine asks
+the venue for its status instead.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ from typing import Callable
 import quickfix as fix
 
 from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
-from xmc_fix.domain.events import SessionDown, SessionUp
+from xmc_fix.domain.events import MessageRejected, SessionDown, SessionUp
 from xmc_fix.errors import FixTranslationError
+from xmc_fix.fixwire import fields, msg_type_of
+from xmc_fix.venues import dialects
 from xmc_fix.venues import translate as tr
 from xmc_fix.venues.credentials import Credentials, scrub_store_file
-from xmc_fix.venues.settings import SessionFile
+from xmc_fix.venues.dialects import Dialect
+from xmc_fix.venues.settings import SessionFile, SessionSpec
 
 log = logging.getLogger("xmc.venues")
 
@@ -45,12 +55,8 @@ def _body_path(spec) -> str | None:
     return f"{v['FileStorePath']}/{v['BeginString']}-{v['SenderCompID']}-{v['TargetCompID']}{q}.body"
 
 
-def msg_type_of(raw: str) -> str:
-    i = raw.find("\x0135=")
-    if i < 0:
-        return ""
-    j = raw.find("\x01", i + 4)
-    return raw[i + 4:j]
+def session_dialect(spec: SessionSpec) -> Dialect:
+    return spec.dialect if spec.dialect is not None else dialects.for_session(spec.values)
 
 
 class EngineApplication(fix.Application):
@@ -70,8 +76,11 @@ class EngineApplication(fix.Application):
         self.sessions: dict[str, fix.Session] = {}
         self._venue_by_sid: dict[str, str] = {}
         self._logout_text: dict[str, str] = {}
-        self._sent_seq: OrderedDict[tuple[str, int], str] = OrderedDict()
-        self._sending: tuple[str, str] | None = None   # (venue, ClOrdID) being handed to QuickFIX
+        self.inbound = {s.venue: tr.Inbound(session_dialect(s)) for s in sessions.sessions}
+        self._begin = {s.venue: s.values["BeginString"] for s in sessions.sessions}
+        #: (venue, MsgSeqNum) -> (MsgType, ClOrdID or MDReqID) of every application message we sent
+        self._sent_seq: OrderedDict[tuple[str, int], tuple[str, str | None]] = OrderedDict()
+        self._sending: tuple[str, str, str | None] | None = None   # (venue, MsgType, id) being sent
 
     # -- helpers ---------------------------------------------------------------------------
     def venue(self, sid) -> str:
@@ -148,21 +157,26 @@ class EngineApplication(fix.Application):
             mt = msg_type_of(raw)
             if mt == "3":
                 venue = self.venue(sessionID)
-                ev = tr.decode_reject(venue, raw, self._now())
-                if ev.ref_id is None and ev.ref_seq_num is not None:
-                    ref = self._sent_seq.get((venue, ev.ref_seq_num))
-                    if ref is not None:
-                        ev = type(ev)(ev.venue, ev.business, ev.ref_seq_num, ev.ref_msg_type, ref, ev.reason,
-                                      ev.recv_ns)
-                self._handler(ev)
+                self._handler(self._referred(tr.decode_reject(venue, raw, self._now())))
             elif mt == "5":
-                text = tr.fields(raw).get("58")
+                text = fields(raw).get("58")
                 if text:
                     self._logout_text[self.venue(sessionID)] = text
         except QUICKFIX_EXCEPTIONS:
             raise
         except Exception as e:
             self._fail("fromAdmin", e, sessionID, raw)
+
+    def _referred(self, ev: MessageRejected) -> MessageRejected:
+        """Fill what the venue left out of a Reject from our record of what that sequence number
+        carried: a Reject without RefMsgType must not pass for a reject of a new order."""
+        if ev.ref_seq_num is None or (ev.ref_msg_type is not None and ev.ref_id is not None):
+            return ev
+        sent = self._sent_seq.get((ev.venue, ev.ref_seq_num))
+        if sent is None:
+            return ev
+        return MessageRejected(ev.venue, ev.business, ev.ref_seq_num, ev.ref_msg_type or sent[0],
+                               ev.ref_id or sent[1], ev.reason, ev.recv_ns)
 
     def toApp(self, message, sessionID) -> None:
         try:
@@ -177,8 +191,8 @@ class EngineApplication(fix.Application):
                 return
             sending = self._sending
             if sending is not None:
-                # remember which order took which sequence number (a session Reject names only that)
-                self._sent_seq[(sending[0], int(header.getField(34)))] = sending[1]
+                # remember what took which sequence number (a Reject may name only that)
+                self._sent_seq[(sending[0], int(header.getField(34)))] = sending[1:]
                 if len(self._sent_seq) > 100_000:
                     self._sent_seq.popitem(last=False)
         except QUICKFIX_EXCEPTIONS:
@@ -191,39 +205,68 @@ class EngineApplication(fix.Application):
         raw = None
         try:
             raw = message.toString()
-            decoder = tr.APP_DECODERS.get(msg_type_of(raw))
+            mt = msg_type_of(raw)
+            decoder = tr.APP_DECODERS.get(mt)
             if decoder is None:
                 raise fix.UnsupportedMessageType()
-            ev = decoder(self.venue(sessionID), raw, recv_ns)
+            venue = self.venue(sessionID)
+            ctx = self.inbound.get(venue)
+            try:
+                ev = decoder(venue, raw, recv_ns, ctx)
+            except FixTranslationError as e:
+                return self._uninterpretable(sessionID, venue, raw, e, recv_ns, ctx)
+            except Exception as e:          # a defect of ours; the venue's message is still lost otherwise
+                self._fail("fromApp", e, sessionID, raw)
+                return self._uninterpretable(sessionID, venue, raw, e, recv_ns, ctx)
             if type(ev) is list:
                 for e in ev:
                     self._handler(e)
+            elif mt == "j":
+                self._handler(self._referred(ev))
             else:
                 self._handler(ev)
         except QUICKFIX_EXCEPTIONS:
             raise
-        except FixTranslationError as e:
-            self._fail("fromApp", e, sessionID, raw)
-            if e.tag:
-                raise fix.IncorrectTagValue(e.tag)
         except Exception as e:
             self._fail("fromApp", e, sessionID, raw)
 
+    def _uninterpretable(self, sessionID, venue: str, raw: str, e: Exception, recv_ns: int, ctx) -> None:
+        """Hand the message on as an event and answer it at the business level (never a session
+        Reject: see the module docstring). Runs inside fromApp's guard."""
+        missing = isinstance(e, FixTranslationError) and e.missing
+        reason = str(e) if isinstance(e, FixTranslationError) else f"internal error: {type(e).__name__}"
+        ev = tr.uninterpretable(venue, raw, reason, recv_ns, ctx)
+        log.warning("%s: cannot interpret %s seq %s: %s", venue, ev.msg_type, ev.ref_seq_num, reason)
+        self._handler(ev)
+        if ev.msg_type == "j":
+            return      # never reject a reject: two venues could answer each other for ever
+        d = fields(raw)
+        reply = tr.encode_business_reject(
+            ev.ref_seq_num, ev.msg_type,
+            tr.BUSINESS_REJECT_FIELD_MISSING if missing else tr.BUSINESS_REJECT_OTHER,
+            reason, d.get("11") or d.get("262"), self._begin.get(venue, "FIX.4.4"))
+        fix.Session.sendToTarget(fix.Message(reply, False), sessionID)
+
 
 class QuickFixSender:
-    """Sends engine commands over the venue sessions (implements the engine's OrderSender)."""
+    """Sends engine commands over the venue sessions (implements the engine's OrderSender), each
+    in its session's dialect."""
 
     def __init__(self, app: EngineApplication, sessions: SessionFile) -> None:
         self._app = app
-        self._begin = {s.venue: s.values["BeginString"] for s in sessions.sessions}
+        self._dialects = {s.venue: session_dialect(s) for s in sessions.sessions}
         self._dd_path = {s.venue: s.values.get("DataDictionary") for s in sessions.sessions}
         self._dds: dict[str, fix.DataDictionary] = {}
+
+    def dialect(self, venue: str) -> Dialect:
+        """The venue's dialect: what its orders carry, and whether its closes go by open day."""
+        return self._dialects[venue]
 
     def is_up(self, venue: str) -> bool:
         s = self._app.sessions.get(venue)
         return s is not None and s.isLoggedOn()
 
-    def _send(self, venue: str, text: str, dd: bool = False, cl_ord_id: str | None = None) -> bool:
+    def _send(self, venue: str, text: str, msg_type: str, ref_id: str | None, dd: bool = False) -> bool:
         sid = self._app.session_ids.get(venue)
         if sid is None or not self.is_up(venue):
             return False
@@ -231,7 +274,7 @@ class QuickFixSender:
             msg = fix.Message(text, self._dd(venue), False)
         else:
             msg = fix.Message(text, False)
-        self._app._sending = (venue, cl_ord_id) if cl_ord_id else None
+        self._app._sending = (venue, msg_type, ref_id)
         try:
             return fix.Session.sendToTarget(msg, sid)
         except fix.SessionNotFound:
@@ -247,20 +290,23 @@ class QuickFixSender:
 
     def send_new(self, cmd: NewOrder, now_ns: int) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_new_order(cmd, now_ns, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
+        return self._send(v, tr.encode_new_order(cmd, now_ns, self._dialects[v]), "D", cmd.cl_ord_id)
 
     def send_cancel(self, cmd: CancelOrder, now_ns: int) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_cancel(cmd, now_ns, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
+        return self._send(v, tr.encode_cancel(cmd, now_ns, self._dialects[v]), "F", cmd.cl_ord_id)
 
     def send_replace(self, cmd: ReplaceOrder, now_ns: int) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_replace(cmd, now_ns, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
+        return self._send(v, tr.encode_replace(cmd, now_ns, self._dialects[v]), "G", cmd.cl_ord_id)
 
     def send_status(self, cmd: QueryOrderStatus) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_status_request(cmd, self._begin[v]), cl_ord_id=cmd.cl_ord_id)
+        return self._send(v, tr.encode_status_request(cmd, self._dialects[v]), "H", cmd.cl_ord_id)
 
     def subscribe(self, cmd: SubscribeMarketData) -> bool:
         v = cmd.instrument.venue
-        return self._send(v, tr.encode_md_request(cmd, self._begin[v]), dd=True)
+        inbound = self._app.inbound.get(v)
+        if inbound is not None:     # before it leaves: the snapshot may overtake our return
+            inbound.subscribed(cmd.md_req_id, cmd.instrument.symbol)
+        return self._send(v, tr.encode_md_request(cmd, self._dialects[v]), "V", cmd.md_req_id, dd=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmc_fix.errors import CredentialsError
+from xmc_fix.fixwire import SOH_B, checksum
 
 #: Tags whose values are secrets: Password, NewPassword, RawData (often a signed token).
 SECRET_TAGS = (554, 925, 96)
@@ -53,11 +54,11 @@ def scrub_store_file(path: str | Path) -> int:
     with open(p, "r+b") as f, mmap.mmap(f.fileno(), 0) as mm:
         holders: set[int] = set()
         for tag in SECRET_TAGS:
-            needle = b"\x01" + str(tag).encode() + b"="
+            needle = SOH_B + str(tag).encode() + b"="
             i = mm.find(needle)
             while i >= 0:
                 start = i + len(needle)
-                end = mm.find(b"\x01", start)
+                end = mm.find(SOH_B, start)
                 if end < 0:
                     end = len(mm)
                 holders.add(max(mm.rfind(b"8=FIX", 0, i), 0))
@@ -73,17 +74,17 @@ def scrub_store_file(path: str | Path) -> int:
 
 def _restamp_checksum(buf, start: int) -> None:
     """Recompute the CheckSum of the message beginning at ``start`` (left alone if malformed)."""
-    soh = buf.find(b"\x01", start)
+    soh = buf.find(SOH_B, start)
     if soh < 0 or buf[soh + 1:soh + 3] != b"9=":
         return
-    soh2 = buf.find(b"\x01", soh + 3)
+    soh2 = buf.find(SOH_B, soh + 3)
     length = buf[soh + 3:soh2] if soh2 > 0 else b""
     if not length.isdigit():
         return
     cs = soh2 + 1 + int(length)
-    if buf[cs:cs + 3] != b"10=" or buf[cs + 6:cs + 7] != b"\x01":
+    if buf[cs:cs + 3] != b"10=" or buf[cs + 6:cs + 7] != SOH_B:
         return
-    buf[cs + 3:cs + 6] = b"%03d" % (sum(buf[start:cs]) % 256)
+    buf[cs + 3:cs + 6] = checksum(buf[start:cs])
 
 
 class Secret:

@@ -1,7 +1,9 @@
 """QuickFIX session files (``sessions/*.cfg``): read, validated, resolved, and handed to QuickFIX.
 
-The files are in QuickFIX's own settings format, which FIX engineers already know, plus one key of
-ours per session, ``Venue`` (the venue name the strategy file uses). We parse them ourselves first
+The files are in QuickFIX's own settings format, which FIX engineers already know, plus keys of
+ours per session: ``Venue`` (the venue name the strategy file uses), ``Dialect`` (the venue's FIX
+style, :mod:`xmc_fix.venues.dialects`; default: the plain dialect of the BeginString) and the keys a
+dialect reads (``HedgeFlag``). We parse them ourselves first
 so that a typo gets an error naming the file, line and key instead of a QuickFIX exception, and so
 that relative paths (``DataDictionary``, ``FileStorePath``) resolve against the file's own folder.
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xmc_fix.errors import ConfigError
+from xmc_fix.venues import dialects
+from xmc_fix.venues.dialects import Dialect
 
 #: Every key QuickFIX 1.16 reads (from its SessionSettings.h), plus ours.
 QUICKFIX_KEYS = frozenset("""
@@ -32,7 +36,7 @@ TargetSubID TargetLocationID TimestampPrecision TransportDataDictionary UseDataD
 UseLocalTime ValidateFieldsHaveValues ValidateFieldsOutOfOrder ValidateLengthAndChecksum
 ValidateUserDefinedFields
 """.split())
-XMC_KEYS = frozenset({"Venue", "Username"})
+XMC_KEYS = frozenset({"Venue", "Username"}) | dialects.SESSION_KEYS
 SECRET_KEYS = frozenset({"Password", "NewPassword"})
 PATH_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary", "FileStorePath",
              "FileLogPath", "FileLogBackupPath")
@@ -53,6 +57,7 @@ class SessionSpec:
 
     values: dict[str, str]
     line: int
+    dialect: Dialect | None = None    # set when the file is loaded (validated with the other keys)
 
     @property
     def venue(self) -> str:
@@ -208,3 +213,4 @@ def _validate(spec: SessionSpec, role: str, where: str) -> None:
     for k in ("StartTime", "EndTime"):
         if k not in v and v.get("NonStopSession", "N") != "Y":
             raise ConfigError("missing", file=where, key=k, remedy="set the session window, or NonStopSession=Y")
+    spec.dialect = dialects.for_session(v, where)

@@ -7,27 +7,31 @@ than walking QuickFIX groups field by field through SWIG. Outgoing messages are 
 parsed once by QuickFIX (``quickfix.Message(text, dd, False)``), again several times cheaper than a
 ``setField`` per tag. Neither path validates: QuickFIX validated incoming messages against the
 session's dictionary before the callback, and it fills header, length and checksum on send.
+
+What differs between venues that speak the same FIX version (PositionEffect values, extra order
+tags, timestamp precision, enum codes) comes from the session's :class:`~xmc_fix.venues.dialects.
+Dialect`; the tag=value format itself from :mod:`xmc_fix.fixwire`.
 """
 
 from __future__ import annotations
 
-import calendar
-import time
 from decimal import Decimal, InvalidOperation
 
 from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
 from xmc_fix.domain.enums import (BookAction, BookSide, ExecType, OrdStatus, OrdType, PositionEffect, Side,
                                   TimeInForce)
 from xmc_fix.domain.events import (BookEntry, BookSnapshot, BookUpdate, CancelRejected, ExecReport,
-                                   MarketDataRejected, MessageRejected)
+                                   MarketDataRejected, MessageRejected, Uninterpretable)
 from xmc_fix.errors import FixTranslationError
-
-SOH = "\x01"
+from xmc_fix.fixwire import SOH, fields, format_utc, frame, msg_type_of, parse_utc_ns, split, value_of
+from xmc_fix.venues.credentials import mask_fix
+from xmc_fix.venues.dialects import FIX44, Dialect
 
 # --- enum tables -----------------------------------------------------------------------------
 SIDE = {Side.BUY: "1", Side.SELL: "2"}
 ORD_TYPE = {OrdType.MARKET: "1", OrdType.LIMIT: "2"}
 TIME_IN_FORCE = {TimeInForce.DAY: "0", TimeInForce.GTC: "1", TimeInForce.IOC: "3", TimeInForce.FOK: "4"}
+#: every PositionEffect (77) code any dialect uses; what one venue accepts is in its Dialect
 POSITION_EFFECT = {PositionEffect.OPEN: "O", PositionEffect.CLOSE: "C",
                    PositionEffect.CLOSE_TODAY: "T", PositionEffect.CLOSE_YESTERDAY: "Y"}
 ORD_STATUS = {
@@ -41,8 +45,9 @@ EXEC_TYPE = {
     "6": ExecType.PENDING_CANCEL, "8": ExecType.REJECTED, "A": ExecType.PENDING_NEW,
     "C": ExecType.EXPIRED, "E": ExecType.PENDING_REPLACE, "I": ExecType.ORDER_STATUS,
     "3": ExecType.DONE_FOR_DAY,
-    "1": ExecType.TRADE, "2": ExecType.TRADE,   # FIX 4.2 partial fill / fill
 }
+#: without the session's dialect, every version's codes are read (FIX 4.2's partial fill / fill too)
+EXEC_TYPE_ANY = {**EXEC_TYPE, "1": ExecType.TRADE, "2": ExecType.TRADE}
 MD_ENTRY_TYPE = {"0": BookSide.BID, "1": BookSide.ASK}
 MD_UPDATE_ACTION = {"0": BookAction.NEW, "1": BookAction.CHANGE, "2": BookAction.DELETE}
 
@@ -51,7 +56,7 @@ FIX_ORD_TYPE = {v: k for k, v in ORD_TYPE.items()}
 FIX_TIME_IN_FORCE = {v: k for k, v in TIME_IN_FORCE.items()}
 FIX_POSITION_EFFECT = {v: k for k, v in POSITION_EFFECT.items()}
 ORD_STATUS_FIX = {v: k for k, v in ORD_STATUS.items()}
-EXEC_TYPE_FIX = {v: k for k, v in EXEC_TYPE.items() if k not in ("1", "2")}
+EXEC_TYPE_FIX = {v: k for k, v in EXEC_TYPE.items()}
 BOOK_SIDE_FIX = {v: k for k, v in MD_ENTRY_TYPE.items()}
 BOOK_ACTION_FIX = {v: k for k, v in MD_UPDATE_ACTION.items()}
 
@@ -69,52 +74,25 @@ BUSINESS_REJECT_REASON = {"0": "other", "1": "unknown ID", "2": "unknown securit
                           "5": "conditionally required field missing", "6": "not authorized"}
 
 
-# --- wire helpers -----------------------------------------------------------------------------
-def split(raw: str) -> list[tuple[str, str]]:
-    """``8=FIX.4.4<SOH>9=..`` -> ``[("8", "FIX.4.4"), ("9", ..), ...]`` (tags stay strings)."""
-    return [f.partition("=")[::2] for f in raw.split(SOH) if f]
+# --- per venue -------------------------------------------------------------------------------
+class Inbound:
+    """What reading one venue's messages needs beyond their text: the session's dialect and the
+    MDReqIDs we subscribed with (a refresh entry may name its book only by MDReqID). The sender
+    adds a request before it leaves; the QuickFIX thread reads (single dict operations)."""
 
+    __slots__ = ("dialect", "exec_types", "md_symbols")
 
-def fields(raw: str) -> dict[str, str]:
-    """Tag -> value for a message without repeating groups (last occurrence wins)."""
-    return dict(f.partition("=")[::2] for f in raw.split(SOH) if f)
+    MAX_REQUESTS = 10_000   # subscriptions are few; re-subscriptions after gaps add some
 
+    def __init__(self, dialect: Dialect = FIX44) -> None:
+        self.dialect = dialect
+        self.exec_types = {**EXEC_TYPE, **dialect.extra_exec_types}
+        self.md_symbols: dict[str, str] = {}
 
-_day_cache: dict[str, int] = {}
-
-
-def parse_utc_ns(value: str | None) -> int | None:
-    """``YYYYMMDD-HH:MM:SS[.fff[fff[fff]]]`` -> epoch ns; ``None`` when absent or malformed."""
-    if not value or len(value) < 17:
-        return None
-    try:
-        day = _day_cache.get(value[:8])
-        if day is None:
-            day = calendar.timegm(time.strptime(value[:8], "%Y%m%d"))
-            if len(_day_cache) > 64:
-                _day_cache.clear()
-            _day_cache[value[:8]] = day
-        secs = day + int(value[9:11]) * 3600 + int(value[12:14]) * 60 + int(value[15:17])
-        frac = value[18:] if len(value) > 18 else ""
-        ns = int(frac.ljust(9, "0")[:9]) if frac else 0
-        return secs * 1_000_000_000 + ns
-    except (ValueError, OverflowError):
-        return None
-
-
-_sec_cache: list = [None, ""]
-
-
-def format_utc(ns: int, digits: int = 6) -> str:
-    """Epoch ns -> ``YYYYMMDD-HH:MM:SS.ffffff`` (FIX UTCTimestamp with microseconds)."""
-    secs, rem = divmod(ns, 1_000_000_000)
-    if _sec_cache[0] != secs:
-        _sec_cache[0] = secs
-        _sec_cache[1] = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(secs))
-    if digits == 0:
-        return _sec_cache[1]
-    frac = f"{rem:09d}"[:digits]
-    return f"{_sec_cache[1]}.{frac}"
+    def subscribed(self, md_req_id: str, symbol: str) -> None:
+        if len(self.md_symbols) >= self.MAX_REQUESTS:
+            del self.md_symbols[next(iter(self.md_symbols))]     # the oldest request
+        self.md_symbols[md_req_id] = symbol
 
 
 def fmt_dec(d: Decimal) -> str:
@@ -129,7 +107,7 @@ def _dec(d: dict[str, str], tag: str, default: Decimal | None = None) -> Decimal
     v = d.get(tag)
     if v is None or v == "":
         if default is None:
-            raise FixTranslationError(f"tag {tag} missing", int(tag))
+            raise FixTranslationError(f"tag {tag} missing", int(tag), missing=True)
         return default
     try:
         return Decimal(v)
@@ -140,7 +118,7 @@ def _dec(d: dict[str, str], tag: str, default: Decimal | None = None) -> Decimal
 def _req(d: dict[str, str], tag: str) -> str:
     v = d.get(tag)
     if not v:
-        raise FixTranslationError(f"tag {tag} missing", int(tag))
+        raise FixTranslationError(f"tag {tag} missing", int(tag), missing=True)
     return v
 
 
@@ -149,6 +127,8 @@ def _enum(table: dict, d: dict[str, str], tag: str):
     try:
         return table[v]
     except KeyError:
+        if not v:
+            raise FixTranslationError(f"tag {tag} missing", int(tag), missing=True) from None
         raise FixTranslationError(f"tag {tag}={v!r} not supported", int(tag)) from None
 
 
@@ -156,7 +136,7 @@ def _enum(table: dict, d: dict[str, str], tag: str):
 ZERO = Decimal(0)
 
 
-def decode_execution_report(venue: str, raw: str, recv_ns: int) -> ExecReport:
+def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> ExecReport:
     d = fields(raw)
     return ExecReport(
         venue=venue,
@@ -164,7 +144,7 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int) -> ExecReport:
         orig_cl_ord_id=d.get("41") or None,
         order_id=d.get("37", ""),
         exec_id=_req(d, "17"),
-        exec_type=_enum(EXEC_TYPE, d, "150"),
+        exec_type=_enum(EXEC_TYPE_ANY if ctx is None else ctx.exec_types, d, "150"),
         ord_status=_enum(ORD_STATUS, d, "39"),
         side=_enum(FIX_SIDE, d, "54"),
         symbol=d.get("55", ""),
@@ -197,40 +177,55 @@ def _entries(pairs: list[tuple[str, str]], start_tag: str):
         yield cur
 
 
-def decode_incremental(venue: str, raw: str, recv_ns: int) -> list[BookUpdate]:
+def decode_incremental(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> list[BookUpdate]:
     """One BookUpdate per symbol in the refresh, entries in wire order.
+
+    An entry without Symbol (55) belongs to the book our MDReqID (262) asked for: FIX 4.4 makes
+    the instrument optional in the entries. RptSeq (83) is per instrument and carried per entry;
+    each update keeps its instrument's first and last, so the book can follow a venue that numbers
+    every entry as well as one that numbers messages.
 
     The hot path of market data: one pass over the fields, no intermediate dict per entry."""
     venue_ns = None
+    req_symbol = None
     by_symbol: dict[str, list[BookEntry]] = {}
-    seqs: dict[str, int] = {}
-    action = side = px = size = sym = None
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    action = side = px = size = sym = seq = None
     in_group = False
     actions, sides = MD_UPDATE_ACTION, MD_ENTRY_TYPE
 
     def close():
         if action is None:
             return
-        if not sym:
-            raise FixTranslationError("MD entry without Symbol (55)", 55)
+        s = sym or req_symbol
+        if not s:
+            raise FixTranslationError("MD entry without Symbol (55), and its MDReqID (262) is not one of ours",
+                                      55, missing=True)
         try:
-            by_symbol.setdefault(sym, []).append(BookEntry(
+            by_symbol.setdefault(s, []).append(BookEntry(
                 actions[action], sides[side], Decimal(px) if px else ZERO, Decimal(size) if size else ZERO))
         except KeyError:
             bad = "279" if action not in actions else "269"
-            raise FixTranslationError(f"tag {bad}={(action if bad == '279' else side)!r} not supported",
-                                      int(bad)) from None
+            value = action if bad == "279" else side
+            raise FixTranslationError(f"tag {bad}={value!r} not supported", int(bad), missing=not value) from None
         except InvalidOperation:
             raise FixTranslationError(f"tag 270/271 not a number: {px!r}/{size!r}", 270) from None
+        if seq is not None:
+            if s not in first:
+                first[s] = seq
+            last[s] = seq
 
     for f in raw.split(SOH):
         tag, _, value = f.partition("=")
         if tag == "279":
             close()
-            action, side, px, size, sym, in_group = value, None, None, None, None, True
+            action, side, px, size, sym, seq, in_group = value, None, None, None, None, None, True
         elif not in_group:
             if tag == "52":
                 venue_ns = parse_utc_ns(value)
+            elif tag == "262" and ctx is not None:
+                req_symbol = ctx.md_symbols.get(value)
         elif tag == "269":
             side = value
         elif tag == "270":
@@ -240,15 +235,18 @@ def decode_incremental(venue: str, raw: str, recv_ns: int) -> list[BookUpdate]:
         elif tag == "55":
             sym = value
         elif tag == "83":
-            if sym:
-                seqs[sym] = int(value)
+            try:
+                seq = int(value)
+            except ValueError:
+                raise FixTranslationError(f"tag 83={value!r} is not a sequence number", 83) from None
         elif tag == "10":
             break
     close()
-    return [BookUpdate(venue, s, tuple(e), seqs.get(s), venue_ns, recv_ns) for s, e in by_symbol.items()]
+    return [BookUpdate(venue, s, tuple(e), last.get(s), venue_ns, recv_ns, first.get(s))
+            for s, e in by_symbol.items()]
 
 
-def decode_snapshot(venue: str, raw: str, recv_ns: int) -> BookSnapshot:
+def decode_snapshot(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> BookSnapshot:
     pairs = split(raw)
     top: dict[str, str] = {}
     for tag, value in pairs:
@@ -265,16 +263,23 @@ def decode_snapshot(venue: str, raw: str, recv_ns: int) -> BookSnapshot:
     bids.sort(key=lambda x: x[0], reverse=True)
     asks.sort(key=lambda x: x[0])
     seq = top.get("83")
-    return BookSnapshot(venue, _req(top, "55"), tuple(bids), tuple(asks), int(seq) if seq else None,
-                        parse_utc_ns(top.get("52")), recv_ns)
+    symbol = top.get("55") or (ctx.md_symbols.get(top.get("262", "")) if ctx is not None else None)
+    if not symbol:
+        raise FixTranslationError("snapshot without Symbol (55), and its MDReqID (262) is not one of ours", 55,
+                                  missing=True)
+    try:
+        rpt_seq = int(seq) if seq else None
+    except ValueError:
+        raise FixTranslationError(f"tag 83={seq!r} is not a sequence number", 83) from None
+    return BookSnapshot(venue, symbol, tuple(bids), tuple(asks), rpt_seq, parse_utc_ns(top.get("52")), recv_ns)
 
 
-def decode_md_reject(venue: str, raw: str, recv_ns: int) -> MarketDataRejected:
+def decode_md_reject(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> MarketDataRejected:
     d = fields(raw)
     return MarketDataRejected(venue, d.get("262", ""), d.get("58") or f"reason {d.get('281', '?')}", recv_ns)
 
 
-def decode_cancel_reject(venue: str, raw: str, recv_ns: int) -> CancelRejected:
+def decode_cancel_reject(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> CancelRejected:
     d = fields(raw)
     reason = CXL_REJ_REASON.get(d.get("102", ""), d.get("102", "unspecified"))
     if d.get("58"):
@@ -283,7 +288,7 @@ def decode_cancel_reject(venue: str, raw: str, recv_ns: int) -> CancelRejected:
                           ORD_STATUS.get(d.get("39", "")), reason, recv_ns)
 
 
-def decode_reject(venue: str, raw: str, recv_ns: int) -> MessageRejected:
+def decode_reject(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> MessageRejected:
     """Session-level Reject (35=3) or BusinessMessageReject (35=j)."""
     d = fields(raw)
     business = d.get("35") == "j"
@@ -311,10 +316,25 @@ APP_DECODERS = {
 }
 
 
+def uninterpretable(venue: str, raw: str, reason: str, recv_ns: int, ctx: Inbound | None = None) -> Uninterpretable:
+    """The event for an application message that could not be read: what it was, which of our
+    books it concerned (market data), and its text with secrets masked."""
+    mt = msg_type_of(raw)
+    seq = value_of(raw, 34)
+    symbols: tuple[str, ...] = ()
+    if mt in ("W", "X"):
+        named = [v for t, v in split(raw) if t == "55" and v]
+        req = value_of(raw, 262)
+        if ctx is not None and req in ctx.md_symbols:
+            named.append(ctx.md_symbols[req])
+        symbols = tuple(dict.fromkeys(named))
+    return Uninterpretable(venue, mt, int(seq) if seq and seq.isdigit() else None, reason, mask_fix(raw),
+                           recv_ns, symbols)
+
+
 # --- outgoing: commands -> wire text ----------------------------------------------------------
-def _message(begin: str, msg_type: str, body: list[tuple[int, str]]) -> str:
-    text = SOH.join(f"{t}={v}" for t, v in body) + SOH
-    return f"8={begin}{SOH}9={len(text)}{SOH}35={msg_type}{SOH}{text}10=000{SOH}"
+def _message(dialect: Dialect, msg_type: str, body: list[tuple[int, str]]) -> str:
+    return frame(dialect.begin_string, msg_type, "".join(f"{t}={v}{SOH}" for t, v in body))
 
 
 def _instrument(cmd) -> list[tuple[int, str]]:
@@ -325,67 +345,89 @@ def _instrument(cmd) -> list[tuple[int, str]]:
     return out
 
 
-_NOS_PARTS: dict[tuple, tuple[str, str, str]] = {}
+def _order_tail(pe: PositionEffect | None, dialect: Dialect) -> list[tuple[int, str]]:
+    """PositionEffect as the venue spells it, then the dialect's own order tags (HedgeFlag)."""
+    out = [] if pe is None else [(77, dialect.position_effects[pe])]
+    return out + list(dialect.order_values)
 
 
-def encode_new_order(cmd: NewOrder, now_ns: int, begin: str = "FIX.4.4") -> str:
-    """NewOrderSingle text. What does not change between two orders of the same instrument, side
-    and type is rendered once and kept (the hot path renders ClOrdID, time, quantity and price)."""
-    key = (id(cmd.instrument), cmd.side, cmd.ord_type, cmd.tif, cmd.account, cmd.position_effect, begin)
+_NOS_PARTS: dict[tuple, tuple[str, str, str, Dialect]] = {}
+
+
+def encode_new_order(cmd: NewOrder, now_ns: int, dialect: Dialect = FIX44) -> str:
+    """NewOrderSingle text in the session's dialect. What does not change between two orders of the
+    same instrument, side, type and dialect is rendered once and kept (the hot path renders
+    ClOrdID, time, quantity and price)."""
+    key = (id(cmd.instrument), cmd.side, cmd.ord_type, cmd.tif, cmd.account, cmd.position_effect, id(dialect))
     parts = _NOS_PARTS.get(key)
-    if parts is None:
+    if parts is None or parts[3] is not dialect:
         head = (f"1={cmd.account}{SOH}" if cmd.account else "") + "".join(f"{t}={v}{SOH}" for t, v in _instrument(cmd))
         head += f"54={SIDE[cmd.side]}{SOH}"
         mid = f"40={ORD_TYPE[cmd.ord_type]}{SOH}"
-        tail = f"59={TIME_IN_FORCE[cmd.tif]}{SOH}"
-        if cmd.position_effect is not None:
-            tail += f"77={POSITION_EFFECT[cmd.position_effect]}{SOH}"
-        parts = _NOS_PARTS[key] = (head, mid, tail)
+        tail = f"59={TIME_IN_FORCE[cmd.tif]}{SOH}" + "".join(
+            f"{t}={v}{SOH}" for t, v in _order_tail(cmd.position_effect, dialect))
+        parts = _NOS_PARTS[key] = (head, mid, tail, dialect)
         if len(_NOS_PARTS) > 4096:  # instruments are few; this only guards against misuse
             _NOS_PARTS.clear()
-    head, mid, tail = parts
+    head, mid, tail, _ = parts
     price = f"44={fmt_dec(cmd.price)}{SOH}" if cmd.price is not None and cmd.ord_type is OrdType.LIMIT else ""
-    body = (f"11={cmd.cl_ord_id}{SOH}{head}60={format_utc(now_ns)}{SOH}38={fmt_dec(cmd.qty)}{SOH}{mid}{price}{tail}")
-    return f"8={begin}{SOH}9={len(body)}{SOH}35=D{SOH}{body}10=000{SOH}"
+    body = (f"11={cmd.cl_ord_id}{SOH}{head}60={format_utc(now_ns, dialect.timestamp_digits)}{SOH}"
+            f"38={fmt_dec(cmd.qty)}{SOH}{mid}{price}{tail}")
+    return frame(dialect.begin_string, "D", body)
 
 
-def encode_cancel(cmd: CancelOrder, now_ns: int, begin: str = "FIX.4.4") -> str:
+def encode_cancel(cmd: CancelOrder, now_ns: int, dialect: Dialect = FIX44) -> str:
     body = [(41, cmd.orig_cl_ord_id), (11, cmd.cl_ord_id)]
     if cmd.order_id:
         body.append((37, cmd.order_id))
     body += _instrument(cmd)
-    body += [(54, SIDE[cmd.side]), (60, format_utc(now_ns)), (38, fmt_dec(cmd.qty))]
-    return _message(begin, "F", body)
+    body += [(54, SIDE[cmd.side]), (60, format_utc(now_ns, dialect.timestamp_digits)), (38, fmt_dec(cmd.qty))]
+    return _message(dialect, "F", body)
 
 
-def encode_replace(cmd: ReplaceOrder, now_ns: int, begin: str = "FIX.4.4") -> str:
+def encode_replace(cmd: ReplaceOrder, now_ns: int, dialect: Dialect = FIX44) -> str:
     body = [(41, cmd.orig_cl_ord_id), (11, cmd.cl_ord_id)]
     if cmd.order_id:
         body.append((37, cmd.order_id))
     if cmd.account:
         body.append((1, cmd.account))
     body += _instrument(cmd)
-    body += [(54, SIDE[cmd.side]), (60, format_utc(now_ns)), (38, fmt_dec(cmd.qty)),
+    body += [(54, SIDE[cmd.side]), (60, format_utc(now_ns, dialect.timestamp_digits)), (38, fmt_dec(cmd.qty)),
              (40, ORD_TYPE[cmd.ord_type])]
     if cmd.price is not None and cmd.ord_type is OrdType.LIMIT:
         body.append((44, fmt_dec(cmd.price)))
     body.append((59, TIME_IN_FORCE[cmd.tif]))
-    if cmd.position_effect is not None:
-        body.append((77, POSITION_EFFECT[cmd.position_effect]))
-    return _message(begin, "G", body)
+    body += _order_tail(cmd.position_effect, dialect)
+    return _message(dialect, "G", body)
 
 
-def encode_status_request(cmd: QueryOrderStatus, begin: str = "FIX.4.4") -> str:
+def encode_status_request(cmd: QueryOrderStatus, dialect: Dialect = FIX44) -> str:
     body = [(11, cmd.cl_ord_id)]
     if cmd.order_id:
         body.insert(0, (37, cmd.order_id))
     body += _instrument(cmd)
     body.append((54, SIDE[cmd.side]))
-    return _message(begin, "H", body)
+    return _message(dialect, "H", body)
 
 
-def encode_md_request(cmd: SubscribeMarketData, begin: str = "FIX.4.4") -> str:
+def encode_md_request(cmd: SubscribeMarketData, dialect: Dialect = FIX44) -> str:
     body = [(262, cmd.md_req_id), (263, "1"), (264, str(cmd.depth)), (265, "1"),
             (267, "2"), (269, "0"), (269, "1"), (146, "1")]
     body += _instrument(cmd)
-    return _message(begin, "V", body)
+    return _message(dialect, "V", body)
+
+
+#: BusinessRejectReason (380) we answer an unreadable message with
+BUSINESS_REJECT_OTHER = "0"
+BUSINESS_REJECT_FIELD_MISSING = "5"   # conditionally required field missing
+
+
+def encode_business_reject(ref_seq_num: int | str | None, ref_msg_type: str, reason: str, text: str,
+                           ref_id: str | None = None, begin: str = "FIX.4.4") -> str:
+    """BusinessMessageReject (35=j) of a message the venue sent: the application level answer to
+    one we cannot process (a session Reject would tell the venue its message was never received)."""
+    body = [(45, ref_seq_num if ref_seq_num is not None else 0), (372, ref_msg_type)]
+    if ref_id:
+        body.append((379, ref_id))
+    body += [(380, reason), (58, text.replace(SOH, " ")[:200])]
+    return frame(begin, "j", "".join(f"{t}={v}{SOH}" for t, v in body))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from xmc_fix.domain.enums import BookAction, BookSide
 from xmc_fix.domain.events import BookEntry, BookSnapshot, BookUpdate
 from xmc_fix.marketdata.book import Book
+from xmc_fix.venues import translate
 
 BID, ASK = BookSide.BID, BookSide.ASK
 NEW, CHANGE, DELETE = BookAction.NEW, BookAction.CHANGE, BookAction.DELETE
@@ -343,3 +344,68 @@ def test_book_agrees_with_a_plain_dict_model_and_stays_sorted(updates):
     assert book.bids == sorted(model[BID].items(), reverse=True)
     assert book.asks == sorted(model[ASK].items())
     assert all(size > 0 for _, size in book.bids + book.asks)
+
+
+# -- RptSeq per entry or per message ----------------------------------------------------------------
+def refresh(*entries: tuple[str, int | None], symbol: str = "CU") -> str:
+    """An incremental refresh of ``symbol``: one bid change per (price, RptSeq) entry."""
+    body = "262=M1\x01268=%d\x01" % len(entries) + "".join(
+        f"279=1\x01269=0\x0155={symbol}\x01270={px}\x01271=1\x01" + (f"83={seq}\x01" if seq is not None else "")
+        for px, seq in entries)
+    return f"8=FIX.4.4\x019={len(body)}\x0135=X\x01{body}10=000\x01"
+
+
+def apply_refresh(book: Book, raw: str) -> bool:
+    [upd] = translate.decode_incremental("SHFE", raw, 0)
+    return book.apply(upd)
+
+
+def test_a_venue_numbering_every_entry_keeps_the_book_valid_across_multi_entry_refreshes():
+    book = snapshot_book()
+
+    assert apply_refresh(book, refresh((80000, 11), (79990, 12), (79980, 13)))
+    assert apply_refresh(book, refresh((80000, 14), (79990, 15)))
+
+    assert book.valid and not book.gap and book.rpt_seq == 15
+
+
+def test_a_venue_numbering_every_message_keeps_the_book_valid():
+    book = snapshot_book()
+
+    assert apply_refresh(book, refresh((80000, 11), (79990, 11), (79980, 11)))
+    assert apply_refresh(book, refresh((80000, 12), (79990, 12)))
+
+    assert book.valid and not book.gap and book.rpt_seq == 12
+
+
+@pytest.mark.parametrize("first, lost, then", [
+    ([11, 12, 13], [14], [15, 16]),     # numbered per entry: one refresh lost
+    ([11, 11, 11], [12, 12], [13, 13]),  # numbered per message
+    ([11, 12], [13, 14], [15]),          # per entry, a one-entry refresh after the loss
+])
+def test_a_lost_refresh_is_a_gap_whichever_way_the_venue_numbers(first, lost, then):
+    book = snapshot_book()
+    assert apply_refresh(book, refresh(*((80000 - 10 * i, s) for i, s in enumerate(first))))
+
+    ok = apply_refresh(book, refresh(*((80000 - 10 * i, s) for i, s in enumerate(then))))
+
+    assert not ok and book.gap and not book.valid
+
+
+@pytest.mark.parametrize("repeat", [[12, 13], [11, 12, 13], [11]])
+def test_a_repeated_refresh_numbered_per_entry_changes_nothing(repeat):
+    book = snapshot_book()
+    assert apply_refresh(book, refresh((80000, 11), (79990, 12), (79980, 13)))
+    updates = book.updates
+
+    assert apply_refresh(book, refresh(*((70000, s) for s in repeat)))
+
+    assert book.updates == updates and book.valid and book.rpt_seq == 13
+
+
+def test_a_refresh_overlapping_what_was_applied_and_going_beyond_is_a_gap():
+    book = snapshot_book()
+    assert apply_refresh(book, refresh((80000, 11), (79990, 12)))
+
+    assert not apply_refresh(book, refresh((80000, 12), (79990, 13)))
+    assert book.gap

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from xmc_fix.reports.figures import figures, load_run
-from xmc_fix.reports.venueclock import clock_estimates, clock_samples, fix_time_ns, tag
+from xmc_fix.fixwire import parse_utc_ns as fix_time_ns
+from xmc_fix.fixwire import text_value as tag
+from xmc_fix.reports.venueclock import clock_estimates, clock_samples
 
 
 @pytest.fixture

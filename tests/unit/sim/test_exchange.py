@@ -17,6 +17,7 @@ from xmc_fix.domain.enums import BookAction, Side
 from xmc_fix.marketdata.book import Book
 from xmc_fix.sim.config import FactorCfg, MarketCfg, MarketMakerCfg, SimInstrumentCfg, SimVenueCfg, load_market
 from xmc_fix.sim.exchange import Exchange
+from xmc_fix import fixwire as fw
 from xmc_fix.venues import translate as tr
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,7 +59,7 @@ class Sent:
 
     @property
     def fields(self) -> dict[str, str]:
-        return tr.fields(self.text)
+        return fw.fields(self.text)
 
     @property
     def msg_type(self) -> str:

@@ -13,17 +13,21 @@ import quickfix as fix
 from hypothesis import given
 from hypothesis import strategies as st
 
+from xmc_fix import fixwire as fw
 from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
 from xmc_fix.domain.enums import (BookAction, BookSide, ExecType, OrdStatus, OrdType, PositionEffect, Side,
                                   TimeInForce)
 from xmc_fix.domain.instruments import Instrument
 from xmc_fix.errors import FixTranslationError
+from xmc_fix.venues import dialects
 from xmc_fix.venues import translate as tr
 
 ROOT = Path(__file__).resolve().parents[3]
 SHFE_DD = str(ROOT / "fixspecs" / "FIX44-SHFE.xml")
 XMC_DD = str(ROOT / "fixspecs" / "FIX44-XMC.xml")
 SOH = "\x01"
+#: the SHFE broker gateway as sessions/venues.cfg configures it (microsecond timestamps)
+SHFE = dialects.for_session({"BeginString": "FIX.4.4", "Dialect": "SHFE", "TimestampPrecision": "6"})
 NOW = calendar.timegm((2024, 1, 2, 3, 4, 5)) * 1_000_000_000 + 123_456_789   # 20240102-03:04:05.123456789
 
 
@@ -75,7 +79,7 @@ def make_cancel(**overrides) -> CancelOrder:
 
 
 def pairs(text: str) -> list[tuple[str, str]]:
-    return tr.split(text)
+    return fw.split(text)
 
 
 def body_tags(text: str) -> list[str]:
@@ -91,14 +95,6 @@ def validated(text: str, dd_path: str) -> fix.Message:
         header.setField(tag, value)
     dd.validate(msg)
     return msg
-
-
-# -- wire helpers --------------------------------------------------------------------------------
-def test_split_keeps_every_field_in_order_and_fields_keeps_the_last():
-    raw = "8=FIX.4.4\x0135=V\x01269=0\x01269=1\x0158=a=b\x01"
-
-    assert tr.split(raw) == [("8", "FIX.4.4"), ("35", "V"), ("269", "0"), ("269", "1"), ("58", "a=b")]
-    assert tr.fields(raw) == {"8": "FIX.4.4", "35": "V", "269": "1", "58": "a=b"}
 
 
 # -- ExecutionReport -----------------------------------------------------------------------------
@@ -309,12 +305,12 @@ def test_each_consumed_message_type_has_its_decoder(msg_type, decoder):
 
 # -- encoding commands -----------------------------------------------------------------------------
 def test_new_order_carries_every_field_of_the_command():
-    text = tr.encode_new_order(make_new_order(), NOW)
+    text = tr.encode_new_order(make_new_order(), NOW, SHFE)
 
-    assert body_tags(text) == ["11", "1", "55", "48", "22", "54", "60", "38", "40", "44", "59", "77"]
+    assert body_tags(text) == ["11", "1", "55", "48", "22", "54", "60", "38", "40", "44", "59", "77", "9001"]
     assert pairs(text)[2:-1] == [("35", "D"), ("11", "A1"), ("1", "ACC1"), ("55", "CU"), ("48", "cu2601"), ("22", "8"),
                                  ("54", "1"), ("60", "20240102-03:04:05.123456"), ("38", "5"), ("40", "2"),
-                                 ("44", "80000"), ("59", "3"), ("77", "T")]
+                                 ("44", "80000"), ("59", "3"), ("77", "T"), ("9001", "1")]
 
 
 def test_new_order_without_account_security_id_or_position_effect_leaves_them_out():
@@ -322,28 +318,28 @@ def test_new_order_without_account_security_id_or_position_effect_leaves_them_ou
                                               side=Side.SELL, price=D("9500.5"), tif=TimeInForce.FOK), NOW)
 
     assert body_tags(text) == ["11", "55", "54", "60", "38", "40", "44", "59"]
-    assert (tr.fields(text)["54"], tr.fields(text)["44"], tr.fields(text)["59"]) == ("2", "9500.5", "4")
+    assert (fw.fields(text)["54"], fw.fields(text)["44"], fw.fields(text)["59"]) == ("2", "9500.5", "4")
 
 
 def test_market_order_never_carries_a_price():
     text = tr.encode_new_order(make_new_order(ord_type=OrdType.MARKET, price=D(80000)), NOW)
 
-    assert "44" not in tr.fields(text) and tr.fields(text)["40"] == "1"
+    assert "44" not in fw.fields(text) and fw.fields(text)["40"] == "1"
 
 
 def test_begin_string_is_the_sessions():
-    assert tr.encode_new_order(make_new_order(), NOW, begin="FIX.4.2").startswith("8=FIX.4.2\x01")
+    assert tr.encode_new_order(make_new_order(), NOW, dialects.FIX42).startswith("8=FIX.4.2\x01")
 
 
 def test_cancel_names_the_order_to_cancel():
-    f = tr.fields(tr.encode_cancel(make_cancel(), NOW))
+    f = fw.fields(tr.encode_cancel(make_cancel(), NOW))
 
     assert (f["35"], f["41"], f["11"], f["37"], f["55"], f["54"], f["38"]) == ("F", "A1", "A2", "O1", "CU", "1", "5")
-    assert "37" not in tr.fields(tr.encode_cancel(make_cancel(order_id=None), NOW))
+    assert "37" not in fw.fields(tr.encode_cancel(make_cancel(order_id=None), NOW))
 
 
 def test_replace_carries_the_new_terms():
-    f = tr.fields(tr.encode_replace(make_replace(), NOW))
+    f = fw.fields(tr.encode_replace(make_replace(), NOW))
 
     assert (f["35"], f["41"], f["11"], f["37"], f["38"], f["44"], f["59"], f["77"]) == \
            ("G", "A1", "A3", "O1", "3", "80010", "0", "O")
@@ -365,14 +361,14 @@ def test_market_data_request_subscribes_to_both_sides_at_the_depth_asked():
 
 
 ENCODED = [
-    ("new order, close today", tr.encode_new_order(make_new_order(), NOW), SHFE_DD),
+    ("new order, close today", tr.encode_new_order(make_new_order(), NOW, SHFE), SHFE_DD),
     ("new order, market", tr.encode_new_order(make_new_order(ord_type=OrdType.MARKET,
                                                              position_effect=PositionEffect.OPEN), NOW), SHFE_DD),
     ("new order, no position effect", tr.encode_new_order(make_new_order(instrument=lme(), position_effect=None),
                                                           NOW), XMC_DD),
     ("cancel", tr.encode_cancel(make_cancel(), NOW), SHFE_DD),
     ("cancel, no order id", tr.encode_cancel(make_cancel(order_id=None, instrument=lme()), NOW), XMC_DD),
-    ("replace", tr.encode_replace(make_replace(), NOW), SHFE_DD),
+    ("replace", tr.encode_replace(make_replace(), NOW, SHFE), SHFE_DD),
     ("replace, no position effect", tr.encode_replace(make_replace(instrument=lme(), position_effect=None,
                                                                    price=D("9500.5")), NOW), XMC_DD),
     ("status", tr.encode_status_request(QueryOrderStatus("A1", make_instrument(), Side.SELL, "O1")), SHFE_DD),
@@ -387,7 +383,7 @@ def test_encoded_command_passes_the_venue_dictionary_with_nothing_lost(text, dd_
     msg = validated(text, dd_path)
 
     def body(raw: str) -> list[tuple[str, str]]:
-        return sorted(p for p in tr.split(raw) if p[0] not in ("8", "9", "10", "34", "49", "52", "56"))
+        return sorted(p for p in fw.split(raw) if p[0] not in ("8", "9", "10", "34", "49", "52", "56"))
 
     assert body(msg.toString()) == body(text)
 
@@ -408,41 +404,7 @@ def test_venue_dictionary_catches_what_the_venue_requires():
     with pytest.raises(fix.RequiredTagMissing):
         validated(tr.encode_new_order(make_new_order(position_effect=None), NOW), SHFE_DD)
     with pytest.raises(fix.IncorrectTagValue):
-        validated(tr.encode_new_order(make_new_order(), NOW), XMC_DD)
-
-
-# -- timestamps ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("digits, text, back", [
-    (9, "20240102-03:04:05.123456789", NOW),
-    (6, "20240102-03:04:05.123456", NOW - 789),
-    (3, "20240102-03:04:05.123", NOW - 456_789),
-    (0, "20240102-03:04:05", NOW - 123_456_789),
-])
-def test_format_utc_truncates_to_the_digits_asked_and_parses_back(digits, text, back):
-    assert tr.format_utc(NOW, digits) == text
-    assert tr.parse_utc_ns(text) == back
-
-
-def test_format_utc_defaults_to_microseconds():
-    assert tr.format_utc(NOW) == "20240102-03:04:05.123456"
-
-
-def test_format_utc_is_right_when_seconds_alternate():
-    later = NOW + 61_000_000_000
-
-    assert [tr.format_utc(t, 3) for t in (NOW, later, NOW)] == \
-           ["20240102-03:04:05.123", "20240102-03:05:06.123", "20240102-03:04:05.123"]
-
-
-@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))  # up to 2100
-def test_nanosecond_timestamps_survive_a_round_trip(ns):
-    assert tr.parse_utc_ns(tr.format_utc(ns, 9)) == ns
-
-
-@pytest.mark.parametrize("value", [None, "", "20240102", "20240102-03:04", "2024AB02-03:04:05",
-                                   "20240102-03:04:0x", "20240102-03:04:05.12x", "20241302-03:04:05"])
-def test_absent_or_malformed_timestamps_parse_to_none(value):
-    assert tr.parse_utc_ns(value) is None
+        validated(tr.encode_new_order(make_new_order(), NOW, SHFE), XMC_DD)
 
 
 # -- decimals on the wire -----------------------------------------------------------------------------
@@ -512,3 +474,66 @@ def test_every_reject_reason_text_is_for_a_code_the_dictionary_knows(tag, table)
     dd = fix.DataDictionary(XMC_DD)
 
     assert [c for c in table if not dd.isFieldValue(tag, c)] == []
+
+
+# -- what cannot be interpreted ----------------------------------------------------------------------
+def test_an_uninterpretable_message_keeps_its_text_with_secrets_masked():
+    raw = wire("8", ("11", "A1"), ("554", "hunter2"), ("150", "H"), header=HEADER)
+
+    ev = tr.uninterpretable("SHFE", raw, "tag 150='H' not supported", 42)
+
+    assert (ev.venue, ev.msg_type, ev.ref_seq_num, ev.recv_ns, ev.symbols) == ("SHFE", "8", 7, 42, ())
+    assert "hunter2" not in ev.raw and fw.value_of(ev.raw, 554) == "***" and fw.value_of(ev.raw, 11) == "A1"
+
+
+def test_unreadable_market_data_names_its_books_from_symbol_and_md_req_id():
+    inbound = tr.Inbound()
+    inbound.subscribed("M7", "CA")
+    raw = wire("X", ("262", "M7"), ("268", "2"), ("279", "0"), ("269", "0"), ("55", "CU"), ("270", "x"),
+               ("279", "0"), ("269", "0"), ("270", "1"))
+
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_incremental("SHFE", raw, 0, inbound)
+
+    assert tr.uninterpretable("SHFE", raw, str(e.value), 0, inbound).symbols == ("CU", "CA")
+
+
+def test_refresh_entries_without_symbol_belong_to_the_book_of_their_md_req_id():
+    inbound = tr.Inbound()
+    inbound.subscribed("M7", "CA")
+    raw = wire("X", ("262", "M7"), ("268", "2"), ("279", "0"), ("269", "0"), ("270", "1"), ("271", "2"), ("83", "5"),
+               ("279", "2"), ("269", "1"), ("270", "3"), ("83", "6"))
+
+    [upd] = tr.decode_incremental("LME", raw, 0, inbound)
+
+    assert (upd.symbol, upd.first_rpt_seq, upd.rpt_seq, len(upd.entries)) == ("CA", 5, 6, 2)
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_incremental("LME", raw.replace("262=M7", "262=M8"), 0, inbound)   # not a request of ours
+    assert e.value.tag == 55 and e.value.missing
+
+
+def test_a_snapshot_without_symbol_belongs_to_the_book_of_its_md_req_id():
+    inbound = tr.Inbound()
+    inbound.subscribed("M7", "CA")
+
+    snap = tr.decode_snapshot("LME", wire("W", ("262", "M7"), ("268", "1"), ("269", "0"), ("270", "1"), ("271", "2")),
+                              0, inbound)
+
+    assert (snap.symbol, snap.bids) == ("CA", ((D(1), D(2)),))
+
+
+@pytest.mark.parametrize("tags, missing", [(dict(t11=None), True), (dict(t150=""), True), (dict(t150="Z"), False),
+                                           (dict(t14="five"), False)])
+def test_a_translation_error_tells_a_missing_tag_from_a_bad_value(tags, missing):
+    with pytest.raises(FixTranslationError) as e:
+        tr.decode_execution_report("SHFE", er_text(**tags), 0)
+
+    assert e.value.missing is missing
+
+
+def test_a_business_reject_names_the_message_its_type_and_why():
+    text = tr.encode_business_reject(7, "8", tr.BUSINESS_REJECT_FIELD_MISSING, "tag 11\x01missing", "A1", "FIX.4.2")
+
+    msg = validated(text, str(ROOT / "fixspecs" / "FIX42.xml"))
+    assert msg.getHeader().getField(35) == "j"
+    assert fw.split(text)[3:-1] == [("45", "7"), ("372", "8"), ("379", "A1"), ("380", "5"), ("58", "tag 11 missing")]

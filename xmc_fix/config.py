@@ -29,6 +29,7 @@ class EngineConfig:
     drain_timeout_ms: int = 3000
     drain_settle_ms: int = 500     # on stop: how long no report may arrive before the sessions close
     journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
+    journal_sync: str = "intent"   # fsync the journal: every intent (survives a power cut), "batch", "none"
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
 
 
@@ -154,6 +155,17 @@ _NO_PAIR_LIMITS = PairLimits()
 
 
 @dataclass(frozen=True, slots=True)
+class ReconcileConfig:
+    """How the engine keeps its view anchored to the venues' (README "Venue truth")."""
+
+    on_difference: str = "halt"    # halt | reduce: the pairs a difference with a venue touches
+    interval_ms: int = 60_000      # reconcile with every venue this often (0: at logon and on demand only)
+    status_retry_ms: int = 1_000   # an order without a final answer is asked again after this, doubling
+    silent_halt_ms: int = 15_000   # unanswered this long: its pairs go HALTED, the exposure reported
+    drop_copy_grace_ms: int = 2_000  # a fill on the drop copy and not on the order session within this
+
+
+@dataclass(frozen=True, slots=True)
 class Strategy:
     path: str
     engine: EngineConfig
@@ -163,6 +175,7 @@ class Strategy:
     venues: frozenset[str] = field(default_factory=frozenset)
     risk: RiskConfig = field(default_factory=RiskConfig)
     calendars: dict[str, Calendar] = field(default_factory=dict)
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
 
     def instrument(self, name: str) -> Instrument:
         return self.instruments[name]
@@ -183,7 +196,7 @@ def load_strategy(path: str | Path) -> Strategy:
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", file=file, remedy="save the file as UTF-8") from None
     top = Section(file, "", data)
-    for k in ("engine", "fx", "instruments", "pairs", "risk", "alerts", "calendars"):
+    for k in ("engine", "fx", "instruments", "pairs", "risk", "alerts", "calendars", "reconcile"):
         top.used.add(k)
     top.check_unknown()
 
@@ -196,6 +209,7 @@ def load_strategy(path: str | Path) -> Strategy:
         drain_timeout_ms=e.int("drain_timeout_ms", 3000, minimum=0),
         drain_settle_ms=e.int("drain_settle_ms", 500, minimum=0),
         journal=e.str("journal", None),
+        journal_sync=e.str("journal_sync", "intent", choices=("intent", "batch", "none")),
         basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
     )
     e.check_unknown()
@@ -299,7 +313,15 @@ def load_strategy(path: str | Path) -> Strategy:
     for inst in instruments.values():
         if inst.calendar is not None:
             lookup(inst.calendar, calendars, file=file, key=f"instruments.{inst.name}.calendar")
-    return Strategy(file, engine, instruments, fx, pairs, venues, risk, calendars)
+    rc = Section(file, "reconcile", table(file, data, "reconcile"))
+    reconcile = ReconcileConfig(
+        on_difference=rc.str("on_difference", "halt", choices=("halt", "reduce")),
+        interval_ms=rc.int("interval_ms", 60_000, minimum=0),
+        status_retry_ms=rc.int("status_retry_ms", 1_000, minimum=10),
+        silent_halt_ms=rc.int("silent_halt_ms", 15_000, minimum=100),
+        drop_copy_grace_ms=rc.int("drop_copy_grace_ms", 2_000, minimum=0))
+    rc.check_unknown()
+    return Strategy(file, engine, instruments, fx, pairs, venues, risk, calendars, reconcile)
 
 
 def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozenset) -> RiskConfig:

@@ -41,26 +41,37 @@ class PositionEffect(enum.Enum):
 
 
 class OrdStatus(enum.Enum):
+    """Every OrdStatus (39) FIX 4.2 to 5.0 SP2 define. Terminal: nothing more will fill (today)."""
+
     PENDING_NEW = "PENDING_NEW"
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
+    DONE_FOR_DAY = "DONE_FOR_DAY"          # a DAY order the venue has finished with for the day
     PENDING_CANCEL = "PENDING_CANCEL"
     PENDING_REPLACE = "PENDING_REPLACE"
     CANCELED = "CANCELED"
     REPLACED = "REPLACED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    STOPPED = "STOPPED"                    # guaranteed a price, still live
+    SUSPENDED = "SUSPENDED"                # not working now, may be reinstated: still live
+    CALCULATED = "CALCULATED"              # fills calculated (after the close): done
+    ACCEPTED_FOR_BIDDING = "ACCEPTED_FOR_BIDDING"
 
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED})
+_TERMINAL = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED,
+                       OrdStatus.DONE_FOR_DAY, OrdStatus.CALCULATED})
 
 
 class ExecType(enum.Enum):
+    """Every ExecType (150) FIX 4.2 to 5.0 SP2 define (FIX 4.2's ExecTransType cancel / correct /
+    status arrive as TRADE_CANCEL / TRADE_CORRECT / ORDER_STATUS)."""
+
     PENDING_NEW = "PENDING_NEW"
     NEW = "NEW"
     TRADE = "TRADE"
@@ -72,6 +83,20 @@ class ExecType(enum.Enum):
     EXPIRED = "EXPIRED"
     ORDER_STATUS = "ORDER_STATUS"
     DONE_FOR_DAY = "DONE_FOR_DAY"
+    STOPPED = "STOPPED"
+    SUSPENDED = "SUSPENDED"
+    CALCULATED = "CALCULATED"
+    RESTATED = "RESTATED"                  # the venue changed the order (quantity, price, ...): 378 says why
+    TRADE_CORRECT = "TRADE_CORRECT"        # a fill (ExecRefID) corrected: quantity or price
+    TRADE_CANCEL = "TRADE_CANCEL"          # a fill (ExecRefID) busted
+    TRADE_IN_CLEARING_HOLD = "TRADE_IN_CLEARING_HOLD"
+    TRADE_RELEASED_TO_CLEARING = "TRADE_RELEASED_TO_CLEARING"
+    TRIGGERED = "TRIGGERED"                # triggered or activated by the system
+
+    @property
+    def corrects(self) -> bool:
+        """A report that changes an earlier fill: the venue's CumQty and OrdStatus stand, even backwards."""
+        return self in (ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT)
 
 
 class BookSide(enum.Enum):

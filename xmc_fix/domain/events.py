@@ -78,6 +78,9 @@ class ExecReport:
     poss_dup: bool
     venue_ns: int | None
     recv_ns: int
+    exec_ref_id: str | None = None            # ExecRefID (19): the fill a bust or correction is about
+    restatement_reason: str | None = None     # ExecRestatementReason (378), for RESTATED
+    account: str | None = None                # Account (1), for an order we did not send
 
 
 @dataclass(frozen=True, slots=True)

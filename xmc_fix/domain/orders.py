@@ -1,8 +1,10 @@
 """Per-order state reconciled from ExecutionReports.
 
 The rules, each with a test: a report is applied at most once (by ExecID, whatever the arrival
-order); PossDup repeats change nothing; CumQty never goes back; a terminal status is never undone by
-a late non-terminal report, but a fill that arrives after a cancel is still counted.
+order); PossDup repeats change nothing; CumQty never goes back, and a terminal status is never undone
+by a late non-terminal report — except by the venue's own corrections: a trade cancel (bust) or trade
+correction changes the fill its ExecRefID names, and its CumQty and OrdStatus stand even backwards;
+a restatement's quantities and status stand too. A fill that arrives after a cancel is still counted.
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ ZERO = Decimal(0)
 _RANK = {
     OrdStatus.PENDING_NEW: 0,
     OrdStatus.NEW: 1,
+    OrdStatus.ACCEPTED_FOR_BIDDING: 1,
     OrdStatus.REPLACED: 1,
     OrdStatus.PENDING_REPLACE: 2,
     OrdStatus.PENDING_CANCEL: 2,
     OrdStatus.PARTIALLY_FILLED: 2,
+    OrdStatus.STOPPED: 2,
+    OrdStatus.SUSPENDED: 2,
     OrdStatus.FILLED: 3,
     OrdStatus.CANCELED: 3,
     OrdStatus.REJECTED: 3,
     OrdStatus.EXPIRED: 3,
+    OrdStatus.DONE_FOR_DAY: 3,
+    OrdStatus.CALCULATED: 3,
 }
 
 
@@ -41,12 +48,24 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
+class Correction:
+    """A fill the venue busted (``new`` None) or corrected, as it was and as it is now. ``old`` is
+    None when the report names a fill we never received."""
+
+    kind: ExecType
+    exec_ref_id: str | None
+    old: Fill | None
+    new: Fill | None
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     """What one ExecutionReport did to an order."""
 
     duplicate: bool = False
     fill: Fill | None = None
     status_changed: bool = False
+    correction: Correction | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +91,7 @@ class Order:
     order_qty: Decimal = ZERO   # current quantity (a replace may change it)
     fills: list[Fill] = field(default_factory=list)
     exec_ids: set[str] = field(default_factory=set)
+    cum_trusted: bool = False   # a bust or correction set CumQty: it stands over the sum of our fills
 
     def __post_init__(self) -> None:
         if not self.cl_ord_id:
@@ -101,6 +121,8 @@ class Order:
     def filled_qty(self) -> Decimal:
         """Quantity filled: the venue's CumQty, or the sum of fills we hold if that is larger
         (a Trade report can arrive before the report that raised CumQty to include it)."""
+        if self.cum_trusted:
+            return self.cum_qty
         fills = sum((f.qty for f in self.fills), ZERO)
         return self.cum_qty if self.cum_qty >= fills else fills
 
@@ -117,12 +139,15 @@ class Order:
             self.ack_ns = er.recv_ns
 
         fill = None
+        correction = None
         if er.exec_type is ExecType.TRADE and er.last_qty > 0:
             fill = Fill(er.exec_id, er.cl_ord_id, er.last_qty, er.last_px, er.venue_ns, er.recv_ns)
             self.fills.append(fill)
 
         stale = er.cum_qty < self.cum_qty
-        if er.cum_qty > self.cum_qty:
+        if er.exec_type.corrects:
+            correction = self._correct(er)
+        elif er.cum_qty > self.cum_qty:
             self.cum_qty = er.cum_qty
             if er.avg_px:
                 self.avg_px = er.avg_px
@@ -131,7 +156,17 @@ class Order:
             self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
 
         before = self.status
-        if er.exec_type is ExecType.REPLACED and not self.status.is_terminal:
+        if er.exec_type.corrects or er.exec_type is ExecType.RESTATED:
+            # the venue's own correction of the order: its quantities and status stand, even backwards
+            self.status = er.ord_status
+            self.leaves_qty = er.leaves_qty
+            if er.order_qty:
+                self.order_qty = er.order_qty
+            if er.text:
+                self.text = er.text
+            if not self.status.is_terminal:
+                self.done_ns = None
+        elif er.exec_type is ExecType.REPLACED and not self.status.is_terminal:
             # the replace confirmation carries the order's status after the replace
             self.cl_ord_id = er.cl_ord_id
             if er.order_qty:
@@ -149,7 +184,24 @@ class Order:
             self.leaves_qty = ZERO
             if self.done_ns is None:
                 self.done_ns = er.recv_ns
-        return Applied(fill=fill, status_changed=self.status is not before)
+        return Applied(fill=fill, status_changed=self.status is not before, correction=correction)
+
+    def _correct(self, er: ExecReport) -> Correction:
+        """A bust or correction of the fill ExecRefID names; the venue's CumQty and AvgPx stand."""
+        old = next((f for f in self.fills if f.exec_id == er.exec_ref_id), None) if er.exec_ref_id else None
+        new = None
+        if old is not None:
+            self.fills.remove(old)
+        if er.exec_type is ExecType.TRADE_CORRECT and er.last_qty > 0:
+            new = Fill(er.exec_ref_id or er.exec_id, er.cl_ord_id, er.last_qty, er.last_px, er.venue_ns, er.recv_ns)
+            self.fills.append(new)
+        self.cum_qty = er.cum_qty
+        self.cum_trusted = True
+        if er.avg_px or not self.cum_qty:
+            self.avg_px = er.avg_px
+        elif self.fills:
+            self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
+        return Correction(er.exec_type, er.exec_ref_id, old, new)
 
     def _accepts(self, incoming: OrdStatus) -> bool:
         current = self.status

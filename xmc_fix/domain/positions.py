@@ -34,6 +34,9 @@ class Ledger:
     working: dict[tuple[str, Side], Decimal] = field(default_factory=dict)       # (instrument, side) -> lots
     realised: dict[str, Decimal] = field(default_factory=dict)                   # pair -> inner currency
     cost: dict[tuple[str, str], CostBasis] = field(default_factory=dict)         # (pair, instrument)
+    #: lots no pair traded: fills of orders the engine did not send, and differences a venue's
+    #: position reports showed; (account, instrument) -> signed lots. Nobody's hedge: exposure.
+    foreign: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
     # -- reading ------------------------------------------------------------------------------
     def position(self, instrument: str) -> Decimal:
@@ -50,6 +53,9 @@ class Ledger:
         """Gross lots an instrument ties up: the position and every working order, either side."""
         return (abs(self.positions.get(instrument, ZERO)) + self.working.get((instrument, Side.BUY), ZERO)
                 + self.working.get((instrument, Side.SELL), ZERO))
+
+    def foreign_lots(self) -> dict[tuple[str, str], Decimal]:
+        return {k: v for k, v in self.foreign.items() if v}
 
     def gross(self, instruments: list[Instrument]) -> Decimal:
         return sum((self.exposure_lots(i.name) for i in instruments), ZERO)
@@ -91,6 +97,14 @@ class Ledger:
             cb.avg = (cb.avg * abs(cb.lots) + price * abs(signed)) / abs(total) if total else ZERO
             cb.lots = total
         return realised
+
+    def on_foreign_fill(self, inst: Instrument, side: Side, qty: Decimal, price: Decimal,
+                        account: str | None) -> None:
+        """A fill of an order no pair sent: it moves the instrument's and the account's position and
+        is held apart as foreign lots (``qty`` negative to take one back, e.g. a bust)."""
+        self.on_fill("", inst, side, qty, price, account=account)
+        key = (account or "", inst.name)
+        self.foreign[key] = self.foreign.get(key, ZERO) + qty * side.sign
 
     def add_realised(self, pair: str, amount: Decimal) -> Decimal:
         """Add realised P&L (inner currency) to a pair; the pair's total."""

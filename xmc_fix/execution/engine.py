@@ -31,7 +31,7 @@ from xmc_fix.basis.pricing import fx_rate
 from xmc_fix.clock import Clock
 from xmc_fix.config import Strategy
 from xmc_fix.domain.events import (BookSnapshot, BookUpdate, CancelRejected, ExecReport, MarketDataRejected,
-                                   MessageRejected, SessionDown, SessionUp)
+                                   MessageRejected, SessionDown, SessionUp, Uninterpretable)
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.execution.decide import Decider
 from xmc_fix.execution.desk import OrderDesk, OrderSender
@@ -215,6 +215,7 @@ class Engine:
         ExecReport: on_exec_report,
         CancelRejected: on_cancel_reject,
         MessageRejected: on_message_rejected,
+        Uninterpretable: lambda self, ev: self.reconciler.on_uninterpretable(ev),
     }
 
     def _fx_for(self, pr: PairRuntime, ticket_id: str):
@@ -288,4 +289,7 @@ class Engine:
             if abs(pr.residual_units) > pr.cfg.residual_tolerance:
                 out.append({"pair": pr.name, "ticket_id": None, "state": "HELD",
                             "residual": units(pr.residual_units), "unit": pr.inner.unit, "orders_open": []})
+        for (account, inst), lots in self.state.ledger.foreign_lots().items():
+            out.append({"pair": inst, "ticket_id": None, "state": "FOREIGN", "residual": units(lots),
+                        "unit": "lots" + (f" on account {account}" if account else ""), "orders_open": []})
         return out

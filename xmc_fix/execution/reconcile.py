@@ -11,9 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Callable
 
-from xmc_fix.domain.enums import OrdStatus
-from xmc_fix.domain.events import CancelRejected, ExecReport, MessageRejected
-from xmc_fix.domain.orders import Order
+from xmc_fix.domain.enums import ExecType, OrdStatus
+from xmc_fix.domain.events import CancelRejected, ExecReport, MessageRejected, Uninterpretable
+from xmc_fix.domain.orders import Correction, Order
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.lifecycle import Lifecycle
 from xmc_fix.execution.records import AuditSink, Records, book_top
@@ -51,10 +51,7 @@ class Reconciler:
         if order is None and er.orig_cl_ord_id:
             order = st.orders.get(er.orig_cl_ord_id)
         if order is None:
-            st.stats.unknown_reports += 1
-            self.audit.event("unknown_exec_report", er.recv_ns, venue=er.venue, cl_ord_id=er.cl_ord_id,
-                             exec_id=er.exec_id, exec_type=er.exec_type.value)
-            return
+            return self._foreign(er)
         before = order.filled_qty
         open_before = open_qty(order)
         acked = order.ack_ns is not None
@@ -74,10 +71,18 @@ class Reconciler:
         delta = order.filled_qty - before   # positions follow CumQty, so a status reply counts too
         if order.sent_ns is not None:
             st.ledger.add_working(order.instrument, order.side, open_qty(order) - open_before)
-        if delta:
+        c = applied.correction
+        if c is not None and c.old is not None:
+            # the busted or corrected fill comes off at its own price; a corrected one goes back on at its new
+            for lots, px in ((-c.old.qty, c.old.price),) + (((c.new.qty, c.new.price),) if c.new else ()):
+                self.settle.protect(self.monitor.on_position_change(pr, order, lots, px, er.recv_ns,
+                                                                    fx_for(pr, order.ticket_id)))
+        elif delta:
             px = applied.fill.price if applied.fill is not None else (order.avg_px or order.command.price or ZERO)
             self.settle.protect(self.monitor.on_position_change(pr, order, delta, px, er.recv_ns,
                                                                 fx_for(pr, order.ticket_id)))
+        if c is not None:
+            self._corrected(pr, order, c, delta, er)
         if not acked and order.ack_ns is not None and order.sent_ns is not None:
             self.settle.protect(self.monitor.on_ack(order, er.recv_ns))
         if applied.status_changed and order.is_terminal and order.sent_ns is not None:
@@ -98,6 +103,79 @@ class Reconciler:
         self.records.order(order)
         self.lifecycle.progress(ticket, er.recv_ns)
 
+    def _corrected(self, pr: PairRuntime, order: Order, c: Correction, delta: Decimal, er: ExecReport) -> None:
+        kind = "trade_bust" if c.kind is ExecType.TRADE_CANCEL else "trade_correction"
+        what = (f"{order.instrument.venue} busted fill {c.exec_ref_id}" if c.new is None else
+                f"{order.instrument.venue} corrected fill {c.exec_ref_id} to {c.new.qty} at {c.new.price}")
+        was = f" (was {c.old.qty} at {c.old.price})" if c.old is not None else " (a fill we never received)"
+        self.audit.event(kind, er.recv_ns, venue=order.instrument.venue, pair=pr.name, ticket_id=order.ticket_id,
+                         cl_ord_id=order.cl_ord_id, exec_id=er.exec_id, exec_ref_id=c.exec_ref_id,
+                         old_qty=str(c.old.qty) if c.old else None, old_px=str(c.old.price) if c.old else None,
+                         new_qty=str(c.new.qty) if c.new else None, new_px=str(c.new.price) if c.new else None,
+                         position_change=str(delta * order.side.sign))
+        self.monitor.correction(pr, order, kind, f"{what}{was} of {order.cl_ord_id}: position "
+                                f"{delta * order.side.sign:+} lots", er.recv_ns)
+
+    def _foreign(self, er: ExecReport) -> None:
+        """A report about an order the engine did not send (a manual order on the same account,
+        another engine, an order whose journal line was lost). Its fills move the account's position
+        as foreign lots, alert, and hold the pairs that trade the instrument."""
+        st = self.state
+        st.stats.unknown_reports += 1
+        self.audit.event("unknown_exec_report", er.recv_ns, venue=er.venue, cl_ord_id=er.cl_ord_id,
+                         exec_id=er.exec_id, exec_type=er.exec_type.value, symbol=er.symbol, side=er.side.value,
+                         last_qty=str(er.last_qty), last_px=str(er.last_px), account=er.account)
+        if er.poss_dup and er.exec_id in st.foreign_fills:
+            return
+        inst = st.instruments_by_key.get((er.venue, er.symbol))
+        moves = []
+        if er.exec_type is ExecType.TRADE and er.last_qty > 0 and er.exec_id not in st.foreign_fills:
+            moves.append((er.last_qty, er.last_px))
+            st.foreign_fills[er.exec_id] = (er.last_qty, er.last_px)
+        elif er.exec_type.corrects and er.exec_ref_id in st.foreign_fills:
+            old_qty, old_px = st.foreign_fills.pop(er.exec_ref_id)
+            moves.append((-old_qty, old_px))
+            if er.exec_type is ExecType.TRADE_CORRECT and er.last_qty > 0:
+                moves.append((er.last_qty, er.last_px))
+                st.foreign_fills[er.exec_ref_id] = (er.last_qty, er.last_px)
+        if not moves:
+            return
+        if inst is not None:
+            for qty, px in moves:
+                st.ledger.on_foreign_fill(inst, er.side, qty, px, er.account)
+            pairs = [pr for pr in st.pairs.values() if inst in (pr.inner, pr.outer)]
+            held = st.ledger.foreign.get((er.account or "", inst.name))
+            msg = (f"{er.venue} reports {er.exec_type.value.lower()} {er.side.value} {moves[-1][0]} {er.symbol} at "
+                   f"{moves[-1][1]} for order {er.cl_ord_id}, which this engine did not send: {inst.name} "
+                   f"{held:+} foreign lots on account {er.account or '-'}")
+        else:
+            pairs = st.pairs_on(er.venue)
+            msg = (f"{er.venue} reports a fill of {er.symbol!r}, an instrument the strategy does not know, for "
+                   f"order {er.cl_ord_id} this engine did not send")
+        self.settle.protect(self.monitor.difference(pairs, "unknown_order_fill", msg, er.recv_ns, er.venue))
+
+    def on_uninterpretable(self, ev: Uninterpretable) -> None:
+        """A message from a venue we could not read (it is stored and was answered with a
+        BusinessMessageReject). Market data: the books it concerned start again from a snapshot. An
+        execution report, or anything else: we may have missed a fill, so the venue's pairs are held
+        and every live order there is asked about."""
+        st = self.state
+        if ev.msg_type in ("W", "X"):
+            for sym in ev.symbols or [i.symbol for i in st.instruments_by_venue.get(ev.venue, [])]:
+                book = st.books.get((ev.venue, sym))
+                inst = next((i for i in st.instruments_by_venue.get(ev.venue, []) if i.symbol == sym), None)
+                if book is not None and inst is not None:
+                    book.invalidate()
+                    self.desk.subscribe(inst)
+            return
+        self.settle.protect(self.monitor.difference(
+            st.pairs_on(ev.venue), "uninterpretable_report",
+            f"{ev.venue} sent a {ev.msg_type} message the engine cannot read ({ev.reason}): a fill may be "
+            f"missing; live orders there are asked about", ev.recv_ns, ev.venue))
+        for o in list(st.orders.values()):
+            if o.instrument.venue == ev.venue and not o.is_terminal and o.sent_ns:
+                self.desk.query(o, "a report from the venue could not be read", force=True)
+
     def on_cancel_reject(self, ev: CancelRejected) -> None:
         order = self.state.orders.get(ev.orig_cl_ord_id or "") or self.state.orders.get(ev.cl_ord_id)
         self.audit.event("cancel_rejected", ev.recv_ns, venue=ev.venue, cl_ord_id=ev.cl_ord_id,
@@ -113,8 +191,8 @@ class Reconciler:
                          ref_seq_num=ev.ref_seq_num, ref_msg_type=ev.ref_msg_type, ref_id=ev.ref_id,
                          reason=ev.reason)
         order = st.orders.get(ev.ref_id or "")
-        if order is None or ev.ref_msg_type not in (None, "D"):
-            return
+        if order is None or ev.ref_msg_type != "D":
+            return   # only a reject of the NewOrderSingle itself kills the order
         if not order.is_terminal and order.cum_qty == 0:
             order.status = OrdStatus.REJECTED
             order.text = f"rejected by {ev.venue}: {ev.reason}"

@@ -163,11 +163,13 @@ class EngineState:
         self.pairs: dict[str, PairRuntime] = {}
         self.pairs_by_key: dict[tuple[str, str], list[PairRuntime]] = {}
         self.instruments_by_venue: dict[str, list[Instrument]] = {}
+        self.instruments_by_key: dict[tuple[str, str], Instrument] = strategy.by_venue_symbol()
         self.tickets: dict[str, Ticket] = {}
         self.progress: dict[str, TicketProgress] = {}
         self.orders: dict[str, Order] = {}
         self.venues_up: set[str] = set()
         self.asked: set[str] = set()               # orders we sent a status request or cancel for
+        self.foreign_fills: dict[str, tuple] = {}  # ExecID -> (instrument, side, qty, price, account)
         self.breaches: set[tuple[str, str]] = set()   # (kind, scope) alerted and not yet resumed
         self.stats = EngineStats()
         self.stopping = False     # no new tickets; working ones finish and legged ones are repaired

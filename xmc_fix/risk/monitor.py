@@ -174,6 +174,24 @@ class Monitor:
                             venue=venue)
                 for pr in self.state.pairs_on(venue)]
 
+    # -- the venue's word against ours ----------------------------------------------------------
+    def difference(self, pairs: list, kind: str, message: str, now_ns: int, venue: str | None) -> list[Protect]:
+        """The engine's view and a venue's differ (a fill of an order we did not send, a report we
+        could not read, positions that do not match): the pairs it touches go HALTED or REDUCING
+        (``[reconcile] on_difference``) until an operator resumes, and it is alerted."""
+        t0 = time.perf_counter_ns()
+        trigger = StateTrigger.HALT if self.state.strategy.reconcile.on_difference == "halt" else StateTrigger.REDUCE
+        out = [self.breach(pr, kind, message, trigger, t0, now_ns, venue=venue) for pr in pairs]
+        if not out:     # nothing of ours trades it: still alerted
+            self.alerts.alert(Alert(kind, "critical", message, now_ns, venue=venue, action="no pair trades it"))
+        return out
+
+    def correction(self, pr: "PairRuntime", order: Order, kind: str, message: str, now_ns: int) -> None:
+        """A fill busted or corrected by the venue: alerted; the ticket repairs what it changes."""
+        self.alerts.alert(Alert(kind, "critical" if kind == "trade_bust" else "warning", message, now_ns,
+                                pair=pr.name, venue=order.instrument.venue,
+                                action=f"position follows the venue; ticket {order.ticket_id} re-checked"))
+
     # -- books and markets ---------------------------------------------------------------------
     def check_stale(self, now_ns: int) -> None:
         """A leg's (or the FX) book silent longer than ``stale_halt_ms`` halts the pair until it speaks."""

@@ -36,18 +36,23 @@ POSITION_EFFECT = {PositionEffect.OPEN: "O", PositionEffect.CLOSE: "C",
                    PositionEffect.CLOSE_TODAY: "T", PositionEffect.CLOSE_YESTERDAY: "Y"}
 ORD_STATUS = {
     "0": OrdStatus.NEW, "1": OrdStatus.PARTIALLY_FILLED, "2": OrdStatus.FILLED,
-    "4": OrdStatus.CANCELED, "5": OrdStatus.REPLACED, "6": OrdStatus.PENDING_CANCEL,
-    "8": OrdStatus.REJECTED, "A": OrdStatus.PENDING_NEW, "C": OrdStatus.EXPIRED,
-    "E": OrdStatus.PENDING_REPLACE,
+    "3": OrdStatus.DONE_FOR_DAY, "4": OrdStatus.CANCELED, "5": OrdStatus.REPLACED,
+    "6": OrdStatus.PENDING_CANCEL, "7": OrdStatus.STOPPED, "8": OrdStatus.REJECTED,
+    "9": OrdStatus.SUSPENDED, "A": OrdStatus.PENDING_NEW, "B": OrdStatus.CALCULATED,
+    "C": OrdStatus.EXPIRED, "D": OrdStatus.ACCEPTED_FOR_BIDDING, "E": OrdStatus.PENDING_REPLACE,
 }
 EXEC_TYPE = {
     "0": ExecType.NEW, "F": ExecType.TRADE, "4": ExecType.CANCELED, "5": ExecType.REPLACED,
     "6": ExecType.PENDING_CANCEL, "8": ExecType.REJECTED, "A": ExecType.PENDING_NEW,
     "C": ExecType.EXPIRED, "E": ExecType.PENDING_REPLACE, "I": ExecType.ORDER_STATUS,
-    "3": ExecType.DONE_FOR_DAY,
+    "3": ExecType.DONE_FOR_DAY, "7": ExecType.STOPPED, "9": ExecType.SUSPENDED, "B": ExecType.CALCULATED,
+    "D": ExecType.RESTATED, "G": ExecType.TRADE_CORRECT, "H": ExecType.TRADE_CANCEL,
+    "J": ExecType.TRADE_IN_CLEARING_HOLD, "K": ExecType.TRADE_RELEASED_TO_CLEARING, "L": ExecType.TRIGGERED,
 }
 #: without the session's dialect, every version's codes are read (FIX 4.2's partial fill / fill too)
 EXEC_TYPE_ANY = {**EXEC_TYPE, "1": ExecType.TRADE, "2": ExecType.TRADE}
+#: FIX 4.2 ExecTransType (20): a cancel or correct refers to an earlier fill (ExecRefID); status answers.
+EXEC_TRANS_TYPE = {"1": ExecType.TRADE_CANCEL, "2": ExecType.TRADE_CORRECT, "3": ExecType.ORDER_STATUS}
 MD_ENTRY_TYPE = {"0": BookSide.BID, "1": BookSide.ASK}
 MD_UPDATE_ACTION = {"0": BookAction.NEW, "1": BookAction.CHANGE, "2": BookAction.DELETE}
 
@@ -138,13 +143,15 @@ ZERO = Decimal(0)
 
 def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> ExecReport:
     d = fields(raw)
+    exec_type = EXEC_TRANS_TYPE.get(d.get("20", "0")) or _enum(EXEC_TYPE_ANY if ctx is None else ctx.exec_types,
+                                                                 d, "150")
     return ExecReport(
         venue=venue,
         cl_ord_id=_req(d, "11"),
         orig_cl_ord_id=d.get("41") or None,
         order_id=d.get("37", ""),
         exec_id=_req(d, "17"),
-        exec_type=_enum(EXEC_TYPE_ANY if ctx is None else ctx.exec_types, d, "150"),
+        exec_type=exec_type,
         ord_status=_enum(ORD_STATUS, d, "39"),
         side=_enum(FIX_SIDE, d, "54"),
         symbol=d.get("55", ""),
@@ -158,6 +165,9 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | N
         poss_dup=d.get("43") == "Y" or d.get("97") == "Y",
         venue_ns=parse_utc_ns(d.get("60") or d.get("52")),
         recv_ns=recv_ns,
+        exec_ref_id=d.get("19") or None,
+        restatement_reason=d.get("378") or None,
+        account=d.get("1") or None,
     )
 
 

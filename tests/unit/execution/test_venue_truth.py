@@ -1,0 +1,125 @@
+"""Every execution report understood: busts and corrections, done for day, restatements, suspended
+orders, fills of orders the engine did not send, reports it cannot read. Driven event by event
+against the engine with a recording sender (the same reports over real sessions are in
+tests/integration/test_venue_truth.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal as D
+
+from tests.unit.execution.test_engine import STRATEGY, World, _world_with, strategy, world  # noqa: F401
+from xmc_fix.domain.enums import ExecType, OrdStatus, Side, TradingState
+from xmc_fix.domain.events import ExecReport, MessageRejected, Uninterpretable
+from xmc_fix.domain.tickets import TicketState
+
+MS = 1_000_000
+
+
+def _alerts(w, kind):
+    return [kw for k, kw in w.audit.events if k == "alert" and kw.get("alert") == kind]
+
+
+def _completed(w):
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.fill(outer)
+    assert w.ticket().state is TicketState.COMPLETED
+    return inner, outer
+
+
+def _exec_id_of_fill(w, cmd):
+    return w.engine.orders[cmd.cl_ord_id].fills[0].exec_id
+
+
+def test_a_bust_of_a_filled_leg_reopens_the_ticket_changes_the_position_and_is_alerted(world):
+    inner, outer = _completed(world)
+    assert world.pair.outer_lots == 1
+    bust = world.report(outer, ExecType.TRADE_CANCEL, OrdStatus.CANCELED, last=D(1), px=outer.price, cum=D(0))
+    world.engine.on_event(replace(bust, exec_ref_id=_exec_id_of_fill(world, outer)))
+    t = world.ticket()
+    assert world.pair.outer_lots == 0 and world.engine.state.ledger.position("LME_CA") == 0
+    assert t.state is TicketState.REPAIRING                      # legged again, and repaired at once
+    chase = world.sender.sent[-1]
+    assert (chase.venue, chase.side, chase.qty) == ("LME", Side.BUY, D(1))
+    assert _alerts(world, "trade_bust") and "trade_bust" in world.audit.kinds()
+    world.fill(chase)
+    assert t.state is TicketState.COMPLETED and world.pair.outer_lots == 1
+
+
+def test_a_trade_correction_moves_the_position_by_the_corrected_quantity(tmp_path):
+    w = _world_with(STRATEGY.replace("ticket_qty = 25\nmax_position = 50", "ticket_qty = 50\nmax_position = 100"),
+                    tmp_path)
+    inner, outer = _completed(w)                                  # 10 SHFE lots against 2 LME lots
+    corr = w.report(outer, ExecType.TRADE_CORRECT, OrdStatus.CANCELED, last=D(1), px=outer.price, cum=D(1))
+    w.engine.on_event(replace(corr, exec_ref_id=_exec_id_of_fill(w, outer)))
+    assert w.pair.outer_lots == 1                                 # the venue says 1 lot, not 2
+    assert _alerts(w, "trade_correction")
+    assert w.ticket().state in (TicketState.LEGGED, TicketState.REPAIRING)
+
+
+def test_done_for_day_on_a_partly_filled_day_order_ends_it_and_the_ticket_is_repaired(tmp_path):
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\ntif = "DAY"'), tmp_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.engine.on_event(w.report(outer, ExecType.NEW, OrdStatus.NEW))
+    assert w.ticket().state is TicketState.WORKING
+    w.engine.on_event(w.report(outer, ExecType.DONE_FOR_DAY, OrdStatus.DONE_FOR_DAY))
+    order = w.engine.orders[outer.cl_ord_id]
+    assert order.is_terminal and order.status is OrdStatus.DONE_FOR_DAY
+    assert w.ticket().state is TicketState.REPAIRING              # not WORKING for ever: legged, chased
+    assert w.sender.sent[-1].venue == "LME"
+
+
+def test_a_restatement_changes_the_order_quantity_and_a_suspended_order_stays_live(tmp_path):
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\ntif = "DAY"'), tmp_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.engine.on_event(w.report(inner, ExecType.NEW, OrdStatus.NEW))
+    restated = w.report(inner, ExecType.RESTATED, OrdStatus.NEW)
+    w.engine.on_event(replace(restated, order_qty=D(3), leaves_qty=D(3), restatement_reason="3"))
+    order = w.engine.orders[inner.cl_ord_id]
+    assert order.qty == D(3) and order.leaves_qty == D(3)
+    w.engine.on_event(w.report(outer, ExecType.SUSPENDED, OrdStatus.SUSPENDED))
+    assert not w.engine.orders[outer.cl_ord_id].is_terminal and w.ticket().state is TicketState.WORKING
+
+
+def test_a_fill_of_an_order_the_engine_did_not_send_moves_the_account_and_holds_the_pair(world):
+    er = ExecReport(venue="SHFE", cl_ord_id="MANUAL-1", orig_cl_ord_id=None, order_id="V9", exec_id="VX1",
+                    exec_type=ExecType.TRADE, ord_status=OrdStatus.FILLED, side=Side.BUY, symbol="CU",
+                    order_qty=D(3), cum_qty=D(3), leaves_qty=D(0), last_qty=D(3), last_px=D(77300),
+                    avg_px=D(77300), text=None, poss_dup=False, venue_ns=None, recv_ns=world.now(), account="ACC1")
+    world.engine.on_event(er)
+    world.engine.on_event(replace(er, poss_dup=True))                      # a resend counts once
+    ledger = world.engine.state.ledger
+    assert ledger.position("SHFE_CU") == 3 and ledger.foreign[("ACC1", "SHFE_CU")] == 3
+    assert world.pair.inner_lots == 0                                       # no pair traded it
+    assert world.engine.pair_state(world.pair) is TradingState.HALTED      # [reconcile] on_difference = halt
+    assert _alerts(world, "unknown_order_fill")
+    held = [e for e in world.engine.exposure() if e["state"] == "FOREIGN"]
+    assert held and held[0]["residual"] == "3"
+    world.cross_above()
+    assert world.sender.sent == []                                          # no new exposure until resumed
+
+
+def test_a_report_the_engine_cannot_read_holds_the_venues_pairs_and_asks_about_live_orders(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.engine.on_event(Uninterpretable("LME", "8", 77, "tag 150='Z' not supported", "8=FIX.4.4|...", world.now()))
+    assert world.engine.pair_state(world.pair) is TradingState.HALTED
+    assert {q.cl_ord_id for q in world.sender.status} == {outer.cl_ord_id}   # LME's live orders
+    assert _alerts(world, "uninterpretable_report")
+
+
+def test_a_session_reject_of_a_status_request_does_not_kill_the_live_order(world):
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.engine.on_event(world.report(outer, ExecType.NEW, OrdStatus.NEW))
+    for ref_msg_type in (None, "H", "F"):
+        world.engine.on_event(MessageRejected("LME", False, 12, ref_msg_type, outer.cl_ord_id, "required tag missing",
+                                              world.now()))
+        assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.NEW
+    world.engine.on_event(MessageRejected("LME", False, 3, "D", outer.cl_ord_id, "bad", world.now()))
+    assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.REJECTED

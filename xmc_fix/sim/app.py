@@ -7,6 +7,8 @@ exception reach QuickFIX. A client message the simulator fails on (in the callba
 exchange behind it) is logged, audited (``events``, kind ``callback_error``) and answered with a
 BusinessMessageReject (35=j, BusinessRejectReason 0) naming its MsgSeqNum and MsgType.
 
+A FIX 4.2 session, whose Logon has no Username / Password, takes the password in RawData (96).
+
 A session marked ``DropCopyFor=VENUE`` in the settings file is that venue's drop copy: it gets a
 copy of every execution report of the accounts it serves (``DropCopyAccounts``, default all) and is
 read-only — every application message a client sends on it is refused with a
@@ -127,7 +129,11 @@ class SimApplication(fix.Application):
                 return
             user = message.getField(553) if message.isSetField(553) else None
             pw = message.getField(554) if message.isSetField(554) else None
-            if pw != cred.password.reveal() or (cred.username and user != cred.username):
+            fix42 = sessionID.getBeginString().getValue() == "FIX.4.2"
+            if fix42 and pw is None and message.isSetField(96):
+                # FIX 4.2 has no Username / Password: its venues take the password in RawData (96)
+                pw = message.getField(96)
+            if pw != cred.password.reveal() or (cred.username and not fix42 and user != cred.username):
                 self.rejected_logons += 1
                 raise fix.RejectLogon("invalid username or password")
         except QUICKFIX_EXCEPTIONS:

@@ -42,6 +42,7 @@ class SimOrder:
     wire_status: str | None = None   # OrdStatus code the domain enum lacks: 3 done for day, 9 suspended
     fills: list["SimFill"] = field(default_factory=list)  # its trades, for busts and corrections
     route: str = "both"              # where its reports go: both, order (session only), drop_copy
+                                     # (only), withheld (its own client's, now only the drop copy's)
 
     @property
     def leaves(self) -> Decimal:

@@ -180,7 +180,7 @@ class OrderDesk:
             ex.stats["withheld"] += 1
             reports, withheld = reports[:1], reports[1:]
             if not plan.withhold_ms:
-                order.route = "drop_copy"    # the order session hears no more of this order
+                order.route = "withheld"     # the order session hears no more of this order
             elif withheld:
                 self._send_later(session, withheld, (plan.ack_ms + plan.withhold_ms) / 1000, False)
         fills = [r for r in reports if r[0] == "fill"]
@@ -258,7 +258,7 @@ class OrderDesk:
 
         def refuse(reason: str, text: str) -> None:
             ex._send(session, "9", render_cancel_reject(order.order_id, d.get("11", ""), order.cl_ord_id,
-                                                        ord_status_code(order), "2", reason, text))
+                                                        ord_status_code(order), "2", reason, text, ex.begin(session)))
         if order.wire_status == "9":
             return refuse("2", "order is suspended")
         inst = venue.instruments[order.symbol]
@@ -297,7 +297,8 @@ class OrderDesk:
         text = "unknown order" if order is None else f"order is {_state_words(order)}"
         status = ord_status_code(order) if order else "8"
         self.ex._send(session, "9", render_cancel_reject(order.order_id if order else "NONE", d.get("11", ""),
-                                                         d.get("41", ""), status, response_to, reason, text))
+                                                         d.get("41", ""), status, response_to, reason, text,
+                                                         self.ex.begin(session)))
 
     # -- trades, reports, reservations ---------------------------------------------------------
     def report_trades(self, venue: SimVenue, trades: list[Trade], hold: SimOrder | None = None) -> list[Report]:
@@ -340,7 +341,7 @@ class OrderDesk:
         order's reports go elsewhere."""
         if o.route != "order":
             self.ex.outbox.copy(venue.name, report)
-        if o.route != "drop_copy":
+        if o.route in ("both", "order"):
             self.ex.outbox.report(o.owner, report)
 
     def release(self, venue: SimVenue, o: SimOrder) -> None:

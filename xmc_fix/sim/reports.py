@@ -212,8 +212,11 @@ def render_unknown_status(cl_ord_id: str, exec_id: str, symbol: str, side: str, 
 
 
 def render_cancel_reject(order_id: str, cl_ord_id: str, orig: str, status: str, response_to: str, reason: str,
-                         text: str) -> str:
-    """OrderCancelReject (9): ``response_to`` 1 cancel, 2 cancel/replace; CxlRejReason ``reason``."""
+                         text: str, begin: str = "FIX.4.4") -> str:
+    """OrderCancelReject (9): ``response_to`` 1 cancel, 2 cancel/replace; CxlRejReason ``reason``
+    (FIX 4.2 knows only 0 to 3: another one is sent as 2, broker / exchange option)."""
+    if begin == FIX42 and reason not in ("0", "1", "2", "3"):
+        reason = "2"
     return (f"37={order_id}{SOH}11={cl_ord_id}{SOH}41={orig}{SOH}39={status}{SOH}434={response_to}{SOH}"
             f"102={reason}{SOH}58={text}{SOH}")
 

@@ -38,7 +38,6 @@ class SimVenue:
     orders_by_id: dict = field(default_factory=dict)    # OrderID -> SimOrder
     seen_cl_ord_ids: dict = field(default_factory=dict)  # session -> set of ClOrdIDs ever received
     positions: dict = field(default_factory=dict)       # (account, symbol) -> Position
-    days: int = 0                                       # ends of day the venue has been through
 
     @property
     def name(self) -> str:

@@ -176,7 +176,6 @@ class VenueEvents:
         for pos in venue.positions.values():
             pos.roll()
             pos.frozen.clear()      # nothing works any more that could hold a reservation
-        venue.days += 1
         for sym in touched:
             self.ex.publish(venue, venue.instruments[sym])
 

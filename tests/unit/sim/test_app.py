@@ -118,3 +118,21 @@ def test_mass_status_and_position_requests_on_an_order_session_reach_the_exchang
 
     assert [fn.__name__ for fn, _ in posted] == ["on_mass_status", "on_positions_request"]
     assert sent == []
+
+
+# -- FIX 4.2 logons carry the password in RawData ----------------------------------------------------
+@pytest.mark.parametrize("raw_data, accepted", [("s3cret", True), ("wrong", False)])
+def test_a_fix42_logon_is_checked_by_the_password_in_raw_data(raw_data, accepted):
+    from xmc_fix.venues.credentials import Credentials, Secret
+    from xmc_fix.venues.settings import SessionSpec
+    spec = SessionSpec({"Venue": "COMEX", "BeginString": "FIX.4.2", "SenderCompID": "COMEX", "TargetCompID": "XMC"}, 1)
+    app = SimApplication(SessionFile("sim.cfg", {}, [spec]), {"COMEX": Credentials("trader", Secret("s3cret"))},
+                         Serializer())
+    logon = fix.Message(f"8=FIX.4.2\x019=5\x0135=A\x0134=1\x0198=0\x01108=30\x0195={len(raw_data)}\x01"
+                        f"96={raw_data}\x0110=000\x01", False)
+
+    if accepted:
+        app.fromAdmin(logon, fix.SessionID("FIX.4.2", "COMEX", "XMC"))
+    else:
+        with pytest.raises(fix.RejectLogon):
+            app.fromAdmin(logon, fix.SessionID("FIX.4.2", "COMEX", "XMC"))

@@ -177,3 +177,13 @@ def test_a_venue_that_may_go_quiet_is_known_before_the_server_starts(tmp_path):
     assert not scenario(tmp_path, "[venues.LME]\nquiet_rate = 0.1\n")["SHFE"].may_go_quiet
     assert not Behaviour("X", Rates()).may_go_quiet
     assert load_scenario("calm", make_market(), search_dir=tmp_path) == {}
+
+
+def test_a_withheld_resting_order_is_still_reported_by_mass_status(tmp_path):
+    ex, send, _ = _world(tmp_path, '[[script]]\nvenue = "SHFE"\norder = 1\naction = "withhold"\n')
+    ex.on_new_order("SHFE", C1, new_order("A1", qty="2", price="79000", tif="0"))
+    send.take()
+
+    ex.on_mass_status("SHFE", C1, mass_status_request("MS1"))
+
+    assert [(r["11"], r["150"], r["912"]) for r in reports(send.take(C1))] == [("A1", "I", "Y")]

@@ -183,3 +183,15 @@ def test_business_reject_of_an_unsupported_request_names_message_and_request():
     _validate(send.sent)
     [s] = send.take()
     assert (s.fields["372"], s.fields["379"], s.fields["380"]) == ("AN", "R9", "3")
+
+
+def test_cancel_reject_reasons_fix42_does_not_define_are_sent_as_broker_option():
+    ex, send = make_exchange(begin_string=_begin)
+    ex.on_new_order("LME", L42, new_order("A1", symbol="CA", qty="1", price="9400", tif="0", pe=None))
+    send.take()
+
+    ex.on_replace("LME", L42, replace("A2", "A1", qty="1", price="9400.3", symbol="CA", pe=None))
+
+    _validate(send.sent)
+    [rej] = send.take()
+    assert (rej.msg_type, rej.fields["102"], rej.fields["58"]) == ("9", "2", "quantity or price off the grid")

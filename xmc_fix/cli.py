@@ -170,7 +170,7 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
     # SIGUSR1: write the venues' positions now (README "Simulator market file"), off the signal frame
     signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=server.write_positions, daemon=True).start())
     server.start()
-    listening = ", ".join(f"{s.venue}:{s.values['SocketAcceptPort']}" for s in server.sessions.sessions)
+    listening = ", ".join(dict.fromkeys(f"{s.venue}:{s.values['SocketAcceptPort']}" for s in server.sessions.sessions))
     click.echo(f"READY {listening}", nl=True)
     sys.stdout.flush()
     stop.wait(duration)

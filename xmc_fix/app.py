@@ -375,7 +375,7 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
 
 def sim_from_files(config_path: str, market_path: str, *, seed: int | None = None, ports: dict[str, int] | None = None,
                    store: str | None = None, db_url: str | None = None, credentials_file: str | None = None,
-                   log_dir: str | None = None, scenario: str = "calm") -> SimServer:
+                   log_dir: str | None = None, scenario: str = "calm", positions_path: str | None = None) -> SimServer:
     sessions = load_sessions(config_path, "acceptor", ports, store)
     market = load_market(market_path, seed=seed)
     behaviours = load_scenario(scenario, market, search_dir=SESSIONS / "scenarios")
@@ -393,7 +393,7 @@ def sim_from_files(config_path: str, market_path: str, *, seed: int | None = Non
                               "host": socket.gethostname(), "pid": os.getpid(), "command": "xmc sim",
                               "config": json.dumps({"sessions": config_path, "market": market_path,
                                                     "seed": market.seed})})
-    return SimServer(sessions, market, creds, audit=audit, behaviours=behaviours)
+    return SimServer(sessions, market, creds, audit=audit, behaviours=behaviours, positions_path=positions_path)
 
 
 # -- the demo ---------------------------------------------------------------------------------

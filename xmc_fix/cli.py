@@ -151,11 +151,15 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
 @click.option("--scenario", default="calm", show_default=True,
               help="Venue behaviour: calm, chaos, or a scenario file (README \"Scenarios\").")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Stop after this many seconds.")
+@click.option("--positions", "positions_path", default=None,
+              help="Where the venues' positions are written at stop and on SIGUSR1 (JSON; default "
+                   "sim-positions.json in the store folder).")
 @click.option("--acceptance-test", is_flag=True,
               help="Instead of the venues, serve the sessions QuickFIX's acceptance scripts expect (SenderCompID "
                    "ISLD, FIX.4.0 to FIXT.1.1) on the one port given as --port N, for `xmc certify`; "
                    "options other than --port and --duration are ignored.")
-def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, scenario, duration, acceptance_test):
+def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, scenario, duration, positions_path,
+        acceptance_test):
     """Run the exchange simulator: a QuickFIX acceptor for every venue in --config."""
     if os.environ.get("XMC_PARENT_PID", "").isdigit():
         from xmc_fix.procutil import die_with_parent
@@ -166,12 +170,14 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
 
     _existing(config_path, "QuickFIX settings file", "--config")
     server = sim_from_files(config_path, market_path, seed=seed, ports=_ports(ports), store=store, db_url=db_url,
-                            credentials_file=credentials_file, scenario=scenario)
+                            credentials_file=credentials_file, scenario=scenario, positions_path=positions_path)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    # SIGUSR1: write the venues' positions now (README "Simulator market file"), off the signal frame
+    signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=server.write_positions, daemon=True).start())
     server.start()
-    listening = ", ".join(f"{s.venue}:{s.values['SocketAcceptPort']}" for s in server.sessions.sessions)
+    listening = ", ".join(dict.fromkeys(f"{s.venue}:{s.values['SocketAcceptPort']}" for s in server.sessions.sessions))
     click.echo(f"READY {listening}", nl=True)
     sys.stdout.flush()
     stop.wait(duration)

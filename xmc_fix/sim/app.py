@@ -6,16 +6,28 @@ hands each application message to the :class:`Exchange` through the Serializer, 
 exception reach QuickFIX. A client message the simulator fails on (in the callback or in the
 exchange behind it) is logged, audited (``events``, kind ``callback_error``) and answered with a
 BusinessMessageReject (35=j, BusinessRejectReason 0) naming its MsgSeqNum and MsgType.
+
+A FIX 4.2 session, whose Logon has no Username / Password, takes the password in RawData (96).
+
+A session marked ``DropCopyFor=VENUE`` in the settings file is that venue's drop copy: it gets a
+copy of every execution report of the accounts it serves (``DropCopyAccounts``, default all) and is
+read-only — every application message a client sends on it is refused with a
+BusinessMessageReject (not authorized). The server writes every account's positions at every venue
+(the simulator's truth) to a JSON file and its audit database at stop and on SIGUSR1
+(:meth:`SimServer.write_positions`).
 """
 
 from __future__ import annotations
 
 import copy
 import heapq
+import json
 import logging
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import quickfix as fix
 
@@ -28,6 +40,8 @@ from xmc_fix.sim.config import MarketCfg
 from xmc_fix.sim.exchange import Exchange
 from xmc_fix.sim.faultproxy import FaultPlan, FaultProxy, free_port
 from xmc_fix.fixwire import begin_string_of, fields, msg_type_of, readable
+from xmc_fix.sim.outbox import DropCopy
+from xmc_fix.sim.reports import NOT_AUTHORIZED
 from xmc_fix.venues import translate as tr
 from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS
 from xmc_fix.venues.credentials import Credentials
@@ -48,6 +62,7 @@ class SimApplication(fix.Application):
         self.session_ids: dict[str, fix.SessionID] = {}
         self._handlers = {}
         self._dd_paths = {s.session_key: s.values.get("DataDictionary") for s in sessions.sessions}
+        self._drop_copies = {s.session_key for s in sessions.sessions if s.values.get("DropCopyFor")}
         self._dds: dict[str, fix.DataDictionary] = {}
         self.rejected_logons = 0
         # Sessions whose Logout has gone out (or that are down): no market data after it. Set and
@@ -58,7 +73,8 @@ class SimApplication(fix.Application):
     def bind(self, exchange: Exchange) -> None:
         self.exchange = exchange
         self._handlers = {"V": exchange.on_md_request, "D": exchange.on_new_order, "F": exchange.on_cancel,
-                          "G": exchange.on_replace, "H": exchange.on_status}
+                          "G": exchange.on_replace, "H": exchange.on_status, "AF": exchange.on_mass_status,
+                          "AN": exchange.on_positions_request}
 
     def venue(self, sid) -> str:
         return self._venue_by_key.get(sid.toString(), "")
@@ -114,7 +130,11 @@ class SimApplication(fix.Application):
                 return
             user = message.getField(553) if message.isSetField(553) else None
             pw = message.getField(554) if message.isSetField(554) else None
-            if pw != cred.password.reveal() or (cred.username and user != cred.username):
+            fix42 = sessionID.getBeginString().getValue() == "FIX.4.2"
+            if fix42 and pw is None and message.isSetField(96):
+                # FIX 4.2 has no Username / Password: its venues take the password in RawData (96)
+                pw = message.getField(96)
+            if pw != cred.password.reveal() or (cred.username and not fix42 and user != cred.username):
                 self.rejected_logons += 1
                 raise fix.RejectLogon("invalid username or password")
         except QUICKFIX_EXCEPTIONS:
@@ -135,6 +155,13 @@ class SimApplication(fix.Application):
         raw = None
         try:
             raw = message.toString()
+            key = sessionID.toString()
+            if key in self._drop_copies:
+                d = fields(raw)
+                self.reject(key, raw, "drop-copy session is read-only",
+                            reason=NOT_AUTHORIZED.get(begin_string_of(raw) or "FIX.4.4", "6"),
+                            ref_id=d.get("11") or d.get("584") or d.get("710") or d.get("262"))
+                return
             handler = self._handlers.get(msg_type_of(raw))
             if handler is None:
                 raise fix.UnsupportedMessageType()
@@ -158,12 +185,14 @@ class SimApplication(fix.Application):
         except Exception:
             log.exception("sim: reporting a %s failure failed", where)
 
-    def reject(self, session: str, raw: str, text: str = "internal error") -> None:
-        """BusinessMessageReject (j, reason 0 other) of a client message the venue failed on."""
+    def reject(self, session: str, raw: str, text: str = "internal error", reason: str = "0",
+               ref_id: str | None = None) -> None:
+        """BusinessMessageReject (j, reason 0 other unless given) of a client message; the
+        reference is its ClOrdID unless ``ref_id`` is given."""
         try:
             d = fields(raw)
-            self.send(session, tr.encode_business_reject(d.get("34", "0"), d.get("35", ""), tr.BUSINESS_REJECT_OTHER,
-                                                         text, d.get("11"), begin_string_of(raw)), False)
+            self.send(session, tr.encode_business_reject(d.get("34", "0"), d.get("35", ""), reason, text,
+                                                         ref_id or d.get("11") or None, begin_string_of(raw)), False)
         except Exception:
             log.exception("sim: could not reject a message on %s", session)
 
@@ -195,7 +224,7 @@ class SimServer:
     """``xmc sim``: the acceptor, the exchange and the market thread, started and stopped together."""
 
     def __init__(self, sessions: SessionFile, market: MarketCfg, credentials: dict[str, Credentials], *,
-                 audit=None, behaviours: dict | None = None) -> None:
+                 audit=None, behaviours: dict | None = None, positions_path: str | None = None) -> None:
         self.sessions = sessions
         self.market = market
         self.clock = SystemClock()
@@ -205,14 +234,20 @@ class SimServer:
         self._timer_seq = 0
         self._wake = threading.Condition()
         self.exchange = Exchange(market, self.app.send, self.clock, begin_string=lambda s: s.split(":", 1)[0],
-                                 behaviours=behaviours, schedule=self.schedule, disconnect=self.drop)
+                                 behaviours=behaviours, schedule=self.schedule, disconnect=self.drop,
+                                 quiet=self.go_quiet, drop_copies=drop_copies(sessions))
         self.app.bind(self.exchange)
         self.audit = audit
-        # Venues with scripted session faults are served through a fault proxy on their port, their
-        # acceptor on a free internal one; without faults QuickFIX listens on the ports as given.
-        faults = {v: b.faults for v, b in (behaviours or {}).items() if getattr(b, "faults", None)}
+        # Venues with scripted session faults, or whose connections may go quiet, are served
+        # through a fault proxy on their port, their acceptor on a free internal one; the others
+        # QuickFIX serves on the ports as given.
+        faults = {v: b.faults for v, b in (behaviours or {}).items()
+                  if getattr(b, "faults", None) or getattr(b, "may_go_quiet", False)}
         acceptor_sessions, self.proxies = _fault_proxies(sessions, faults, market.seed, self._on_fault) \
             if faults else (sessions, [])
+        store = sessions.default.get("FileStorePath") or "."
+        self.positions_path = Path(positions_path) if positions_path else Path(store) / "sim-positions.json"
+        self._positions_seq = 0
         self._settings = acceptor_sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
         self._logs = AuditLogFactory(audit) if audit is not None else fix.ScreenLogFactory(False, False, False)
@@ -273,6 +308,31 @@ class SimServer:
             heapq.heappush(self._timers, (time.monotonic() + delay_s, self._timer_seq, fn, args))
             self._wake.notify()
 
+    def go_quiet(self, session: str, seconds: float) -> None:
+        """Nothing more passes either way on ``session``'s connection for ``seconds`` (scenario
+        behaviour): no reports, no heartbeats, no answers to the client's TestRequests; then the
+        bytes held up are delivered, if the connection is still there."""
+        venue = self.app.venue_of_key(session)
+        for proxy in self.proxies:
+            if proxy.venue == venue:
+                log.warning("sim: %s goes quiet for %.1f s (scenario)", session, seconds)
+                proxy.hold(session, seconds)
+
+    def write_positions(self, reason: str = "request") -> dict:
+        """Every account's positions at every venue to ``positions_path`` (atomically) and, with an
+        audit database, as an event of kind ``sim_positions``; returns what was written."""
+        snapshot = self.serial.call(self.exchange.positions_snapshot)
+        self._positions_seq += 1
+        doc = {"written_ns": time.time_ns(), "reason": reason, "seq": self._positions_seq, "positions": snapshot}
+        path = self.positions_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+        if self.audit is not None:
+            self.audit.event("sim_positions", doc["written_ns"], reason=reason, seq=doc["seq"], positions=snapshot)
+        return doc
+
     def drop(self, session: str) -> None:
         """Drop a client's TCP connection (scenario behaviour), from the market thread."""
         def go():
@@ -327,6 +387,22 @@ class SimServer:
             self._acceptor = None
         for proxy in self.proxies:      # after the acceptor: its Logouts still pass through
             proxy.stop()
+        try:
+            self.write_positions("stop")
+        except Exception:
+            log.exception("sim: writing the positions at stop failed")
+
+
+def drop_copies(sessions: SessionFile) -> dict[str, list[DropCopy]]:
+    """The drop-copy sessions per venue (``DropCopyFor``), each with the accounts it serves."""
+    out: dict[str, list[DropCopy]] = {}
+    for s in sessions.sessions:
+        venue = s.values.get("DropCopyFor")
+        if venue:
+            accounts = s.values.get("DropCopyAccounts")
+            served = frozenset(a.strip() for a in accounts.split(",") if a.strip()) if accounts else None
+            out.setdefault(venue, []).append(DropCopy(s.session_key, served))
+    return out
 
 
 def _fault_proxies(sessions: SessionFile, faults: dict, seed: int, on_fault) -> tuple[SessionFile, list[FaultProxy]]:

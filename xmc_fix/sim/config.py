@@ -13,6 +13,7 @@ from pathlib import Path
 
 from xmc_fix.basis.formula import Formula, FormulaError
 from xmc_fix.errors import ConfigError
+from xmc_fix.sim.positions import InitialPosition, load_positions
 from xmc_fix.tomlsection import Section
 
 
@@ -58,6 +59,9 @@ class SimVenueCfg:
     name: str
     position_effect: bool = False
     instruments: dict[str, SimInstrumentCfg] = field(default_factory=dict)
+    order_mass_status: bool = True       # answers OrderMassStatusRequest (AF); else BusinessMessageReject
+    request_for_positions: bool = True   # answers RequestForPositions (AN) with AO and AP; else reject
+    positions: tuple[InitialPosition, ...] = ()   # held before the simulator started
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,9 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
     for vname, vbody in data.get("venues", {}).items():
         vs = Section(file, f"venues.{vname}", vbody)
         pe = vs.bool("position_effect", False)
-        vs.used.add("instruments")
+        mass_status = vs.bool("order_mass_status", True)
+        positions_req = vs.bool("request_for_positions", True)
+        vs.used |= {"instruments", "positions"}
         vs.check_unknown()
         insts: dict[str, SimInstrumentCfg] = {}
         for sym, body in vbody.get("instruments", {}).items():
@@ -133,7 +139,13 @@ def load_market(path: str | Path, *, seed: int | None = None) -> MarketCfg:
                 fair=fair, noise=float(s.dec("noise", Decimal(0), nonneg=True)), mm=mmc)
             s.check_unknown()
             insts[sym] = inst
-        venues[vname] = SimVenueCfg(vname, pe, insts)
+        held = vbody.get("positions", [])
+        if not isinstance(held, list) or not all(isinstance(x, dict) for x in held):
+            raise vs.error("positions", "expected [[venues.NAME.positions]] tables",
+                           f"write each holding as [[venues.{vname}.positions]]")
+        stub = SimVenueCfg(vname, pe, insts)
+        positions = load_positions(file, f"venues.{vname}.positions", held, {vname: stub}, venue=vname)
+        venues[vname] = SimVenueCfg(vname, pe, insts, mass_status, positions_req, tuple(positions))
     if not venues:
         raise ConfigError("no [venues.*] defined", file=file, key="venues",
                           remedy="define [venues.NAME] and its [venues.NAME.instruments.SYMBOL]")

@@ -15,9 +15,14 @@ message is shown to the venue's :class:`FaultPlan`, which may have it
 - ``drop``: not sent; both TCP connections are closed.
 
 The venue's QuickFIX has stored every message it sent, so a client that asks for a resend gets
-what the proxy withheld or spoiled, as it would from a real gateway. The proxy does not look at
-client -> venue traffic, does not delay anything, and knows nothing of sessions: counts are per
-venue over every connection of the run.
+what the proxy withheld or spoiled, as it would from a real gateway. Counts are per venue over
+every connection of the run; the proxy reads client -> venue traffic only to learn from its Logon
+which session a connection carries.
+
+One more thing the proxy does on the exchange's say (a scenario's ``quiet``): :meth:`FaultProxy.hold`
+stops everything on one session's connections, both ways, for a while — no reports, no heartbeats,
+no answers to TestRequests, as when a network path stalls — and then delivers what it held up, if
+the connection is still there by then.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import logging
 import random
 import socket
 import threading
+import time
 import zlib
 from typing import Callable, Iterable
 
@@ -220,6 +226,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept_loop, name=f"xmc-faults-{venue}", daemon=True)
+        self._quiet: dict[str, float] = {}      # session key -> monotonic time the hold ends
 
     def start(self) -> "FaultProxy":
         s = socket.socket()
@@ -270,6 +277,32 @@ class FaultProxy:
                 self._links.add(link)
             link.start()
 
+    def hold(self, session: str, seconds: float) -> None:
+        """Nothing passes on ``session``'s connections (either way) for ``seconds``; then the bytes
+        held up go on."""
+        with self._lock:
+            self._quiet[session] = max(self._quiet.get(session, 0.0), time.monotonic() + seconds)
+        timer = threading.Timer(seconds, self._release, args=(session,))
+        timer.daemon = True
+        timer.start()
+
+    def quiet(self, session: str | None) -> bool:
+        if session is None:
+            return False
+        with self._lock:
+            until = self._quiet.get(session)
+        return until is not None and time.monotonic() < until
+
+    def _release(self, session: str) -> None:
+        with self._lock:
+            until = self._quiet.get(session)
+            if until is None or time.monotonic() < until - 0.001:
+                return          # extended by a later hold: its own timer releases it
+            del self._quiet[session]
+            links = [link for link in self._links if link.session == session]
+        for link in links:
+            link.flush()
+
     def _forget(self, link: "_Link") -> None:
         with self._lock:
             self._links.discard(link)
@@ -294,6 +327,28 @@ class _Link:
         self.client = client
         self.upstream = upstream
         self._closed = threading.Event()
+        self.session: str | None = None          # the acceptor's session key, from the client's Logon
+        self._pending = {"in": [], "out": []}    # bytes held up while the session is quiet
+        self._send_lock = threading.Lock()
+
+    def _pass(self, way: str, data: bytes) -> None:
+        """Send ``data`` on (``in``: to the venue, ``out``: to the client), or hold it up while the
+        session is quiet; what was held goes first."""
+        sock = self.upstream if way == "in" else self.client
+        with self._send_lock:
+            if self.proxy.quiet(self.session):
+                self._pending[way].append(data)
+                return
+            held, self._pending[way] = self._pending[way], []
+            sock.sendall(b"".join(held) + data)
+
+    def flush(self) -> None:
+        """The quiet spell is over: what was held up goes on, both ways."""
+        try:
+            for way in ("in", "out"):
+                self._pass(way, b"")
+        except OSError:
+            self.close()
 
     def start(self) -> None:
         name = f"xmc-faults-{self.proxy.venue}"
@@ -313,12 +368,22 @@ class _Link:
         self.proxy._forget(self)
 
     def _client_to_venue(self) -> None:
+        head = b""
         try:
             while True:
                 data = self.client.recv(65536)
                 if not data:
                     break
-                self.upstream.sendall(data)
+                if self.session is None and len(head) < 8192:
+                    head += data
+                    frames, _ = split_frames(head)
+                    logon = next((f for f in frames if is_frame(f) and field(f, b"35") == b"A"), None)
+                    if logon is not None:
+                        begin = logon[2:logon.index(SOH)].decode("ascii", "replace")
+                        client = (field(logon, b"49") or b"").decode("ascii", "replace")
+                        venue = (field(logon, b"56") or b"").decode("ascii", "replace")
+                        self.session = f"{begin}:{venue}->{client}"
+                self._pass("in", data)
         except OSError:
             pass
         finally:
@@ -345,12 +410,12 @@ class _Link:
                     self.proxy._injected(fault, item)
                     if fault == "drop":
                         if out:
-                            self.client.sendall(b"".join(out))
+                            self._pass("out", b"".join(out))
                         return
                     if fault != "skip":
                         out.append(REWRITE[fault](item))
                 if out:
-                    self.client.sendall(b"".join(out))
+                    self._pass("out", b"".join(out))
         except OSError:
             pass
         finally:

@@ -38,6 +38,11 @@ class SimOrder:
     orig_cl_ord_id: str | None = None
     released: bool = False      # a closing order's position reservation was given back
     history: list[str] = field(default_factory=list)  # every ClOrdID this order has carried
+    # The venue side of the simulator (not the matching) keeps these with the order:
+    wire_status: str | None = None   # OrdStatus code the domain enum lacks: 3 done for day, 9 suspended
+    fills: list["SimFill"] = field(default_factory=list)  # its trades, for busts and corrections
+    route: str = "both"              # where its reports go: both, order (session only), drop_copy
+                                     # (only), withheld (its own client's, now only the drop copy's)
 
     @property
     def leaves(self) -> Decimal:
@@ -54,6 +59,17 @@ class SimOrder:
         if self.ord_type is OrdType.MARKET or self.price is None:
             return True
         return price <= self.price if self.side is Side.BUY else price >= self.price
+
+
+@dataclass(slots=True)
+class SimFill:
+    """One trade of a client's order as reported: the ExecID a bust or correction refers to (the
+    latest correction's, once corrected) and what stands of it."""
+
+    exec_id: str
+    qty: Decimal
+    price: Decimal
+    busted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +164,20 @@ class OrderBook:
         self._remove(order)
         order.qty, order.price = qty, price
         order.status = OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
+        order.seq = next(self._seq)
+        trades = self._match(order)
+        if order.leaves > 0:
+            self._rest(order)
+        return trades
+
+    def withdraw(self, order: SimOrder) -> None:
+        """Take a resting order out of the book without finishing it (a suspension)."""
+        self._remove(order)
+
+    def reinstate(self, order: SimOrder) -> list[Trade]:
+        """Put a working order back (resumed, or re-opened by a bust) with new time priority:
+        it trades first if it crosses, then rests."""
+        self._remove(order)
         order.seq = next(self._seq)
         trades = self._match(order)
         if order.leaves > 0:

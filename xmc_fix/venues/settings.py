@@ -3,7 +3,9 @@
 The files are in QuickFIX's own settings format, which FIX engineers already know, plus keys of
 ours per session: ``Venue`` (the venue name the strategy file uses), ``Dialect`` (the venue's FIX
 style, :mod:`xmc_fix.venues.dialects`; default: the plain dialect of the BeginString) and the keys a
-dialect reads (``HedgeFlag``). We parse them ourselves first
+dialect reads (``HedgeFlag``); on a venue's drop-copy session ``DropCopyFor=VENUE`` (its ``Venue``
+defaults to that) with optional ``DropCopyAccounts=A,B`` (the accounts it copies; default all). We
+parse them ourselves first
 so that a typo gets an error naming the file, line and key instead of a QuickFIX exception, and so
 that relative paths (``DataDictionary``, ``FileStorePath``) resolve against the file's own folder.
 
@@ -36,7 +38,7 @@ TargetSubID TargetLocationID TimestampPrecision TransportDataDictionary UseDataD
 UseLocalTime ValidateFieldsHaveValues ValidateFieldsOutOfOrder ValidateLengthAndChecksum
 ValidateUserDefinedFields
 """.split())
-XMC_KEYS = frozenset({"Venue", "Username"}) | dialects.SESSION_KEYS
+XMC_KEYS = frozenset({"Venue", "Username", "DropCopyFor", "DropCopyAccounts"}) | dialects.SESSION_KEYS
 SECRET_KEYS = frozenset({"Password", "NewPassword"})
 PATH_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary", "FileStorePath",
              "FileLogPath", "FileLogBackupPath")
@@ -155,6 +157,12 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
         values = {**default, **body}
         spec = SessionSpec(values, n)
         where = f"{file}:{n}"
+        if values.get("DropCopyFor"):
+            if "Venue" not in values:
+                values["Venue"] = values["DropCopyFor"]
+            elif values["Venue"] != values["DropCopyFor"]:
+                raise ConfigError(f"Venue={values['Venue']} but DropCopyFor={values['DropCopyFor']}", file=where,
+                                  key="DropCopyFor", remedy="a drop copy belongs to the venue it copies: drop Venue")
         if "Venue" not in values:
             raise ConfigError("missing", file=where, key="Venue", remedy="name the venue this session reaches, e.g. Venue=SHFE")
         if overrides and spec.venue in overrides:

@@ -199,3 +199,80 @@ def test_the_proxy_drop_closes_the_connection_before_the_message():
     finally:
         proxy.stop()
     assert got == frames[0]
+
+
+# -- a quiet connection --------------------------------------------------------------------------------
+class _Venue:
+    """An upstream that keeps its one client connection and sends or reads on the test's say."""
+
+    def __init__(self) -> None:
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            self._ready.set()
+
+    def conn(self, i: int = 0) -> socket.socket:
+        assert self._ready.wait(5)
+        while len(self.conns) <= i:
+            threading.Event().wait(0.01)
+        return self.conns[i]
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.srv.close()
+
+
+def _logon(sender: bytes) -> bytes:
+    m = simplefix.FixMessage()
+    for tag, value in ((8, "FIX.4.4"), (35, "A"), (34, 1), (49, sender), (52, "20260102-03:04:05"), (56, "LME"),
+                       (98, 0), (108, 30)):
+        m.append_pair(tag, value)
+    return m.encode()
+
+
+def _nothing_for(sock: socket.socket, seconds: float) -> bool:
+    sock.settimeout(seconds)
+    try:
+        return not sock.recv(1)
+    except socket.timeout:
+        return True
+
+
+def test_a_quiet_session_passes_nothing_either_way_then_everything_held_goes_on():
+    venue = _Venue()
+    proxy = fp.FaultProxy("LME", fp.free_port(), venue.port, fp.FaultPlan("LME", [])).start()
+    try:
+        quiet = socket.create_connection(("127.0.0.1", proxy.port))
+        other = socket.create_connection(("127.0.0.1", proxy.port))
+        quiet.sendall(_logon(b"XMC"))
+        up_quiet = venue.conn(0)
+        assert _read_all(up_quiet, len(_logon(b"XMC"))) == _logon(b"XMC")
+        other.sendall(_logon(b"OTHER"))
+        up_other = venue.conn(1)
+        _read_all(up_other, len(_logon(b"OTHER")))
+
+        proxy.hold("FIX.4.4:LME->XMC", 2.0)
+        up_quiet.sendall(message(2))
+        quiet.sendall(b"probe")
+        up_other.sendall(message(3))
+
+        assert _read_all(other, len(message(3))) == message(3)      # another session goes on
+        assert _nothing_for(quiet, 0.3) and _nothing_for(up_quiet, 0.3)
+        assert _read_all(quiet, len(message(2))) == message(2)      # after the hold
+        assert _read_all(up_quiet, 5) == b"probe"
+    finally:
+        proxy.stop()
+        venue.close()

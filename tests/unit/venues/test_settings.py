@@ -73,8 +73,10 @@ def test_engine_session_file_loads_with_one_session_per_venue():
 def test_simulator_session_file_loads_as_acceptor():
     sf = load_session_file(ROOT / "sessions" / "sim.cfg", "acceptor")
 
-    assert [s.session_key for s in sf.sessions] == ["FIX.4.4:SHFE->XMC", "FIX.4.4:LME->XMC", "FIX.4.4:COMEX->XMC",
-                                                    "FIX.4.4:CNHFX->XMC"]
+    assert [s.session_key for s in sf.sessions] == [
+        "FIX.4.4:SHFE->XMC", "FIX.4.4:SHFEDC->XMC", "FIX.4.4:LME->XMC", "FIX.4.4:LMEDC->XMC", "FIX.4.4:COMEX->XMC",
+        "FIX.4.4:COMEXDC->XMC", "FIX.4.2:COMEX->XMC", "FIX.4.4:CNHFX->XMC"]
+    assert [s.venue for s in sf.sessions if s.values.get("DropCopyFor")] == ["SHFE", "LME", "COMEX"]
 
 
 def test_quickfix_reads_the_resolved_settings():
@@ -322,3 +324,25 @@ def test_an_acceptor_may_serve_one_venue_to_several_clients(tmp_path):
 
     assert [s.session_key for s in loaded.sessions] == ["FIX.4.4:SHFE->XMC", "FIX.4.4:SHFE->XMC2"]
     assert {s.venue for s in loaded.sessions} == {"SHFE"}
+
+
+def test_a_drop_copy_session_belongs_to_the_venue_it_copies(tmp_path):
+    acceptor = default_section(ConnectionType="acceptor", SocketConnectHost=DROP, HeartBtInt=DROP, TargetCompID="XMC")
+    sessions = [dict(Venue="SHFE", SenderCompID="SHFE", SocketAcceptPort="9881"),
+                dict(DropCopyFor="SHFE", SenderCompID="SHFEDC", SocketAcceptPort="9881", DropCopyAccounts="A1,A2")]
+    path = write_cfg(tmp_path, acceptor, sessions)
+
+    loaded = load_session_file(path, "acceptor")
+
+    assert [(s.session_key, s.venue, s.values.get("DropCopyFor")) for s in loaded.sessions] == [
+        ("FIX.4.4:SHFE->XMC", "SHFE", None), ("FIX.4.4:SHFEDC->XMC", "SHFE", "SHFE")]
+
+
+def test_a_drop_copy_for_another_venue_than_its_own_is_refused(tmp_path):
+    acceptor = default_section(ConnectionType="acceptor", SocketConnectHost=DROP, HeartBtInt=DROP, TargetCompID="XMC")
+    path = write_cfg(tmp_path, acceptor, [dict(Venue="LME", DropCopyFor="SHFE", SenderCompID="DC",
+                                                SocketAcceptPort="9881")])
+
+    e = refused(path, "acceptor")
+
+    assert e.key == "DropCopyFor" and "Venue=LME but DropCopyFor=SHFE" in e.problem

@@ -35,6 +35,7 @@ from xmc_fix.domain.events import Uninterpretable
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.errors import ConfigError
 from xmc_fix.execution.engine import Engine
+from xmc_fix.execution.venue_sync import VenueCaps
 from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
@@ -177,7 +178,11 @@ class EngineApp:
         if shadow:
             sender = ShadowSender(self.sender, self._on_event, self.audit, self._mark)
         self.journal = Journal(self.journal_path)
-        self.engine = Engine(strategy, sender, self.audit, self.clock, self.ids, journal=self.journal)
+        # what each venue's gateway answers, for reconciliation (none in shadow mode: paper positions)
+        caps = {} if shadow else {s.venue: VenueCaps(s.mass_status, s.positions)
+                                  for s in sessions.sessions if not s.drop_copy_for}
+        self.engine = Engine(strategy, sender, self.audit, self.clock, self.ids, journal=self.journal,
+                             venue_caps=caps)
         self.control_path = Path(control_path) if control_path else default_socket(ROOT, ns)
         self.control = ControlServer(self.control_path, self._command, self.audit)
         self._settings = sessions.quickfix_settings()
@@ -199,7 +204,9 @@ class EngineApp:
               "halt": lambda: e.cmd_halt(args.get("pair"), who, args.get("reason") or ""),
               "resume": lambda: e.cmd_resume(args.get("pair"), who),
               "flatten": lambda: e.cmd_flatten(args.get("pair"), who),
-              "cancel-all": lambda: e.cmd_cancel_all(args.get("pair"), who)}[cmd]
+              "cancel-all": lambda: e.cmd_cancel_all(args.get("pair"), who),
+              "reconcile": lambda: e.cmd_reconcile(args.get("venue"), who),
+              "reconcile-result": lambda: e.cmd_reconcile_result()}[cmd]
         result = self.serial.call(fn)
         if cmd == "status":
             result = {**result, "run_id": self.run_id, "shadow": self.shadow, "journal": str(self.journal_path)}

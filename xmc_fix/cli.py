@@ -6,6 +6,7 @@ the key and the remedy; never a traceback).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from xmc_fix.control.screens import print_status, render_watch
+from xmc_fix.control.screens import print_status, render_reconcile, render_watch
 from xmc_fix.errors import ConfigError, XmcError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -440,6 +441,31 @@ def flatten(socket_path, namespace, pair):
     for f in res["flatten"]:
         click.echo(f"{f['pair']}: {f['state']}" + (f" ({f['ticket']})" if f.get("ticket") else ""))
     print_status(res["status"])
+
+
+@cli.command()
+@_socket_option
+@click.option("--venue", default=None, help="Only this venue (default: every venue whose session is up).")
+@click.option("--wait", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds to wait for the venues' answers.")
+@click.option("--json", "as_json", is_flag=True, help="The comparison as JSON.")
+def reconcile(socket_path, namespace, venue, wait, as_json):
+    """Compare a running engine's orders and positions with the venues' own (mass status, position
+    reports) now; differences are resolved toward the venue and hold the pairs they touch."""
+    started = _control(socket_path, namespace, "reconcile", venue=venue)
+    deadline = time.monotonic() + wait
+    while True:
+        res = _control(socket_path, namespace, "reconcile-result")
+        fresh = {v: r for v, r in res["results"].items() if r["ended_ns"] >= started["at_ns"]}
+        if not res["in_progress"] or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    if as_json:
+        click.echo(json.dumps({"started": started["started"], "results": fresh, "in_progress": res["in_progress"]},
+                              indent=2))
+    else:
+        click.echo(render_reconcile(started["started"], fresh, res["in_progress"]))
+    sys.exit(1 if any(r["differences"] or r["incomplete"] for r in fresh.values()) or res["in_progress"] else 0)
 
 
 @cli.command(name="cancel-all")

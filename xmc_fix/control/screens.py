@@ -60,3 +60,27 @@ def render_watch(w: dict) -> str:
     for a in w["alerts"][-5:]:
         out.append(f"alert {a['severity']:<8} {a['kind']:<16} {a['message']}")
     return "\n".join(out) + "\n"
+
+
+def render_reconcile(started: list[dict], results: dict[str, dict], in_progress: list[str]) -> str:
+    """``xmc reconcile``: what each venue was asked, then the engine's and the venue's views side by side."""
+    lines = []
+    for st in started:
+        if st.get("state") != "asked":
+            lines.append(f"{st['venue']}: {st['state']}")
+    for venue, r in sorted(results.items()):
+        verdict = ("INCOMPLETE: " + r["incomplete"]) if r["incomplete"] else \
+            (f"{len(r['differences'])} difference(s)" if r["differences"] else "agrees")
+        lines.append(f"{venue}: {verdict}  (orders {'compared' if r['orders_compared'] else 'not compared'}, "
+                     f"positions {'compared' if r['positions_compared'] else 'not compared'})")
+        if r["positions_compared"]:
+            lines.append(f"  {'symbol':<10}{'engine':>10}{'venue':>10}")
+            for sym in sorted(set(r["engine_positions"]) | set(r["venue_positions"])):
+                lines.append(f"  {sym:<10}{r['engine_positions'].get(sym, '0'):>10}{r['venue_positions'].get(sym, '0'):>10}")
+        if r["orders_compared"]:
+            lines.append(f"  working at the venue: {', '.join(r['venue_working']) or 'none'}")
+        for d in r["differences"]:
+            lines.append(f"  DIFFERENCE {d['what']} -> {d['resolution']}")
+    for v in in_progress:
+        lines.append(f"{v}: no answer yet")
+    return "\n".join(lines)

@@ -66,3 +66,22 @@ class SubscribeMarketData:
     md_req_id: str
     instrument: Instrument
     depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMassStatus:
+    """OrderMassStatusRequest (AF): every working order of ``account`` at the venue."""
+
+    req_id: str
+    venue: str
+    account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPositions:
+    """RequestForPositions (AN): a snapshot of ``account``'s positions at the venue."""
+
+    req_id: str
+    venue: str
+    account: str
+    business_date: str          # ClearingBusinessDate (YYYYMMDD)

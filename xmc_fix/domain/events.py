@@ -81,6 +81,9 @@ class ExecReport:
     exec_ref_id: str | None = None            # ExecRefID (19): the fill a bust or correction is about
     restatement_reason: str | None = None     # ExecRestatementReason (378), for RESTATED
     account: str | None = None                # Account (1), for an order we did not send
+    mass_status_req_id: str | None = None     # MassStatusReqID (584): an answer to our AF
+    tot_num_reports: int | None = None        # TotNumReports (911)
+    last_rpt_requested: bool = False          # LastRptRequested (912) = Y
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +138,36 @@ class SessionDown:
     venue: str
     recv_ns: int
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsAck:
+    """RequestForPositionsAck (AO): whether the venue will answer, and with how many reports."""
+
+    venue: str
+    req_id: str
+    result: str                 # PosReqResult (728): 0 valid, 1 unsupported, 2 no positions, 3 not authorised
+    status: str                 # PosReqStatus (729): 0 completed, 1 with warnings, 2 rejected
+    total: int                  # TotalNumPosReports (727)
+    account: str | None
+    text: str | None
+    recv_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """PositionReport (AP): one instrument's holding of one account, by PosType (e.g. SOD, TQ)."""
+
+    venue: str
+    req_id: str
+    account: str | None
+    symbol: str
+    security_id: str | None
+    total: int                  # TotalNumPosReports (727)
+    quantities: tuple[tuple[str, Decimal, Decimal], ...]    # (PosType, LongQty, ShortQty)
+    recv_ns: int
+
+    @property
+    def net(self) -> Decimal:
+        """Long minus short, every PosType summed (lots, bought positive)."""
+        return sum((lq - sq for _, lq, sq in self.quantities), Decimal(0))

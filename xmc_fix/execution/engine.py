@@ -31,7 +31,8 @@ from xmc_fix.basis.pricing import fx_rate
 from xmc_fix.clock import Clock
 from xmc_fix.config import Strategy
 from xmc_fix.domain.events import (BookSnapshot, BookUpdate, CancelRejected, ExecReport, MarketDataRejected,
-                                   MessageRejected, SessionDown, SessionUp, Uninterpretable)
+                                   MessageRejected, PositionReport, PositionsAck, SessionDown, SessionUp,
+                                   Uninterpretable)
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.execution.decide import Decider
 from xmc_fix.execution.desk import OrderDesk, OrderSender
@@ -44,6 +45,7 @@ from xmc_fix.execution.records import AuditSink, JournalSink, NullJournal, Recor
 from xmc_fix.execution.recovery import Recovery
 from xmc_fix.execution.settlement import Settlement
 from xmc_fix.execution.state import EngineState, PairRuntime
+from xmc_fix.execution.venue_sync import VenueCaps, VenueSync
 from xmc_fix.risk.alerts import Alerter
 from xmc_fix.risk.gate import RiskGate
 from xmc_fix.risk.monitor import Monitor
@@ -56,7 +58,8 @@ __all__ = ["Engine", "OrderSender", "AuditSink", "JournalSink", "NullJournal"]
 
 class Engine:
     def __init__(self, strategy: Strategy, sender: OrderSender, audit: AuditSink, clock: Clock,
-                 ids: IdGenerator, journal: JournalSink | None = None, alerter: Alerter | None = None) -> None:
+                 ids: IdGenerator, journal: JournalSink | None = None, alerter: Alerter | None = None,
+                 venue_caps: dict[str, VenueCaps] | None = None) -> None:
         self.strategy = strategy
         self.sender = sender
         self.audit = audit
@@ -76,6 +79,7 @@ class Engine:
         self.decider = Decider(st, self.gate, self.monitor, audit, clock)
         self.reconciler = Reconciler(st, self.lifecycle, settle, self.monitor, self.gate, self.desk, records, audit)
         self.recovery = Recovery(st, audit, clock)
+        self.sync = VenueSync(st, self.desk, settle, self.monitor, audit, clock, ids, venue_caps)
         self.operator = Operator(st, self.monitor, self.desk, self.lifecycle, self.alerts, clock)
         self._next_sample_ns = 0
 
@@ -141,6 +145,7 @@ class Engine:
         for order in list(st.orders.values()):
             if order.instrument.venue == ev.venue and not order.is_terminal and order.sent_ns:
                 self.desk.query(order, "session re-established", force=True)
+        self.sync.on_session_up(ev.venue)
 
     def on_session_down(self, ev: SessionDown) -> None:
         st = self.state
@@ -198,13 +203,17 @@ class Engine:
         log.warning("%s rejected market data request %s: %s", ev.venue, ev.md_req_id, ev.reason)
 
     def on_exec_report(self, er: ExecReport) -> None:
-        self.reconciler.on_exec_report(er, self._fx_for)
+        if not er.mass_status_req_id or (er.cl_ord_id and er.order_id != "NONE"):   # not a "no orders" answer
+            self.reconciler.on_exec_report(er, self._fx_for)
+        if er.mass_status_req_id:
+            self.sync.on_mass_report(er)
 
     def on_cancel_reject(self, ev: CancelRejected) -> None:
         self.reconciler.on_cancel_reject(ev)
 
     def on_message_rejected(self, ev: MessageRejected) -> None:
-        self.reconciler.on_message_rejected(ev)
+        if not self.sync.on_reject(ev):
+            self.reconciler.on_message_rejected(ev)
 
     _dispatch = {
         SessionUp: on_session_up,
@@ -216,6 +225,8 @@ class Engine:
         CancelRejected: on_cancel_reject,
         MessageRejected: on_message_rejected,
         Uninterpretable: lambda self, ev: self.reconciler.on_uninterpretable(ev),
+        PositionsAck: lambda self, ev: self.sync.on_positions_ack(ev),
+        PositionReport: lambda self, ev: self.sync.on_position_report(ev),
     }
 
     def _fx_for(self, pr: PairRuntime, ticket_id: str):
@@ -244,6 +255,7 @@ class Engine:
             self.decider.sample_basis(now_ns)
         self.monitor.on_timer(now_ns)
         self.lifecycle.on_timer(now_ns)
+        self.sync.on_timer(now_ns)
 
     # -- operator commands (from the control socket, through the Serializer) -------------------
     def cmd_halt(self, pair: str | None, who: str, reason: str = "") -> dict:
@@ -263,6 +275,20 @@ class Engine:
 
     def cmd_status(self) -> dict:
         return self.operator.status()
+
+    def cmd_reconcile(self, venue: str | None, who: str) -> dict:
+        """Reconcile with one venue (every venue up for None) now; the rounds' results follow in
+        :meth:`cmd_reconcile_result`."""
+        venues = [venue] if venue else sorted(self.state.venues_up)
+        unknown = [v for v in venues if v not in self.state.instruments_by_venue]
+        if unknown:
+            raise KeyError(f"unknown venue {unknown[0]!r}; venues: {', '.join(sorted(self.state.instruments_by_venue))}")
+        self.audit.event("reconcile_requested", self.clock.now_ns(), who=who, venues=venues)
+        return {"started": [self.sync.start(v, f"requested by {who}") for v in venues], "at_ns": self.clock.now_ns()}
+
+    def cmd_reconcile_result(self) -> dict:
+        return {"results": self.sync.results, "in_progress": sorted(v for v, r in self.sync.rounds.items()
+                                                                     if r.result is None)}
 
     # -- stopping ----------------------------------------------------------------------------
     def stop_new_tickets(self) -> None:

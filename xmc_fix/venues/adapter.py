@@ -29,7 +29,8 @@ from typing import Callable
 
 import quickfix as fix
 
-from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
+from xmc_fix.domain.commands import (CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, RequestMassStatus,
+                                     RequestPositions, SubscribeMarketData)
 from xmc_fix.domain.events import MessageRejected, SessionDown, SessionUp
 from xmc_fix.errors import FixTranslationError
 from xmc_fix.fixwire import fields, msg_type_of
@@ -303,6 +304,13 @@ class QuickFixSender:
     def send_status(self, cmd: QueryOrderStatus) -> bool:
         v = cmd.instrument.venue
         return self._send(v, tr.encode_status_request(cmd, self._dialects[v]), "H", cmd.cl_ord_id)
+
+    def send_mass_status(self, cmd: RequestMassStatus) -> bool:
+        return self._send(cmd.venue, tr.encode_mass_status_request(cmd, self._dialects[cmd.venue]), "AF", cmd.req_id)
+
+    def send_positions_request(self, cmd: RequestPositions, now_ns: int) -> bool:
+        v = cmd.venue
+        return self._send(v, tr.encode_positions_request(cmd, now_ns, self._dialects[v]), "AN", cmd.req_id)
 
     def subscribe(self, cmd: SubscribeMarketData) -> bool:
         v = cmd.instrument.venue

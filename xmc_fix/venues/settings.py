@@ -38,7 +38,10 @@ TargetSubID TargetLocationID TimestampPrecision TransportDataDictionary UseDataD
 UseLocalTime ValidateFieldsHaveValues ValidateFieldsOutOfOrder ValidateLengthAndChecksum
 ValidateUserDefinedFields
 """.split())
-XMC_KEYS = frozenset({"Venue", "Username", "DropCopyFor", "DropCopyAccounts"}) | dialects.SESSION_KEYS
+XMC_KEYS = frozenset({"Venue", "Username", "DropCopyFor", "DropCopyAccounts", "OrderMassStatus",
+                      "RequestForPositions"}) | dialects.SESSION_KEYS
+#: our Y/N keys: what a venue's gateway answers (reconciliation asks it) — default N
+YES_NO_KEYS = ("OrderMassStatus", "RequestForPositions")
 SECRET_KEYS = frozenset({"Password", "NewPassword"})
 PATH_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary", "FileStorePath",
              "FileLogPath", "FileLogBackupPath")
@@ -66,6 +69,21 @@ class SessionSpec:
         return self.values["Venue"]
 
     @property
+    def drop_copy_for(self) -> str | None:
+        """The venue this session is the drop copy of (read-only reports), or None."""
+        return self.values.get("DropCopyFor") or None
+
+    @property
+    def mass_status(self) -> bool:
+        """The venue answers OrderMassStatusRequest (AF)."""
+        return self.values.get("OrderMassStatus", "N") == "Y"
+
+    @property
+    def positions(self) -> bool:
+        """The venue answers RequestForPositions (AN) with PositionReports (AP)."""
+        return self.values.get("RequestForPositions", "N") == "Y"
+
+    @property
     def session_key(self) -> str:
         """The SessionID string QuickFIX prints (``FIX.4.4:XMC->SHFE``)."""
         v = self.values
@@ -80,7 +98,11 @@ class SessionFile:
     sessions: list[SessionSpec] = field(default_factory=list)
 
     def by_venue(self) -> dict[str, SessionSpec]:
-        return {s.venue: s for s in self.sessions}
+        """Each venue's order session (drop copies apart: :meth:`drop_copies`)."""
+        return {s.venue: s for s in self.sessions if not s.drop_copy_for}
+
+    def drop_copies(self) -> dict[str, SessionSpec]:
+        return {s.venue: s for s in self.sessions if s.drop_copy_for}
 
     def render(self) -> str:
         """QuickFIX settings text with every value resolved (what QuickFIX actually reads)."""
@@ -182,7 +204,8 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
         # An acceptor (the simulator) may serve one venue to several clients: one [SESSION] per client
         # (TargetCompID), same Venue; an initiator reaches each venue through exactly one session.
         names = ((spec.session_key, "session"),) if role == "acceptor" else \
-            ((spec.venue, "Venue"), (spec.session_key, "session"))
+            ((f"{spec.venue} (drop copy)" if spec.drop_copy_for else spec.venue, "Venue"),
+             (spec.session_key, "session"))
         for key, what in names:
             if key in seen:
                 raise ConfigError(f"{what} {key} defined twice (lines {seen[key]} and {spec.line})",
@@ -218,6 +241,9 @@ def _validate(spec: SessionSpec, role: str, where: str) -> None:
                               remedy=f"e.g. {k}=30")
     if role == "initiator" and "HeartBtInt" not in v:
         raise ConfigError("missing", file=where, key="HeartBtInt", remedy="initiators must set HeartBtInt, e.g. 30")
+    for k in YES_NO_KEYS:
+        if v.get(k, "N") not in ("Y", "N"):
+            raise ConfigError(f"{v[k]!r} is not Y or N", file=where, key=k, remedy=f"{k}=Y if the venue answers it")
     for k in ("StartTime", "EndTime"):
         if k not in v and v.get("NonStopSession", "N") != "Y":
             raise ConfigError("missing", file=where, key=k, remedy="set the session window, or NonStopSession=Y")

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, SubscribeMarketData
+from xmc_fix.domain.commands import (CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, RequestMassStatus,
+                                     RequestPositions, SubscribeMarketData)
 from xmc_fix.domain.enums import (BookAction, BookSide, ExecType, OrdStatus, OrdType, PositionEffect, Side,
                                   TimeInForce)
 from xmc_fix.domain.events import (BookEntry, BookSnapshot, BookUpdate, CancelRejected, ExecReport,
-                                   MarketDataRejected, MessageRejected, Uninterpretable)
+                                   MarketDataRejected, MessageRejected, PositionReport, PositionsAck,
+                                   Uninterpretable)
 from xmc_fix.errors import FixTranslationError
 from xmc_fix.fixwire import SOH, fields, format_utc, frame, msg_type_of, parse_utc_ns, split, value_of
 from xmc_fix.venues.credentials import mask_fix
@@ -147,7 +149,7 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | N
                                                                  d, "150")
     return ExecReport(
         venue=venue,
-        cl_ord_id=_req(d, "11"),
+        cl_ord_id=d.get("11") or ("" if d.get("584") else _req(d, "11")),   # a mass status "no orders" has none
         orig_cl_ord_id=d.get("41") or None,
         order_id=d.get("37", ""),
         exec_id=_req(d, "17"),
@@ -168,6 +170,9 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | N
         exec_ref_id=d.get("19") or None,
         restatement_reason=d.get("378") or None,
         account=d.get("1") or None,
+        mass_status_req_id=d.get("584") or None,
+        tot_num_reports=int(d["911"]) if d.get("911", "").isdigit() else None,
+        last_rpt_requested=d.get("912") == "Y",
     )
 
 
@@ -316,8 +321,31 @@ def decode_reject(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None
 
 
 #: MsgType -> decoder for application messages the engine consumes.
+def decode_positions_ack(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> PositionsAck:
+    d = fields(raw)
+    total = d.get("727", "0")
+    return PositionsAck(venue, d.get("710", ""), _req(d, "728"), d.get("729", "0"), int(total) if total.isdigit() else 0,
+                        d.get("1") or None, d.get("58") or None, recv_ns)
+
+
+def decode_position_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | None = None) -> PositionReport:
+    pairs = split(raw)
+    # QuickFIX renders body fields in tag order, so the NoPositions group (702) may sit before the
+    # request's id (710): read the top level from every field outside the group's own tags
+    top = {t: v for t, v in pairs if t not in _POSITION_GROUP_TAGS}
+    quantities = tuple((e.get("703", ""), _dec(e, "704", ZERO), _dec(e, "705", ZERO)) for e in _entries(pairs, "703"))
+    total = top.get("727", "0")
+    return PositionReport(venue, top.get("710", ""), top.get("1") or None, top.get("55", ""), top.get("48") or None,
+                          int(total) if total.isdigit() else 0, quantities, recv_ns)
+
+
+#: tags of a PositionReport's NoPositions entries (PositionQty)
+_POSITION_GROUP_TAGS = frozenset({"703", "704", "705", "706", "976", "539", "524", "525", "538", "804", "545", "805"})
+
 APP_DECODERS = {
     "8": decode_execution_report,
+    "AO": decode_positions_ack,
+    "AP": decode_position_report,
     "X": decode_incremental,
     "W": decode_snapshot,
     "Y": decode_md_reject,
@@ -425,6 +453,21 @@ def encode_md_request(cmd: SubscribeMarketData, dialect: Dialect = FIX44) -> str
             (267, "2"), (269, "0"), (269, "1"), (146, "1")]
     body += _instrument(cmd)
     return _message(dialect, "V", body)
+
+
+def encode_mass_status_request(cmd: RequestMassStatus, dialect: Dialect = FIX44) -> str:
+    """OrderMassStatusRequest (AF), MassStatusReqType 7: every order (the venue answers the working ones)."""
+    body = [(584, cmd.req_id), (585, "7")]
+    if cmd.account:
+        body.append((1, cmd.account))
+    return _message(dialect, "AF", body)
+
+
+def encode_positions_request(cmd: RequestPositions, now_ns: int, dialect: Dialect = FIX44) -> str:
+    """RequestForPositions (AN), PosReqType 0 (positions), a snapshot for one account."""
+    body = [(710, cmd.req_id), (724, "0"), (1, cmd.account), (581, "1"), (715, cmd.business_date),
+            (60, format_utc(now_ns, dialect.timestamp_digits))]
+    return _message(dialect, "AN", body)
 
 
 #: BusinessRejectReason (380) we answer an unreadable message with

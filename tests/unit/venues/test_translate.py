@@ -543,3 +543,30 @@ def test_a_business_reject_names_the_message_its_type_and_why():
     msg = validated(text, str(ROOT / "fixspecs" / "FIX42.xml"))
     assert msg.getHeader().getField(35) == "j"
     assert fw.split(text)[3:-1] == [("45", "7"), ("372", "8"), ("379", "A1"), ("380", "5"), ("58", "tag 11 missing")]
+
+
+# -- reconciliation messages ------------------------------------------------------------------------
+def test_mass_status_and_position_requests_pass_the_venue_dictionary():
+    from xmc_fix.domain.commands import RequestMassStatus, RequestPositions
+    from xmc_fix.venues.dialects import FIX44
+    dd = fix.DataDictionary(str(ROOT / "fixspecs" / "FIX44-XMC.xml"))
+    af = tr.encode_mass_status_request(RequestMassStatus("S-1", "LME", "XMC01"), FIX44)
+    an = tr.encode_positions_request(RequestPositions("P-1", "LME", "XMC01", "20261129"), 1_795_000_000_000_000_000, FIX44)
+    for text in (af, an):
+        msg = fix.Message(text, dd, False)
+        msg.getHeader().setField(49, "XMC"), msg.getHeader().setField(56, "LME"), msg.getHeader().setField(34, "2")
+        msg.getHeader().setField(52, "20261129-06:00:00.000")
+        dd.validate(fix.Message(msg.toString(), dd, True))
+    assert "584=S-1" in af and "585=7" in af and "1=XMC01" in af
+    assert "710=P-1" in an and "724=0" in an and "715=20261129" in an
+
+
+def test_a_position_report_is_read_whatever_order_its_fields_come_in():
+    raw = ("8=FIX.4.4\x019=1\x0135=AP\x011=XMC01\x0155=CU\x01581=1\x01702=2\x01703=SOD\x01704=4\x01705=0\x01"
+           "703=TQ\x01704=0\x01705=1\x01710=P-9\x01715=20261129\x01721=R1\x01727=1\x01728=0\x0110=000\x01")
+    rep = tr.decode_position_report("SHFE", raw, 1)
+    assert (rep.req_id, rep.account, rep.symbol, rep.total) == ("P-9", "XMC01", "CU", 1)
+    assert rep.quantities == (("SOD", D(4), D(0)), ("TQ", D(0), D(1))) and rep.net == D(3)
+    ack = tr.decode_positions_ack("SHFE", "8=FIX.4.4\x019=1\x0135=AO\x011=XMC01\x01710=P-9\x01721=R0\x01727=0\x01"
+                                          "728=2\x01729=0\x0158=no positions found\x0110=000\x01", 1)
+    assert (ack.req_id, ack.result, ack.total, ack.text) == ("P-9", "2", 0, "no positions found")

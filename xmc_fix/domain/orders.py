@@ -92,6 +92,7 @@ class Order:
     fills: list[Fill] = field(default_factory=list)
     exec_ids: set[str] = field(default_factory=set)
     cum_trusted: bool = False   # a bust or correction set CumQty: it stands over the sum of our fills
+    last_report_ns: int | None = None   # when the venue last said anything about it (status answers too)
 
     def __post_init__(self) -> None:
         if not self.cl_ord_id:
@@ -133,6 +134,7 @@ class Order:
                 return Applied(duplicate=True)
             self.exec_ids.add(er.exec_id)
         self.uncertain = False
+        self.last_report_ns = er.recv_ns
         if er.order_id and er.order_id != "NONE":
             self.order_id = er.order_id
         if self.ack_ns is None and er.exec_type is not ExecType.ORDER_STATUS:

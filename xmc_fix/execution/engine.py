@@ -46,6 +46,7 @@ from xmc_fix.execution.recovery import Recovery
 from xmc_fix.execution.settlement import Settlement
 from xmc_fix.execution.state import EngineState, PairRuntime
 from xmc_fix.execution.venue_sync import VenueCaps, VenueSync
+from xmc_fix.execution.watchdog import Watchdog
 from xmc_fix.risk.alerts import Alerter
 from xmc_fix.risk.gate import RiskGate
 from xmc_fix.risk.monitor import Monitor
@@ -80,6 +81,7 @@ class Engine:
         self.reconciler = Reconciler(st, self.lifecycle, settle, self.monitor, self.gate, self.desk, records, audit)
         self.recovery = Recovery(st, audit, clock)
         self.sync = VenueSync(st, self.desk, settle, self.monitor, audit, clock, ids, venue_caps)
+        self.watchdog = Watchdog(st, self.desk, settle, self.monitor, self.sync, audit, clock)
         self.operator = Operator(st, self.monitor, self.desk, self.lifecycle, self.alerts, clock)
         self._next_sample_ns = 0
 
@@ -254,6 +256,7 @@ class Engine:
             self._next_sample_ns = now_ns + every
             self.decider.sample_basis(now_ns)
         self.monitor.on_timer(now_ns)
+        self.watchdog.on_timer(now_ns)
         self.lifecycle.on_timer(now_ns)
         self.sync.on_timer(now_ns)
 

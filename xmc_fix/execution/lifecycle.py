@@ -32,7 +32,6 @@ from xmc_fix.risk.gate import LegPlan, OrderKind, RiskGate
 from xmc_fix.risk.monitor import Monitor
 
 MS = 1_000_000
-LIVE_TIF = (TimeInForce.DAY, TimeInForce.GTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,28 +375,10 @@ class Lifecycle:
         if not any(o.sent_ns for o in orders):
             self.progress(ticket, now_ns)
 
-    # -- deadlines ---------------------------------------------------------------------------
+    # -- repair pauses -----------------------------------------------------------------------
     def on_timer(self, now_ns: int) -> None:
-        """An order with no final outcome after ``ticket_timeout_ms`` is cancelled if it rests (DAY)
-        or asked about (OrderStatusRequest) — never assumed dead. A legged ticket takes its next
-        repair step when its pause is over."""
-        st = self.state
-        limit = st.strategy.engine.ticket_timeout_ms * MS
-        audit = self.records.audit
-        for p in list(st.progress.values()):
-            t = p.ticket
-            if t.state.is_terminal:
-                continue
-            for order in t.orders():
-                if order.is_terminal or order.sent_ns is None or now_ns - order.sent_ns < limit:
-                    continue
-                if order.cl_ord_id in st.asked:
-                    continue
-                audit.event("order_timeout", now_ns, venue=order.instrument.venue, pair=t.pair,
-                            ticket_id=t.ticket_id, cl_ord_id=order.cl_ord_id)
-                if order.command.tif in LIVE_TIF and order.instrument.venue in st.venues_up:
-                    self.desk.cancel(order, "ticket timeout")
-                else:
-                    self.desk.query(order, "no final report within ticket_timeout_ms")
-            if t.state is TicketState.LEGGED and now_ns >= p.next_ns:
-                self.repair(t, p, now_ns)
+        """A legged ticket takes its next repair step when its pause is over (order deadlines are
+        the watchdog's: :mod:`xmc_fix.execution.watchdog`)."""
+        for p in list(self.state.open_progress()):
+            if p.ticket.state is TicketState.LEGGED and now_ns >= p.next_ns:
+                self.repair(p.ticket, p, now_ns)

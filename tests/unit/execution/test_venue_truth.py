@@ -123,3 +123,34 @@ def test_a_session_reject_of_a_status_request_does_not_kill_the_live_order(world
         assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.NEW
     world.engine.on_event(MessageRejected("LME", False, 3, "D", outer.cl_ord_id, "bad", world.now()))
     assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.REJECTED
+
+
+# -- silence is a state ------------------------------------------------------------------------------
+def test_a_venue_that_goes_silent_is_asked_again_with_backoff_then_its_pair_halts_with_the_exposure(tmp_path):
+    w = _world_with(STRATEGY + "\n[reconcile]\nstatus_retry_ms = 100\nsilent_halt_ms = 2000\n", tmp_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)                                   # SHFE answers; LME says nothing at all
+    t = w.ticket()
+    asked_at = []
+    for _ in range(60):                             # 6 s of timer ticks every 100 ms
+        w.clock.advance(100 * MS)
+        w.engine.on_timer(w.now())
+        asked_at += [w.now()] * (len(w.sender.status) - len(asked_at))
+    gaps = [b - a for a, b in zip(asked_at, asked_at[1:])]
+    assert len(asked_at) >= 4 and all(b > a for a, b in zip(gaps, gaps[1:])), gaps    # backoff: longer each time
+    rounds = [a for a in _alerts(w, "venue_silent") if a["severity"] == "warning"]
+    assert len(rounds) == len(asked_at) - 1                # every unanswered round is alerted
+    (halted,) = [a for a in _alerts(w, "venue_silent") if a["severity"] == "critical"]
+    assert "residual 25 t" in halted["message"] and "for 2000 ms" in halted["message"] and halted["action"].startswith("P HALTED")
+    assert w.engine.pair_state(w.pair) is TradingState.HALTED and t.state is TicketState.WORKING
+    assert any(e["ticket_id"] == t.ticket_id for e in w.engine.exposure())
+
+
+def test_an_order_never_acknowledged_counts_against_max_ack_ms_while_it_waits(tmp_path):
+    w = _world_with(STRATEGY + "\n[risk]\nmax_ack_ms = 300\n", tmp_path)
+    w.cross_above()
+    w.clock.advance(400 * MS)
+    w.engine.on_timer(w.now())
+    assert w.engine.pair_state(w.pair) is TradingState.REDUCING
+    assert any("has not acknowledged" in a["message"] for a in _alerts(w, "latency_spike"))

@@ -177,7 +177,7 @@ class EngineApp:
         sender = self.sender
         if shadow:
             sender = ShadowSender(self.sender, self._on_event, self.audit, self._mark)
-        self.journal = Journal(self.journal_path)
+        self.journal = Journal(self.journal_path, sync=strategy.engine.journal_sync)
         # what each venue's gateway answers, for reconciliation (none in shadow mode: paper positions)
         caps = {} if shadow else {s.venue: VenueCaps(s.mass_status, s.positions)
                                   for s in sessions.sessions if not s.drop_copy_for}
@@ -238,6 +238,7 @@ class EngineApp:
         pump = getattr(self.audit, "pump", None)
         while not self._stop_timer.wait(self._timer_s):
             self.serial.post(self.engine.on_timer, self.clock.now_ns())
+            self.journal.flush()       # journal_sync = "batch": durable within one tick, off the hot path
             if pump is not None:
                 pump()
 

@@ -29,7 +29,7 @@ class EngineConfig:
     drain_timeout_ms: int = 3000
     drain_settle_ms: int = 500     # on stop: how long no report may arrive before the sessions close
     journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
-    journal_sync: str = "intent"   # fsync the journal: every intent (survives a power cut), "batch", "none"
+    journal_sync: str = "batch"    # fsync the journal: "batch" (timer thread), "intent" (every line), "none"
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
 
 
@@ -209,7 +209,7 @@ def load_strategy(path: str | Path) -> Strategy:
         drain_timeout_ms=e.int("drain_timeout_ms", 3000, minimum=0),
         drain_settle_ms=e.int("drain_settle_ms", 500, minimum=0),
         journal=e.str("journal", None),
-        journal_sync=e.str("journal_sync", "intent", choices=("intent", "batch", "none")),
+        journal_sync=e.str("journal_sync", "batch", choices=("intent", "batch", "none")),
         basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
     )
     e.check_unknown()

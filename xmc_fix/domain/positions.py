@@ -33,6 +33,7 @@ class Ledger:
     pair_lots: dict[str, list[Decimal]] = field(default_factory=dict)            # pair -> [inner, outer]
     working: dict[tuple[str, Side], Decimal] = field(default_factory=dict)       # (instrument, side) -> lots
     realised: dict[str, Decimal] = field(default_factory=dict)                   # pair -> inner currency
+    realised_day: dict[str, int] = field(default_factory=dict)                   # pair -> its trading day
     cost: dict[tuple[str, str], CostBasis] = field(default_factory=dict)         # (pair, instrument)
     #: lots no pair traded: fills of orders the engine did not send, and differences a venue's
     #: position reports showed; (account, instrument) -> signed lots. Nobody's hedge: exposure.
@@ -107,6 +108,35 @@ class Ledger:
         self.foreign[key] = self.foreign.get(key, ZERO) + qty * side.sign
 
     def add_realised(self, pair: str, amount: Decimal) -> Decimal:
-        """Add realised P&L (inner currency) to a pair; the pair's total."""
+        """Add realised P&L (inner currency) to a pair; the pair's total for its trading day."""
         total = self.realised[pair] = self.realised.get(pair, ZERO) + amount
         return total
+
+    def roll_day(self, pair: str, day: int) -> bool:
+        """A pair's trading day: realised P&L (and so its daily loss limit) starts again from zero at
+        the day boundary. True when the day changed."""
+        if self.realised_day.get(pair) == day:
+            return False
+        self.realised_day[pair] = day
+        self.realised[pair] = ZERO
+        return True
+
+    # -- journal -------------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The ledger as plain data (decimals as text), for the journal's compaction."""
+        return {"positions": {k: str(v) for k, v in self.positions.items() if v},
+                "by_account": [[a, i, str(v)] for (a, i), v in self.by_account.items() if v],
+                "pair_lots": {p: [str(x) for x in v] for p, v in self.pair_lots.items()},
+                "cost": [[p, i, str(c.lots), str(c.avg)] for (p, i), c in self.cost.items() if c.lots],
+                "realised": {p: [str(v), self.realised_day.get(p)] for p, v in self.realised.items()},
+                "foreign": [[a, i, str(v)] for (a, i), v in self.foreign.items() if v]}
+
+    def load(self, snap: dict) -> None:
+        """Take a :meth:`snapshot` back (the ledger starts empty)."""
+        self.positions = {k: Decimal(v) for k, v in snap.get("positions", {}).items()}
+        self.by_account = {(a, i): Decimal(v) for a, i, v in snap.get("by_account", [])}
+        self.pair_lots = {p: [Decimal(x) for x in v] for p, v in snap.get("pair_lots", {}).items()}
+        self.cost = {(p, i): CostBasis(Decimal(n), Decimal(avg)) for p, i, n, avg in snap.get("cost", [])}
+        self.realised = {p: Decimal(v[0]) for p, v in snap.get("realised", {}).items()}
+        self.realised_day = {p: v[1] for p, v in snap.get("realised", {}).items() if v[1] is not None}
+        self.foreign = {(a, i): Decimal(v) for a, i, v in snap.get("foreign", [])}

@@ -5,8 +5,14 @@ to a file opened ``O_APPEND``: a few microseconds, and in the operating system's
 it survives the engine being killed, ``kill -9`` included — before QuickFIX sees the order). When a
 ticket ends, its final fills are appended too. The audit database receives the same facts
 asynchronously; the journal is what the engine itself restarts from, so it never depends on the
-audit writer having caught up. ``fsync=True`` also survives a power cut, at about a millisecond per
-ticket.
+audit writer having caught up.
+
+Durability (``[engine] journal_sync``): ``intent`` fsyncs every line before the write returns (a
+power cut loses nothing, and the orders wait for the disk); ``batch`` (the default) fsyncs from the
+timer thread at most one tick after a write (the orders never wait for the disk; a power cut can
+lose the last tick's lines, and the reconciliation at the next logon finds what they described at the
+venues: an order or position the engine does not know is a difference, held and alerted); ``none``
+leaves it to the operating system (tests, the benchmark). Every mode survives ``kill -9``.
 
 On start the journal is replayed (:func:`replay`) into the positions each pair holds and the
 tickets still open, then rewritten compactly (:meth:`Journal.compact`): open tickets and held
@@ -21,7 +27,11 @@ Records (one JSON object per line, ``k`` the kind):
 - ``reopen``: a late fill broke a finished ticket's match, so it is open again;
 - ``held``: (compaction only) lots an opening ticket still holds, per leg;
 - ``pair``: a pair's trading state changed (a FAILED repair halts it across restarts);
-- ``flat``: the flatten path took a pair to zero: what it held before no longer counts.
+- ``global``: the global trading state's sticky holds changed (an operator's halt or flatten);
+- ``flat``: the flatten path took a pair to zero: what it held before no longer counts;
+- ``fill``: a fill booked to a pair's leg (position, cost basis, realised P&L of its trading day);
+- ``foreign``: lots no pair traded (an order the engine did not send, a reconciled difference);
+- ``ledger``: (compaction only) the position ledger as it stood; fills after it add to it.
 """
 
 from __future__ import annotations
@@ -39,18 +49,35 @@ def _enc(v):
     raise TypeError(type(v).__name__)
 
 
+SYNC_MODES = ("intent", "batch", "none")
+
+
 class Journal:
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+    def __init__(self, path: str | Path, *, sync: str = "batch") -> None:
+        if sync not in SYNC_MODES:
+            raise ValueError(f"journal sync {sync!r}: use one of {', '.join(SYNC_MODES)}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fsync = fsync
+        self.sync = sync
+        self._dirty = False
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def write(self, kind: str, **fields) -> None:
         fields["k"] = kind
         os.write(self._fd, (json.dumps(fields, default=_enc, separators=(",", ":")) + "\n").encode())
-        if self.fsync:
+        if self.sync == "intent":
             os.fsync(self._fd)
+        else:
+            self._dirty = True
+
+    def flush(self) -> None:
+        """``batch``: make what was written durable (called from the timer thread, off the hot path)."""
+        if self._dirty and self.sync == "batch" and self._fd >= 0:
+            self._dirty = False
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                pass        # closed under us by a compaction: the compaction fsyncs its own file
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -61,10 +88,14 @@ class Journal:
         """Rewrite the journal as the open tickets and held positions of ``state`` (atomically)."""
         tmp = self.path.with_suffix(".compact")
         with open(tmp, "w", encoding="utf-8") as f:
+            if state.ledger is not None:
+                f.write(json.dumps({"k": "ledger", **state.ledger}, default=_enc, separators=(",", ":")) + "\n")
             for h in state.held:
                 f.write(json.dumps({"k": "held", **h}, default=_enc, separators=(",", ":")) + "\n")
             for pair, st in state.pair_states.items():
                 f.write(json.dumps({"k": "pair", "pair": pair, **st}, separators=(",", ":")) + "\n")
+            if state.global_state:
+                f.write(json.dumps({"k": "global", **state.global_state}, separators=(",", ":")) + "\n")
             for t in state.open_tickets.values():
                 f.write(json.dumps({"k": "ticket", **t.record}, default=_enc, separators=(",", ":")) + "\n")
                 for o in t.orders:
@@ -89,6 +120,10 @@ class JournalState:
     held: list[dict] = field(default_factory=list)          # {ticket_id, pair, direction, opened_ns, inner, outer}
     open_tickets: dict[str, OpenTicket] = field(default_factory=dict)
     pair_states: dict[str, dict] = field(default_factory=dict)
+    global_state: dict | None = None                         # {state, reason} of the global sticky holds
+    ledger: dict | None = None                               # the last ledger snapshot
+    fills: list[dict] = field(default_factory=list)          # fill records after it
+    foreign: list[dict] = field(default_factory=list)        # foreign records after it
     last_prefix: str | None = None
     records: int = 0
     bad_lines: int = 0
@@ -142,6 +177,14 @@ def replay(path: str | Path) -> JournalState:
                 ends.pop(r["ticket_id"], None)    # a late fill broke its match: open again
             elif kind == "flat":
                 flat_at[r["pair"]] = n
+            elif kind == "global":
+                st.global_state = r
+            elif kind == "ledger":
+                st.ledger, st.fills, st.foreign = r, [], []
+            elif kind == "fill":
+                st.fills.append(r)
+            elif kind == "foreign":
+                st.foreign.append(r)
     for tid in [t for t, h in held.items() if held_at[t] < flat_at.get(h["pair"], -1)]:
         del held[tid]
     # opening tickets first, then the closing ones that reduce what they opened, then the rest

@@ -80,7 +80,7 @@ class Reconciler:
         elif delta:
             px = applied.fill.price if applied.fill is not None else (order.avg_px or order.command.price or ZERO)
             self.settle.protect(self.monitor.on_position_change(pr, order, delta, px, er.recv_ns,
-                                                                fx_for(pr, order.ticket_id)))
+                                                                fx_for(pr, order.ticket_id), er.exec_id))
         if c is not None:
             self._corrected(pr, order, c, delta, er)
         if not acked and order.ack_ns is not None and order.sent_ns is not None:
@@ -143,6 +143,8 @@ class Reconciler:
         if inst is not None:
             for qty, px in moves:
                 st.ledger.on_foreign_fill(inst, er.side, qty, px, er.account)
+                self.settle.journal.write("foreign", instrument=inst.name, account=er.account, side=er.side.value,
+                                          qty=str(qty), px=str(px), why=f"{er.venue} order {er.cl_ord_id}")
             pairs = [pr for pr in st.pairs.values() if inst in (pr.inner, pr.outer)]
             held = st.ledger.foreign.get((er.account or "", inst.name))
             msg = (f"{er.venue} reports {er.exec_type.value.lower()} {er.side.value} {moves[-1][0]} {er.symbol} at "

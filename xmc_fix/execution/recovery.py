@@ -1,8 +1,11 @@
 """Recovery: what the intent journal says is held and still open, loaded before any session is up,
 and what the journal should say now (for compaction).
 
-Open tickets' orders come back uncertain: the venue is asked about each on logon, and nothing is
-repaired before it answers. Nothing is re-sent.
+Restored: the position ledger (per instrument, account and pair leg; cost basis; realised P&L of the
+trading day; foreign lots), the holdings closing tickets close, sticky holds (global and per pair),
+and open tickets with their orders and the fills they had. Open tickets' orders come back uncertain:
+the venue is asked about each on logon, and nothing is repaired before it answers; the logon's
+reconciliation then checks the restored positions against the venue's. Nothing is re-sent.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ class Recovery:
         """Load what the journal says is held and still open, before any session is up."""
         st = self.state
         now = self.clock.now_ns()
-        restored = {"held": 0, "tickets": 0, "orders": 0}
+        restored = {"held": 0, "tickets": 0, "orders": 0, "fills": 0}
+        # positions journaled fill by fill (since the last snapshot) give the ledger, pair lots included;
+        # a journal from before that only knows the holdings, which give the pairs' lots
+        by_fills = journal.ledger is not None or bool(journal.fills) or bool(journal.foreign)
+        order_fills = self._restore_ledger(journal) if by_fills else {}
+        restored["fills"] = len(journal.fills)
         for h in journal.held:
             pr = st.pairs.get(h["pair"])
             if pr is None:
@@ -43,14 +51,19 @@ class Recovery:
             hold = Holding(h["ticket_id"], Direction(h["direction"]), int(h["opened_ns"]), Decimal(h["inner"]),
                            Decimal(h["outer"]))
             pr.holdings.append(hold)
-            st.ledger.add_pair_lots(pr.name, LegRole.INNER, hold.inner_lots)
-            st.ledger.add_pair_lots(pr.name, LegRole.OUTER, hold.outer_lots)
+            if not by_fills:
+                st.ledger.add_pair_lots(pr.name, LegRole.INNER, hold.inner_lots)
+                st.ledger.add_pair_lots(pr.name, LegRole.OUTER, hold.outer_lots)
             restored["held"] += 1
         for pair, ps in journal.pair_states.items():
             pr = st.pairs.get(pair)
             if pr is not None and ps.get("state") in (TradingState.HALTED.value, TradingState.REDUCING.value):
                 trigger = StateTrigger.HALT if ps["state"] == TradingState.HALTED.value else StateTrigger.REDUCE
                 pr.trading.apply(trigger, now, ps.get("reason", "held before restart"))
+        g = journal.global_state
+        if g and g.get("state") in (TradingState.HALTED.value, TradingState.REDUCING.value):
+            st.trading.apply(StateTrigger.HALT if g["state"] == TradingState.HALTED.value else StateTrigger.REDUCE,
+                             now, g.get("reason") or "held before restart")
         for ot in journal.open_tickets.values():
             rec = ot.record
             pr = st.pairs.get(rec["pair"])
@@ -60,7 +73,7 @@ class Recovery:
             t = self._ticket_from_record(pr, rec)
             p = TicketProgress(t, closes=rec.get("closes"))
             for o in ot.orders:
-                order = self._order_from_record(o)
+                order = self._order_from_record(o, order_fills.get(o["cl_ord_id"]))
                 t.legs[LegRole(o["leg"])].orders.append(order)
                 st.orders[order.cl_ord_id] = order
                 restored["orders"] += 1
@@ -92,7 +105,36 @@ class Recovery:
         return Ticket(rec["ticket_id"], pr.name, direction, TicketIntent(rec["intent"]), int(rec["created_ns"]), dec,
                       legs, pr.inner.unit, pr.cfg.residual_tolerance, aim=Decimal(rec.get("aim", "0")))
 
-    def _order_from_record(self, o: dict) -> Order:
+    def _restore_ledger(self, journal: JournalState) -> dict[str, tuple[Decimal, list[str]]]:
+        """The ledger from its last snapshot and the fills and foreign lots after it; the fills each
+        order had, by ClOrdID (lots, ExecIDs)."""
+        st = self.state
+        ledger = st.ledger
+        if journal.ledger is not None:
+            ledger.load(journal.ledger)
+        insts = st.strategy.instruments
+        per_order: dict[str, tuple[Decimal, list[str]]] = {}
+        for f in journal.fills:
+            inst = insts.get(f["instrument"])
+            if inst is None:
+                log.error("journal has a fill of unknown instrument %s; ignored", f["instrument"])
+                continue
+            qty = Decimal(f["qty"])
+            ledger.on_fill(f["pair"], inst, Side(f["side"]), qty, Decimal(f["px"]), leg=LegRole(f["leg"]),
+                           account=f.get("account"))
+            if f.get("day") is not None:
+                ledger.roll_day(f["pair"], f["day"])
+            if f.get("realised") and Decimal(f["realised"]):
+                ledger.add_realised(f["pair"], Decimal(f["realised"]))
+            lots, ids = per_order.get(f["cl_ord_id"], (Decimal(0), []))
+            per_order[f["cl_ord_id"]] = (lots + qty, ids + ([f["exec_id"]] if f.get("exec_id") else []))
+        for x in journal.foreign:
+            inst = insts.get(x["instrument"])
+            if inst is not None:
+                ledger.on_foreign_fill(inst, Side(x["side"]), Decimal(x["qty"]), Decimal(x["px"]), x.get("account"))
+        return per_order
+
+    def _order_from_record(self, o: dict, fills: tuple[Decimal, list[str]] | None = None) -> Order:
         inst = self.state.strategy.instruments[o["instrument"]]
         cmd = NewOrder(o["cl_ord_id"], inst, Side(o["side"]), Decimal(o["qty"]), OrdType(o["ord_type"]),
                        Decimal(o["price"]) if o.get("price") is not None else None, TimeInForce(o["tif"]),
@@ -100,12 +142,23 @@ class Recovery:
         order = Order(cmd, o["ticket_id"], LegRole(o["leg"]), OrderRole(o["role"]), int(o["created_ns"]))
         order.sent_ns = int(o["created_ns"])
         order.uncertain = True
+        lots, exec_ids = fills or (Decimal(o.get("cum_qty", "0")), list(o.get("exec_ids", [])))
+        if lots:
+            # what the order had filled stands (CumQty): the venue's answer adds only what is new
+            order.cum_qty, order.cum_trusted = lots, True
+            order.avg_px = Decimal(o["avg_px"]) if o.get("avg_px") else (cmd.price or Decimal(0))
+        order.exec_ids.update(exec_ids)
         return order
 
     def journal_state(self) -> JournalState:
         """What the journal should say now (for compaction after a restore)."""
         st = self.state
         out = JournalState()
+        out.ledger = st.ledger.snapshot()
+        g = [h for h in st.trading.holds.values() if h.sticky]
+        if g:
+            top = max(g, key=lambda h: (h.level is TradingState.HALTED, h.since_ns))
+            out.global_state = {"state": top.level.value, "reason": top.reason}
         for pr in st.pairs.values():
             for h in pr.holdings:
                 if not h.empty:
@@ -118,5 +171,14 @@ class Recovery:
         for tid, p in st.progress.items():
             t = p.ticket
             if not t.state.is_terminal:
-                out.open_tickets[tid] = OpenTicket(ticket_record(t, p.closes), [order_record(o) for o in t.orders()])
+                out.open_tickets[tid] = OpenTicket(ticket_record(t, p.closes), [_with_fills(o) for o in t.orders()])
         return out
+
+
+def _with_fills(o: Order) -> dict:
+    """An open order's journal record with what it has filled so far (the ledger snapshot has its
+    position; this is what the order itself knows)."""
+    rec = order_record(o)
+    if o.filled_qty:
+        rec.update(cum_qty=str(o.filled_qty), avg_px=str(o.avg_px), exec_ids=sorted(o.exec_ids))
+    return rec

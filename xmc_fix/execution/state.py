@@ -214,6 +214,15 @@ class EngineState:
         """A pair's effective state: the more restrictive of its own and the global one."""
         return effective(self.trading.state, pr.trading.state)
 
+    def trading_day(self, inst: Instrument, ns: int) -> int:
+        """The trading day ``ns`` falls in at the instrument's venue (its calendar's; without one,
+        SHFE/INE's rule: the night session from 21:00 Asia/Shanghai belongs to the next day)."""
+        cal = self.strategy.calendars.get(inst.calendar) if inst.calendar else None
+        if cal is not None:
+            day = cal.trading_day(ns)
+            return day.toordinal() if hasattr(day, "toordinal") else day
+        return (ns // 1_000_000_000 + 11 * 3600) // 86400   # +8 h to Shanghai, +3 h so 21:00 rolls over
+
     def pairs_on(self, venue: str) -> list[PairRuntime]:
         return [pr for pr in self.pairs.values() if venue in pr.venues]
 

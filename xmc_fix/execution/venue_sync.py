@@ -301,6 +301,8 @@ class VenueSync:
                 continue
             delta = venue_net - ours
             st.ledger.on_foreign_fill(inst, Side.BUY, delta, ZERO, acct)
+            self.settle.journal.write("foreign", instrument=inst.name, account=acct, side=Side.BUY.value,
+                                      qty=str(delta), px="0", why=f"{r.venue} position report ({r.reason})")
             out.append(self._difference(r, "position", inst.symbol, str(ours), str(venue_net),
                                         f"engine set to the venue's {venue_net}; {delta:+} lots held as foreign",
                                         f"{inst.name} position: engine {ours}, {r.venue} {venue_net}",

@@ -67,9 +67,8 @@ class Monitor:
         change = scope.apply(trigger, now, reason, key=key)
         if change is None:
             return None
-        if pr is not None and trigger in (StateTrigger.HALT, StateTrigger.REDUCE, StateTrigger.RESUME):
-            self.journal.write("pair", pair=pr.name, state=pr.trading.state.value if any(
-                h.sticky for h in pr.trading.holds.values()) else TradingState.ACTIVE.value, reason=reason)
+        if trigger in (StateTrigger.HALT, StateTrigger.REDUCE, StateTrigger.RESUME):
+            self._journal_sticky(pr, reason)
         if t0_perf is not None:
             us = (time.perf_counter_ns() - t0_perf) / 1000
         elif detected_ns is not None:
@@ -84,6 +83,15 @@ class Monitor:
                                 action=f"{change.scope} {change.to_state.value}", alert_to_action_us=us))
         return change
 
+    def _journal_sticky(self, pr: "PairRuntime | None", reason: str) -> None:
+        """A scope's sticky holds survive a restart: the journal keeps the most restrictive."""
+        scope = pr.trading if pr is not None else self.state.trading
+        state = scope.state.value if any(h.sticky for h in scope.holds.values()) else TradingState.ACTIVE.value
+        if pr is not None:
+            self.journal.write("pair", pair=pr.name, state=state, reason=reason)
+        else:
+            self.journal.write("global", state=state, reason=reason)
+
     def resume(self, pr: "PairRuntime | None", who: str) -> None:
         """An operator's resume: every sticky hold of the scope goes, and its breaches may alert again."""
         scope = pr.name if pr is not None else "global"
@@ -94,8 +102,7 @@ class Monitor:
                now_ns: int, venue: str | None = None) -> Protect:
         """A limit or quality breach: the hold now; cancelling and alerting are the caller's next steps."""
         (pr.trading if pr is not None else self.state.trading).apply(trigger, now_ns, message)
-        if pr is not None:
-            self.journal.write("pair", pair=pr.name, state=pr.trading.state.value, reason=message)
+        self._journal_sticky(pr, message)
         return Protect(pr.name if pr is not None else None, kind, message, trigger is StateTrigger.HALT, t0_perf,
                        now_ns, venue)
 
@@ -127,16 +134,22 @@ class Monitor:
 
     # -- fills, acknowledgements, outcomes ---------------------------------------------------
     def on_position_change(self, pr: "PairRuntime", order: Order, lots: Decimal, px: Decimal, now_ns: int,
-                           fx: Decimal | None) -> list[Protect]:
+                           fx: Decimal | None, exec_id: str | None = None) -> list[Protect]:
         """Book the fill's realised P&L; breaches of the daily loss or an instrument's position limit."""
         t0 = time.perf_counter_ns()
         inst = order.instrument
         ledger = self.state.ledger
         out = []
+        day = self.state.trading_day(pr.inner, now_ns)
+        ledger.roll_day(pr.name, day)
         realised = ledger.on_fill(pr.name, inst, order.side, lots, px, leg=order.leg, account=order.command.account)
+        if realised and order.leg is LegRole.OUTER and pr.pricer.needs_fx and fx:
+            realised = realised * fx if pr.pricer.fx_mode == 1 else realised / fx
+        self.journal.write("fill", pair=pr.name, leg=order.leg.value, ticket_id=order.ticket_id,
+                           cl_ord_id=order.cl_ord_id, exec_id=exec_id, instrument=inst.name,
+                           account=order.command.account,
+                           side=order.side.value, qty=str(lots), px=str(px), realised=str(realised), day=day)
         if realised:
-            if order.leg is LegRole.OUTER and pr.pricer.needs_fx and fx:
-                realised = realised * fx if pr.pricer.fx_mode == 1 else realised / fx
             total = ledger.add_realised(pr.name, realised)
             limit = self.risk.pair(pr.name).daily_loss_limit
             if limit is not None and total <= -limit:
@@ -229,6 +242,8 @@ class Monitor:
             self.set_state(pr, StateTrigger.CLEAR, "markets open", key="market", t0_perf=time.perf_counter_ns())
 
     def on_timer(self, now_ns: int) -> None:
+        for pr in self.state.pairs.values():    # the daily loss limit starts again each trading day
+            self.state.ledger.roll_day(pr.name, self.state.trading_day(pr.inner, now_ns))
         self.check_stale(now_ns)
         for pr in self.state.pairs.values():
             if (pr.market_until_ns == 0 or now_ns >= pr.market_until_ns) and pr.calendars != (None, None):

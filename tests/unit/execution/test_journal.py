@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.unit.execution.test_engine import World, strategy  # noqa: F401  (fixture)
-from xmc_fix.domain.enums import ExecType, OrdStatus
+from xmc_fix.domain.enums import ExecType, OrdStatus, TradingState
 from xmc_fix.domain.events import SessionUp
 from xmc_fix.domain.tickets import TicketState
 from xmc_fix.execution.journal import Journal, replay
@@ -71,7 +71,7 @@ def test_a_restarted_engine_asks_about_open_orders_and_finishes_the_ticket(strat
     World.__init__(again, strategy)      # a new process: new engine, same journal
     again.engine.journal = Journal(journal_path)
     restored = again.engine.restore(replay(journal_path))
-    assert restored == {"held": 1, "tickets": 1, "orders": 2}
+    assert restored == {"held": 1, "tickets": 1, "orders": 2, "fills": 2}   # the first ticket's two fills
     assert again.pair.inner_lots == D(-5) and again.pair.outer_lots == D(1)
     # World.__init__ already brought the sessions up; bring them up again as a reconnect would
     for v in ("SHFE", "LME"):
@@ -108,7 +108,8 @@ def test_compaction_keeps_what_the_journal_says(strategy, journal_path):
     assert [(h["ticket_id"], h["inner"], h["outer"]) for h in after.held] == \
            [(h["ticket_id"], h["inner"], h["outer"]) for h in before.held]
     assert list(after.open_tickets) == list(before.open_tickets)
-    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 2   # held, ticket, its two orders
+    # the ledger's snapshot, the holding, the open ticket and its two orders
+    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 1 + 2
 
 
 def test_a_late_fill_reopening_a_ticket_is_replayed_as_open(strategy, journal_path):
@@ -121,3 +122,49 @@ def test_a_late_fill_reopening_a_ticket_is_replayed_as_open(strategy, journal_pa
     w.engine.on_event(w.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
     st = replay(journal_path)
     assert len(st.open_tickets) == 1   # reopened and the unwind not finished yet
+
+
+# -- state that survives a restart --------------------------------------------------------------------
+def _restart(strategy, journal_path):
+    again = World.__new__(World)
+    World.__init__(again, strategy)
+    again.engine.journal = Journal(journal_path)
+    return again, again.engine.restore(replay(journal_path))
+
+
+def test_positions_cost_basis_and_realised_pnl_survive_a_restart(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    ledger = w.engine.state.ledger
+    before = (dict(ledger.positions), dict(ledger.by_account), {k: (c.lots, c.avg) for k, c in ledger.cost.items()})
+    again, _ = _restart(strategy, journal_path)
+    after = again.engine.state.ledger
+    assert (dict(after.positions), dict(after.by_account), {k: (c.lots, c.avg) for k, c in after.cost.items()}) == before
+    assert after.position("SHFE_CU") == D(-5) and after.position("LME_CA") == D(1)
+    # and again after a compaction (the ledger's snapshot instead of the fills)
+    again.engine.journal.compact(again.engine.journal_state())
+    third, _ = _restart(strategy, journal_path)
+    assert dict(third.engine.state.ledger.positions) == before[0]
+
+
+def test_a_global_halt_survives_a_restart(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.engine.cmd_halt(None, "alice", "end of day")
+    again, _ = _restart(strategy, journal_path)
+    assert again.engine.state.trading.state is TradingState.HALTED
+    assert again.engine.pair_state(again.pair) is TradingState.HALTED
+
+
+def test_the_daily_loss_starts_again_at_the_trading_day_boundary(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    ledger = w.engine.state.ledger
+    day = w.engine.state.trading_day(w.pair.inner, w.now())
+    ledger.roll_day("P", day)
+    ledger.add_realised("P", D(-1000))
+    w.engine.on_timer(w.now())
+    assert ledger.realised["P"] == D(-1000)                  # same trading day: it stands
+    w.clock.advance(24 * 3600 * 1_000_000_000)
+    w.engine.on_timer(w.now())
+    assert ledger.realised["P"] == 0                          # the next trading day starts from zero

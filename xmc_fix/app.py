@@ -97,13 +97,17 @@ def load_sessions(path: str, role: str, ports: dict[str, int] | None = None, sto
 
 
 def check_venues(sessions: SessionFile, strategy: Strategy) -> None:
-    """Every venue the strategy trades or prices from must have a session."""
-    have = {s.venue for s in sessions.sessions}
+    """Every venue the strategy trades or prices from must have an order session (a drop copy is
+    not one), and every drop copy a venue with one."""
+    have = set(sessions.by_venue())
     for venue in sorted(strategy.venues - have):
         raise ConfigError(f"venue {venue!r} is used by the strategy but has no [SESSION]",
                           file=sessions.path, key="Venue",
                           remedy=f"add a [SESSION] with Venue={venue}, or fix {strategy.path}")
-    dialect_of = {s.venue: s.dialect for s in sessions.sessions}
+    for venue in sorted(set(sessions.drop_copies()) - have):
+        raise ConfigError(f"DropCopyFor={venue} but {venue} has no order session", file=sessions.path,
+                          key="DropCopyFor", remedy=f"add a [SESSION] with Venue={venue}, or remove the drop copy")
+    dialect_of = {s.venue: s.dialect for s in sessions.by_venue().values()}
     for name, inst in strategy.instruments.items():
         d = dialect_of.get(inst.venue)
         if d is not None and d.position_effect_required and not inst.position_effect:
@@ -325,12 +329,13 @@ class EngineApp:
                 "legged": e.stats.legged, "open_tickets": sum(1 for _ in e.state.open_progress()),
                 "residual_units": {p.name: str(p.residual_units) for p in e.pairs.values()},
                 "exposure": self.serial.call(e.exposure),
+                "drop_copy": dict(e.drop_copy.counts),
                 "audit_rows": dict(self.audit.stats.rows), "audit_errors": self.audit.stats.errors}
 
     def status_line(self) -> str:
         e = self.engine
         states = e.tickets_by_state()
-        parts = [f"venues {len(e.venues_up)}/{len(self.sessions.sessions)} up",
+        parts = [f"venues {len(e.venues_up)}/{len(self.sessions.by_venue())} up",
                  f"md {e.stats.md_updates}",
                  f"tickets {e.stats.tickets} (completed {states.get('COMPLETED', 0)}, missed {states.get('MISSED', 0)}, "
                  f"legged {states.get('LEGGED', 0) + states.get('FAILED', 0)})",

@@ -171,3 +171,21 @@ class PositionReport:
     def net(self) -> Decimal:
         """Long minus short, every PosType summed (lots, bought positive)."""
         return sum((lq - sq for _, lq, sq in self.quantities), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class DropCopyReport:
+    """An execution report as a venue's drop-copy session copied it: a second, independent source
+    of fills (read-only; the order session's own report normally comes first)."""
+
+    report: ExecReport
+
+
+@dataclass(frozen=True, slots=True)
+class DropCopySession:
+    """A drop-copy session logged on or off (the venue's order session is unaffected)."""
+
+    venue: str
+    up: bool
+    recv_ns: int
+    reason: str = ""

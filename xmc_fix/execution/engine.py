@@ -30,12 +30,13 @@ import logging
 from xmc_fix.basis.pricing import fx_rate
 from xmc_fix.clock import Clock
 from xmc_fix.config import Strategy
-from xmc_fix.domain.events import (BookSnapshot, BookUpdate, CancelRejected, ExecReport, MarketDataRejected,
-                                   MessageRejected, PositionReport, PositionsAck, SessionDown, SessionUp,
-                                   Uninterpretable)
+from xmc_fix.domain.events import (BookSnapshot, BookUpdate, CancelRejected, DropCopyReport, DropCopySession,
+                                   ExecReport, MarketDataRejected, MessageRejected, PositionReport, PositionsAck,
+                                   SessionDown, SessionUp, Uninterpretable)
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.execution.decide import Decider
 from xmc_fix.execution.desk import OrderDesk, OrderSender
+from xmc_fix.execution.dropcopy import DropCopyWatch
 from xmc_fix.execution.flatten import FlattenPath
 from xmc_fix.execution.journal import JournalState
 from xmc_fix.execution.lifecycle import Lifecycle
@@ -82,6 +83,8 @@ class Engine:
         self.recovery = Recovery(st, audit, clock)
         self.sync = VenueSync(st, self.desk, settle, self.monitor, audit, clock, ids, venue_caps)
         self.watchdog = Watchdog(st, self.desk, settle, self.monitor, self.sync, audit, clock)
+        self.drop_copy = DropCopyWatch(st, audit, self.alerts, self.on_exec_report)
+        self.sync.pending_reports = self.drop_copy.pending_at
         self.operator = Operator(st, self.monitor, self.desk, self.lifecycle, self.alerts, clock)
         self._next_sample_ns = 0
 
@@ -229,6 +232,8 @@ class Engine:
         Uninterpretable: lambda self, ev: self.reconciler.on_uninterpretable(ev),
         PositionsAck: lambda self, ev: self.sync.on_positions_ack(ev),
         PositionReport: lambda self, ev: self.sync.on_position_report(ev),
+        DropCopyReport: lambda self, ev: self.drop_copy.on_report(ev),
+        DropCopySession: lambda self, ev: self.drop_copy.on_session(ev),
     }
 
     def _fx_for(self, pr: PairRuntime, ticket_id: str):
@@ -259,6 +264,7 @@ class Engine:
         self.watchdog.on_timer(now_ns)
         self.lifecycle.on_timer(now_ns)
         self.sync.on_timer(now_ns)
+        self.drop_copy.on_timer(now_ns)
 
     # -- operator commands (from the control socket, through the Serializer) -------------------
     def cmd_halt(self, pair: str | None, who: str, reason: str = "") -> dict:

@@ -220,8 +220,16 @@ class VenueSync:
 
     # -- comparing ---------------------------------------------------------------------------
     def _in_flight(self, venue: str) -> bool:
-        return any(o.instrument.venue == venue and o.sent_ns and (not o.is_terminal or o.uncertain)
-                   for o in self.state.orders.values())
+        """Something the venue may still report: a live or uncertain order, or a fill only the drop
+        copy has shown so far."""
+        return self.pending_reports(venue) or any(
+            o.instrument.venue == venue and o.sent_ns and (not o.is_terminal or o.uncertain)
+            for o in self.state.orders.values())
+
+    @staticmethod
+    def pending_reports(venue: str) -> bool:
+        """Replaced by the engine with the drop copy's view (fills seen there and not yet applied)."""
+        return False
 
     def _complete(self, r: Round, incomplete: str | None = None) -> None:
         now = self.clock.now_ns()

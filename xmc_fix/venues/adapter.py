@@ -31,7 +31,7 @@ import quickfix as fix
 
 from xmc_fix.domain.commands import (CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, RequestMassStatus,
                                      RequestPositions, SubscribeMarketData)
-from xmc_fix.domain.events import MessageRejected, SessionDown, SessionUp
+from xmc_fix.domain.events import DropCopyReport, DropCopySession, MessageRejected, SessionDown, SessionUp
 from xmc_fix.errors import FixTranslationError
 from xmc_fix.fixwire import fields, msg_type_of
 from xmc_fix.venues import dialects
@@ -69,7 +69,11 @@ class EngineApplication(fix.Application):
         super().__init__()
         self._now = now_ns    # the engine's clock: every event time in one time base
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
-        self._store_body = {s.venue: _body_path(s) for s in sessions.sessions}
+        self._store_body = {s.session_key: _body_path(s) for s in sessions.sessions}
+        #: drop-copy sessions (DropCopyFor=VENUE): their reports are a second source, never the order session's
+        self._drop_copy_keys = {s.session_key for s in sessions.sessions if s.drop_copy_for}
+        self.drop_copy_ids: dict[str, fix.SessionID] = {}
+        order_sessions = [s for s in sessions.sessions if not s.drop_copy_for]
         self._credentials = credentials
         self._handler = handler
         self._on_error = on_error
@@ -77,8 +81,8 @@ class EngineApplication(fix.Application):
         self.sessions: dict[str, fix.Session] = {}
         self._venue_by_sid: dict[str, str] = {}
         self._logout_text: dict[str, str] = {}
-        self.inbound = {s.venue: tr.Inbound(session_dialect(s)) for s in sessions.sessions}
-        self._begin = {s.venue: s.values["BeginString"] for s in sessions.sessions}
+        self.inbound = {s.venue: tr.Inbound(session_dialect(s)) for s in order_sessions}
+        self._begin = {s.venue: s.values["BeginString"] for s in order_sessions}
         #: (venue, MsgSeqNum) -> (MsgType, ClOrdID or MDReqID) of every application message we sent
         self._sent_seq: OrderedDict[tuple[str, int], tuple[str, str | None]] = OrderedDict()
         self._sending: tuple[str, str, str | None] | None = None   # (venue, MsgType, id) being sent
@@ -106,13 +110,18 @@ class EngineApplication(fix.Application):
                 log.exception("error sink failed")
 
     # -- quickfix.Application ----------------------------------------------------------------
+    def _drop_copy(self, sid) -> bool:
+        return sid.toString() in self._drop_copy_keys
+
     def onCreate(self, sessionID) -> None:
         try:
             venue = self.venue(sessionID)
-            self.session_ids[venue] = fix.SessionID(sessionID.getBeginString().getValue(),
-                                                    sessionID.getSenderCompID().getValue(),
-                                                    sessionID.getTargetCompID().getValue(),
-                                                    sessionID.getSessionQualifier())
+            sid = fix.SessionID(sessionID.getBeginString().getValue(), sessionID.getSenderCompID().getValue(),
+                                sessionID.getTargetCompID().getValue(), sessionID.getSessionQualifier())
+            if self._drop_copy(sessionID):
+                self.drop_copy_ids[venue] = sid
+                return
+            self.session_ids[venue] = sid
             self.sessions[venue] = fix.Session.lookupSession(sessionID)
         except Exception as e:
             self._fail("onCreate", e, sessionID)
@@ -120,7 +129,9 @@ class EngineApplication(fix.Application):
     def onLogon(self, sessionID) -> None:
         try:
             venue = self.venue(sessionID)
-            self._scrub(venue)
+            self._scrub(sessionID)
+            if self._drop_copy(sessionID):
+                return self._handler(DropCopySession(venue, True, self._now()))
             self._handler(SessionUp(venue, self._now()))
         except Exception as e:
             self._fail("onLogon", e, sessionID)
@@ -128,16 +139,19 @@ class EngineApplication(fix.Application):
     def onLogout(self, sessionID) -> None:
         try:
             venue = self.venue(sessionID)
-            self._scrub(venue)
+            self._scrub(sessionID)
+            if self._drop_copy(sessionID):
+                return self._handler(DropCopySession(venue, False, self._now()))
             self._handler(SessionDown(venue, self._now(), self._logout_text.pop(venue, "")))
         except Exception as e:
             self._fail("onLogout", e, sessionID)
 
-    def _scrub(self, venue: str) -> None:
+    def _scrub(self, sessionID) -> None:
         """The Logon we sent is in QuickFIX's store with its password: overwrite it."""
-        cred = self._credentials.get(venue)
-        if cred is not None and cred.password is not None and venue in self._store_body:
-            scrub_store_file(self._store_body[venue])
+        cred = self._credentials.get(self.venue(sessionID))
+        body = self._store_body.get(sessionID.toString())
+        if cred is not None and cred.password is not None and body:
+            scrub_store_file(body)
 
     def toAdmin(self, message, sessionID) -> None:
         try:
@@ -156,7 +170,7 @@ class EngineApplication(fix.Application):
         try:
             raw = message.toString()
             mt = msg_type_of(raw)
-            if mt == "3":
+            if mt == "3" and not self._drop_copy(sessionID):
                 venue = self.venue(sessionID)
                 self._handler(self._referred(tr.decode_reject(venue, raw, self._now())))
             elif mt == "5":
@@ -212,6 +226,10 @@ class EngineApplication(fix.Application):
                 raise fix.UnsupportedMessageType()
             venue = self.venue(sessionID)
             ctx = self.inbound.get(venue)
+            if self._drop_copy(sessionID):
+                if mt == "8":      # only copies of execution reports matter there; the rest is audited
+                    self._handler(DropCopyReport(tr.decode_execution_report(venue, raw, recv_ns, ctx)))
+                return
             try:
                 ev = decoder(venue, raw, recv_ns, ctx)
             except FixTranslationError as e:

@@ -52,7 +52,13 @@ class EngineRun:
     def __init__(self, tmp_path: Path, sim, strategy: str = ONE_TICKET) -> None:
         self.sockdir = Path(tempfile.mkdtemp(prefix="xmcf"))
         self.db = f"sqlite:///{tmp_path / 'engine.db'}"
-        self.eng = A.engine_from_files(str(SESSIONS / "venues.cfg"), str(_strategy(tmp_path, strategy)), self.db,
+        # The faults below are aimed at a venue's N-th execution report on its port: the answers to
+        # the logon's mass-status request and the drop copies' copies are execution reports too, so
+        # these runs ask for no mass status and have no drop-copy sessions.
+        text = (SESSIONS / "venues.cfg").read_text().split("# Drop copies")[0]
+        sessions = tmp_path / "venues.cfg"
+        sessions.write_text(text.replace("OrderMassStatus=Y", "OrderMassStatus=N").replace("=../", f"={SESSIONS.parent}/"))
+        self.eng = A.engine_from_files(str(sessions), str(_strategy(tmp_path, strategy)), self.db,
                                        ports=sim.ports, store=str(tmp_path / "store-engine"),
                                        extra_credentials=sim.credentials, journal_path=str(tmp_path / "journal.jsonl"),
                                        control_path=str(self.sockdir / "c.sock"))

@@ -31,6 +31,7 @@ class EngineConfig:
     journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
     journal_sync: str = "batch"    # fsync the journal: "batch" (timer thread), "intent" (every line), "none"
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
+    retain_finished_ms: int = 600_000  # finished tickets are forgotten this long after they ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,7 @@ def load_strategy(path: str | Path) -> Strategy:
         journal=e.str("journal", None),
         journal_sync=e.str("journal_sync", "batch", choices=("intent", "batch", "none")),
         basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
+        retain_finished_ms=e.int("retain_finished_ms", 600_000, minimum=1_000),
     )
     e.check_unknown()
     if not (engine.namespace.isascii() and engine.namespace.isalnum()) or len(engine.namespace) > 4:

@@ -87,6 +87,7 @@ class Engine:
         self.sync.pending_reports = self.drop_copy.pending_at
         self.operator = Operator(st, self.monitor, self.desk, self.lifecycle, self.alerts, clock)
         self._next_sample_ns = 0
+        self._next_release_ns = 0
 
     @property
     def journal(self) -> JournalSink:
@@ -260,6 +261,9 @@ class Engine:
         if every and now_ns >= self._next_sample_ns:
             self._next_sample_ns = now_ns + every
             self.decider.sample_basis(now_ns)
+        if now_ns >= self._next_release_ns:      # a long-running engine stays flat
+            self._next_release_ns = now_ns + 10_000 * MS
+            self.state.release_finished(now_ns, self.strategy.engine.retain_finished_ms * MS)
         self.monitor.on_timer(now_ns)
         self.watchdog.on_timer(now_ns)
         self.lifecycle.on_timer(now_ns)

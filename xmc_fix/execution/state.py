@@ -145,7 +145,7 @@ class EngineStats:
     duplicates: int = 0
     unknown_reports: int = 0
     legged: int = 0                                     # legging incidents
-    decision_to_send_ns: list = field(default_factory=list)
+    decision_to_send_ns: deque = field(default_factory=lambda: deque(maxlen=100_000))   # the latest
     trace: bool = False       # xmc bench: stage timings and market-data lag samples
     stages: list = field(default_factory=list)          # (recv, evaluate, decide, first sent, last sent) ns
     md_lag: list = field(default_factory=list)          # (recv_ns, recv_ns - venue SendingTime) every 16th
@@ -233,6 +233,26 @@ class EngineState:
         if pair not in self.pairs:
             raise KeyError(f"unknown pair {pair!r}; pairs: {', '.join(self.pairs)}")
         return [self.pairs[pair]]
+
+    def release_finished(self, now_ns: int, retain_ns: int) -> int:
+        """Forget tickets that ended more than ``retain_ns`` ago, with their orders: a process that
+        runs for weeks stays flat. The audit database and the journal keep them; a report that
+        still arrives for a forgotten order is handled as one the engine did not send (its fills
+        become foreign lots, alerted and held). The number forgotten."""
+        gone = [tid for tid, p in self.progress.items()
+                if p.ticket.state.is_terminal and p.ticket.ended_ns is not None
+                and now_ns - p.ticket.ended_ns > retain_ns
+                and self.pairs[p.ticket.pair].active is not p.ticket]
+        if not gone:
+            return 0
+        for tid in gone:
+            del self.progress[tid]
+            self.tickets.pop(tid, None)
+        dead = set(gone)
+        for cl in [k for k, o in self.orders.items() if o.ticket_id in dead]:   # cancels' ClOrdIDs too
+            del self.orders[cl]
+            self.asked.discard(cl)
+        return len(gone)
 
     def open_progress(self):
         """Tickets not finished (working, legged or repairing), with their progress."""

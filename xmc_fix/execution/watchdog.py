@@ -64,6 +64,8 @@ class Watchdog:
         strategy = st.strategy
         timeout = strategy.engine.ticket_timeout_ms * MS
         max_ack = strategy.risk.max_ack_ms * MS
+        if len(self._unacked) > 10_000:          # only the orders still watched matter
+            self._unacked &= set(st.orders)
         for p in list(st.open_progress()):
             t = p.ticket
             for order in t.orders():

@@ -741,3 +741,20 @@ def test_closing_exactly_what_a_holding_left_completes_even_when_it_is_out_of_li
     assert t.intent is TicketIntent.CLOSE and t.state is TicketState.COMPLETED, (t.state, t.transitions)
     assert w.pair.inner_lots == 0 and w.pair.outer_lots == 0 and not w.pair.holdings
     assert len(w.sender.sent) == 2   # no repair order
+
+
+def test_a_long_run_stays_flat_finished_tickets_are_forgotten_after_the_retention(tmp_path):
+    w = _world_with(STRATEGY.replace('account = "ACC1"', 'account = "ACC1"\nretain_finished_ms = 60000')
+                    .replace("max_position = 50", "max_position = 25"), tmp_path)
+    for _ in range(100):                  # each minute: the basis crosses (open), then comes back (close)
+        for move in (w.cross_above, w.calm_market):
+            w.sender.sent.clear()
+            move()
+            for cmd in list(w.sender.sent):
+                w.fill(cmd)
+        w.clock.advance(60 * 1_000_000_000)
+        w.calm_market()                   # fresh books a minute later
+        w.engine.on_timer(w.now())
+    st = w.engine.state
+    assert w.engine.stats.tickets == 200
+    assert len(st.tickets) <= 4 and len(st.progress) <= 4 and len(st.orders) <= 8

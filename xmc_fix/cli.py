@@ -1,4 +1,5 @@
-"""``xmc``: argument parsing only. The work happens in :mod:`xmc_fix.app` and :mod:`xmc_fix.reports`.
+"""``xmc``: argument parsing only. The work happens in :mod:`xmc_fix.app` (the engine),
+:mod:`xmc_fix.demo`, :mod:`xmc_fix.sim.wiring`, :mod:`xmc_fix.audit` and :mod:`xmc_fix.reports`.
 
 Exit codes: 0 success, 1 a run failed, 2 bad usage or bad configuration (one line naming the file,
 the key and the remedy; never a traceback).
@@ -17,9 +18,8 @@ from pathlib import Path
 import click
 
 from xmc_fix.errors import ConfigError, XmcError
+from xmc_fix.paths import ROOT, SESSIONS
 
-ROOT = Path(__file__).resolve().parent.parent
-SESSIONS = ROOT / "sessions"
 DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
 
 
@@ -107,7 +107,7 @@ def cli(log_level: str, log_file: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress lines, only the final report.")
 def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, scenario, quiet):
     """Run the simulated venues and the engine together, then print the audit report."""
-    from xmc_fix.app import run_demo
+    from xmc_fix.demo import run_demo
     from xmc_fix.reports.figures import figures, load_run, render_table
 
     for p, what, opt in ((sessions_path, "QuickFIX settings file", "--sessions"),
@@ -155,7 +155,7 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
         die_with_parent(int(os.environ["XMC_PARENT_PID"]))
     if acceptance_test:
         return _acceptance_sim(ports, duration)
-    from xmc_fix.app import sim_from_files
+    from xmc_fix.sim.wiring import sim_from_files
 
     _existing(config_path, "QuickFIX settings file", "--config")
     server = sim_from_files(config_path, market_path, seed=seed, ports=_ports(ports), store=store, db_url=db_url,

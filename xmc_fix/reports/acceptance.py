@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import case, select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.completeness import audit_completeness
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.errors import XmcError
 from xmc_fix.reports.venueclock import tag
@@ -39,7 +40,7 @@ def _latest_engine_run(conn) -> str | None:
 def coverage(db_url: str, run: dict) -> dict:
     """Share of the sequence numbers used in and out, per session, present in ``fix_messages``.
 
-    ``filestore`` method (app.audit_completeness): when ``runs.config`` names the QuickFIX stores the
+    ``filestore`` method (:func:`~xmc_fix.audit.completeness.audit_completeness`): when ``runs.config`` names the QuickFIX stores the
     run used (``stores``: session -> FileStorePath, or ``store``: one folder for all) and the run is
     the latest engine run (a store only knows its latest run's sequence numbers), every number from
     the run's first stored one up to the store's next-number-minus-one must be in the database.
@@ -65,7 +66,6 @@ def coverage(db_url: str, run: dict) -> dict:
         stores = {key: cfg["store"] for key in db["sessions"]}
     if stores and latest:
         try:
-            from xmc_fix.app import audit_completeness
             sessions = SimpleNamespace(sessions=[SimpleNamespace(session_key=k, values={"FileStorePath": p})
                                                  for k, p in stores.items()])
             res = audit_completeness(db_url, run["run_id"], sessions)

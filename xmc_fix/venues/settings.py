@@ -183,6 +183,27 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
     return SessionFile(file, resolved_default, sessions)
 
 
+def load_sessions(path: str | Path, role: str, ports: dict[str, int] | None = None,
+                  store: str | Path | None = None) -> SessionFile:
+    """A session file with the overrides the demo, the tests and ``--port``/``--store`` give: a
+    port per venue, and one store folder for every session."""
+    port_key = "SocketConnectPort" if role == "initiator" else "SocketAcceptPort"
+    sf = load_session_file(path, role)
+    known = {s.venue for s in sf.sessions}
+    for venue, port in (ports or {}).items():
+        if venue not in known:
+            raise ConfigError(f"no session for venue {venue!r}", file=str(path), key="--port",
+                              remedy=f"use one of {', '.join(sorted(known))}")
+    for s in sf.sessions:
+        if ports and s.venue in ports:
+            s.values[port_key] = str(ports[s.venue])
+        if store:
+            s.values["FileStorePath"] = str(Path(store).resolve())
+    if store:
+        sf.default["FileStorePath"] = str(Path(store).resolve())
+    return sf
+
+
 def _validate(spec: SessionSpec, role: str, where: str) -> None:
     v = spec.values
     for k in ("BeginString", "SenderCompID", "TargetCompID", "ConnectionType"):

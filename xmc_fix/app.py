@@ -38,20 +38,17 @@ from xmc_fix.execution.engine import Engine
 from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
-from xmc_fix.paths import ROOT
+from xmc_fix.paths import var_dir
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
 from xmc_fix.venues.credentials import Credentials, load_credentials
 from xmc_fix.venues.settings import SessionFile, load_sessions
 
 log = logging.getLogger("xmc.app")
 
-DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
-
-
 def _spill_dir(db_url: str) -> Path:
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
         return Path(db_url[len("sqlite:///"):]).expanduser().resolve().parent
-    return ROOT / "var"
+    return var_dir()
 
 
 def _file_text(path: str) -> str | None:
@@ -122,7 +119,7 @@ class EngineApp:
         ns = strategy.engine.namespace
         self.run_id = f"{ns}-{uuid.uuid4().hex[:10]}"
         self.journal_path = Path(journal_path or strategy.engine.journal
-                                 or ROOT / "var" / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
+                                 or var_dir() / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
         self.recovered = replay(self.journal_path)
         self.ids = IdGenerator(ns, _next_start_ms(db_url, ns, self.recovered.last_prefix) if db_url
                                else time.time_ns() // 1_000_000)
@@ -145,7 +142,7 @@ class EngineApp:
             sender = ShadowSender(self.sender, self._on_event, self.audit, self._mark)
         self.journal = Journal(self.journal_path)
         self.engine = Engine(strategy, sender, self.audit, self.clock, self.ids, journal=self.journal)
-        self.control_path = Path(control_path) if control_path else default_socket(ROOT, ns)
+        self.control_path = Path(control_path) if control_path else default_socket(ns)
         self.control = ControlServer(self.control_path, self._command, self.audit)
         self._settings = sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)

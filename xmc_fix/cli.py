@@ -18,9 +18,10 @@ from pathlib import Path
 import click
 
 from xmc_fix.errors import ConfigError, XmcError
-from xmc_fix.paths import ROOT, SESSIONS
+from xmc_fix.paths import SESSIONS, default_db, var_dir
 
-DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
+DB_HELP = "Audit database (SQLAlchemy URL)."
+DB_SHOWN = "sqlite:///<data folder>/xmc.db"
 
 
 def _setup_logging(level: str, log_file: str | None) -> None:
@@ -74,7 +75,7 @@ def _existing(path: str, what: str, option: str) -> str:
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               help="Level of messages printed on stderr (the log file always gets info and above).")
-@click.option("--log-file", default=str(ROOT / "var" / "log" / "xmc.log"), show_default=True,
+@click.option("--log-file", default=lambda: str(var_dir() / "log" / "xmc.log"), show_default="<data folder>/log/xmc.log",
               help="Application log file (FIX messages go to the audit database, not here).")
 @click.version_option(package_name="xmc_fix")
 def cli(log_level: str, log_file: str) -> None:
@@ -82,6 +83,9 @@ def cli(log_level: str, log_file: str) -> None:
 
     Start with `xmc demo`: it runs the exchange simulator and the engine on loopback, trades the
     default copper pairs, and prints the audit report.
+
+    The data folder (default database, log, journals, control sockets, demo runs, stores) is
+    $XMC_VAR_DIR, else var/ of the checkout.
     """
     _setup_logging(log_level, log_file)
     # The QuickFIX session thread shares the GIL with the audit writer and the timer; a short
@@ -92,7 +96,7 @@ def cli(log_level: str, log_file: str) -> None:
 @cli.command()
 @click.option("--duration", type=click.FloatRange(min=1), default=20.0, show_default=True,
               help="Seconds of trading.")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed (same seed, same prices).")
 @click.option("--sessions", "sessions_path", default=str(SESSIONS / "venues.cfg"), show_default=True,
               help="Engine QuickFIX settings (ports are replaced by free ones).")
@@ -181,7 +185,7 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
               help="Initiator QuickFIX settings: one [SESSION] per venue (Venue=NAME).")
 @click.option("--strategy", "strategy_path", default=str(SESSIONS / "strategy.toml"), show_default=True,
               help="Strategy file: instruments, pairs, thresholds, limits.")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None,
               help="Stop after this many seconds (default: until SIGINT/SIGTERM).")
 @click.option("--credentials", "credentials_file", default=None,
@@ -191,11 +195,11 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
 @click.option("--store", default=None, help="Override FileStorePath for every session.")
 @click.option("--log-dir", default=None, help="Also write masked QuickFIX-style message logs here.")
 @click.option("--journal", "journal_path", default=None,
-              help="Intent journal the engine restarts from (default var/journal/<namespace>.jsonl).")
+              help="Intent journal the engine restarts from (default <data folder>/journal/<namespace>.jsonl).")
 @click.option("--shadow", is_flag=True,
               help="Decide and record tickets and the orders they would send; send none (paper fills).")
 @click.option("--control", "control_path", default=None,
-              help="Control socket for xmc status/halt/... (default var/run/xmc-<namespace>.sock).")
+              help="Control socket for xmc status/halt/... (default <data folder>/run/xmc-<namespace>.sock).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, journal_path, shadow,
         control_path, quiet):
@@ -215,12 +219,12 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
 
 
 @cli.command()
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--run", "run_id", default="latest", show_default=True, help="Run id, or 'latest' engine run.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True,
               help="table for people, json (schema in the README) or csv (figure,value rows) for tools, html: one "
-                   "self-contained file with plots and the acceptance table (default file var/report-<run>.html).")
+                   "self-contained file with plots and the acceptance table (default file <data folder>/report-<run>.html).")
 @click.option("--out", "out_path", default=None, help="Write to this file instead of stdout.")
 @click.option("--from", "start", default=None, metavar="T",
               help="Only tickets decided (and messages, events) at or after T: ISO-8601 UTC or epoch ns.")
@@ -238,7 +242,7 @@ def report(db_url, run_id, fmt, out_path, start, end, pair):
     figs = figures(data)
     if fmt == "html":
         from xmc_fix.reports.html import render_html
-        path = Path(out_path or ROOT / "var" / f"report-{figs['run_id']}.html")
+        path = Path(out_path or var_dir() / f"report-{figs['run_id']}.html")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_html(figs, data), encoding="utf-8")
         click.echo(str(path))
@@ -267,7 +271,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--run", "run_id", default="all", show_default=True,
               help="Run id, 'latest' (the latest engine run) or 'all'.")
 @click.option("--store", "store_dir", default=None,
@@ -294,7 +298,7 @@ def audit_verify(db_url, run_id, store_dir, head, fmt):
 
 @audit.command("trace")
 @click.argument("ticket")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table for people, json for tools.")
 def audit_trace(ticket, db_url, fmt):
@@ -360,7 +364,7 @@ def certify(host, port, timeout, pause, fields_path, defs):
 # -- operator control of a running engine ---------------------------------------------------------
 def _socket_option(f):
     f = click.option("--socket", "socket_path", default=None,
-                     help="The engine's control socket (default var/run/xmc-<namespace>.sock).")(f)
+                     help="The engine's control socket (default <data folder>/run/xmc-<namespace>.sock).")(f)
     return click.option("--namespace", default="X", show_default=True,
                         help="The engine's ClOrdID namespace, which names its default socket.")(f)
 
@@ -368,7 +372,7 @@ def _socket_option(f):
 def _control(socket_path, namespace, cmd, **args) -> dict:
     from xmc_fix.control.client import request
     from xmc_fix.control.server import default_socket
-    return request(socket_path or default_socket(ROOT, namespace), cmd, **args)
+    return request(socket_path or default_socket(namespace), cmd, **args)
 
 
 def _print_status(st: dict) -> None:

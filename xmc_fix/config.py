@@ -26,7 +26,7 @@ class EngineConfig:
     md_depth: int = 5
     ticket_timeout_ms: int = 5000
     drain_timeout_ms: int = 3000
-    journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
+    journal: str | None = None     # write-ahead intent journal; default <data folder>/journal/<namespace>.jsonl
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 
 from xmc_fix.app import engine_from_files
 from xmc_fix.audit.completeness import audit_completeness
-from xmc_fix.paths import ROOT
+from xmc_fix.paths import ROOT, var_dir
 from xmc_fix.procutil import stop_child
 from xmc_fix.venues.credentials import Credentials, Secret, env_prefix
 from xmc_fix.venues.settings import load_session_file
@@ -99,7 +99,7 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
              work_dir: str | None = None, scenario: str = "calm") -> tuple[dict, str, dict]:
     """Simulator child process + engine in this process on free loopback ports, for ``duration``
     seconds; returns (engine summary, run id, audit completeness)."""
-    work = Path(work_dir or ROOT / "var" / "demo")
+    work = Path(work_dir or var_dir() / "demo")
     for sub in ("store-engine", "store-sim"):
         shutil.rmtree(work / sub, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)

@@ -172,7 +172,8 @@ class AuditWriter:
         if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
             base = Path(self.url[len("sqlite:///"):]).expanduser().resolve().parent
         else:
-            base = Path("var")
+            from xmc_fix.paths import var_dir
+            base = var_dir()
         return base / f"audit-spill-{self.run_id}.jsonl"
 
     # -- producer side (hot path) ----------------------------------------------------------

@@ -4,6 +4,8 @@ The files are in QuickFIX's own settings format, which FIX engineers already kno
 ours per session, ``Venue`` (the venue name the strategy file uses). We parse them ourselves first
 so that a typo gets an error naming the file, line and key instead of a QuickFIX exception, and so
 that relative paths (``DataDictionary``, ``FileStorePath``) resolve against the file's own folder.
+A file that names no ``FileStorePath`` gets ``<data folder>/store/engine`` (initiators) or
+``<data folder>/store/sim`` (acceptors); see :mod:`xmc_fix.paths`.
 
 Passwords never belong here: a ``Password`` key is refused (see :mod:`xmc_fix.venues.credentials`).
 """
@@ -145,6 +147,9 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
     if not raw_sessions:
         raise ConfigError("no [SESSION] section", file=file, remedy="add one [SESSION] per venue")
 
+    if "FileStorePath" not in default:
+        from xmc_fix.paths import var_dir
+        default["FileStorePath"] = str(var_dir() / "store" / ("engine" if role == "initiator" else "sim"))
     sessions: list[SessionSpec] = []
     for n, body in raw_sessions:
         values = {**default, **body}

@@ -25,6 +25,7 @@ import quickfix as fix
 from sqlalchemy import select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.completeness import store_marks
 from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.audit.null import NullAudit
 from xmc_fix.audit.procwriter import ProcessAuditWriter
@@ -105,19 +106,23 @@ def _next_start_ms(db_url: str, namespace: str, journal_prefix: str | None = Non
     return max(now_ms, last + 1)
 
 
+def new_run_id(namespace: str) -> str:
+    return f"{namespace}-{uuid.uuid4().hex[:10]}"
+
+
 class EngineApp:
     """``xmc run``: the venue sessions, the engine, the audit writer and the timer."""
 
     def __init__(self, sessions: SessionFile, strategy: Strategy, db_url: str, credentials: dict[str, Credentials],
                  *, log_dir: str | None = None, timer_ms: int = 20, command: str = "", journal_path: str | None = None,
-                 shadow: bool = False, control_path: str | None = None, clock=None) -> None:
+                 shadow: bool = False, control_path: str | None = None, clock=None, run_id: str | None = None) -> None:
         check_venues(sessions, strategy)
         self.sessions = sessions
         self.strategy = strategy
         self.shadow = shadow
         self.clock = clock or SystemClock()
         ns = strategy.engine.namespace
-        self.run_id = f"{ns}-{uuid.uuid4().hex[:10]}"
+        self.run_id = run_id or new_run_id(ns)
         self.journal_path = Path(journal_path or strategy.engine.journal
                                  or var_dir() / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
         self.recovered = replay(self.journal_path)
@@ -148,6 +153,8 @@ class EngineApp:
         self._store = fix.FileStoreFactory(self._settings)
         self._logs = AuditLogFactory(self.audit) if db_url else fix.ScreenLogFactory(False, False, False)
         self._initiator = None
+        self._stores = {s.session_key: s.values.get("FileStorePath") for s in sessions.sessions}
+        self._config: dict | None = None
         self._timer_s = timer_ms / 1000
         self._stop_timer = threading.Event()
         self._timer = threading.Thread(target=self._timer_loop, name="xmc-timer", daemon=True)
@@ -209,18 +216,19 @@ class EngineApp:
             self.audit.event("journal_replayed", self.started_ns, path=str(self.journal_path),
                              records=self.recovered.records, torn_lines=self.recovered.bad_lines, **restored)
             log.warning("recovered from %s: %s", self.journal_path, restored)
+        # QuickFIX opens (or creates, or resets for a new session day) each store here: what the
+        # stores hold now is where this run starts
+        self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)
+        self._config = {"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
+                        "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
+                        "strategy_text": _file_text(self.strategy.path), "stores": self._stores,
+                        "store_marks": {k: {"start": m} for k, m in store_marks(self._stores).items()},
+                        "journal": str(self.journal_path), "shadow": self.shadow}
         self.audit.record("runs", {
             "run_id": self.run_id, "role": "engine", "started_ns": self.started_ns, "host": socket.gethostname(),
             "pid": os.getpid(), "namespace": self.strategy.engine.namespace, "id_prefix": self.ids.prefix,
-            "command": self.command,
-            "config": json.dumps({"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
-                                  "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
-                                  "strategy_text": _file_text(self.strategy.path),
-                                  "stores": {s.session_key: s.values.get("FileStorePath")
-                                             for s in self.sessions.sessions},
-                                  "journal": str(self.journal_path), "shadow": self.shadow})})
+            "command": self.command, "config": json.dumps(self._config)})
         self.control.start()
-        self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)
         self._initiator.start()
         self._timer.start()
         return self
@@ -252,12 +260,21 @@ class EngineApp:
         self.journal.compact(self.engine.journal_state())
         self.audit.flush()
         summary = self.summary()
-        self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(),
+        self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(), **self._end_marks(),
                                    "summary": json.dumps(summary, default=str)})
         self.audit.flush()
         self.audit.close()
         self.journal.close()
         return summary
+
+    def _end_marks(self) -> dict:
+        """The run's configuration with where each QuickFIX store ended (audit coverage checks the
+        run against the range between its start and its end)."""
+        if self._config is None:
+            return {}
+        for key, mark in store_marks(self._stores).items():
+            self._config["store_marks"].setdefault(key, {})["end"] = mark
+        return {"config": json.dumps(self._config)}
 
     def summary(self) -> dict:
         e = self.engine
@@ -312,7 +329,7 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
                       ports: dict[str, int] | None = None, store: str | None = None, log_dir: str | None = None,
                       command: str = "", extra_credentials: dict[str, Credentials] | None = None,
                       journal_path: str | None = None, shadow: bool = False,
-                      control_path: str | None = None, clock=None) -> EngineApp:
+                      control_path: str | None = None, clock=None, run_id: str | None = None) -> EngineApp:
     strategy = load_strategy(strategy_path)
     sessions = load_sessions(sessions_path, "initiator", ports, store)
     venues = {s.venue for s in sessions.sessions}
@@ -320,4 +337,4 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
     if extra_credentials:
         creds.update(extra_credentials)
     return EngineApp(sessions, strategy, db_url, creds, log_dir=log_dir, command=command, journal_path=journal_path,
-                     shadow=shadow, control_path=control_path, clock=clock)
+                     shadow=shadow, control_path=control_path, clock=clock, run_id=run_id)

@@ -9,6 +9,7 @@ Launchers only: the engine's object graph comes from :mod:`xmc_fix.app`, the sim
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from xmc_fix.app import engine_from_files
+from xmc_fix.app import engine_from_files, new_run_id
 from xmc_fix.audit.completeness import audit_completeness
+from xmc_fix.config import load_strategy
 from xmc_fix.paths import ROOT, var_dir
 from xmc_fix.procutil import stop_child
 from xmc_fix.venues.credentials import Credentials, Secret, env_prefix
@@ -94,15 +96,38 @@ def demo_credentials(venues: list[str]) -> tuple[dict[str, str], dict[str, Crede
     return env, creds
 
 
+#: Demo run folders kept in the work folder (the newest; a 20 s demo leaves a few megabytes).
+KEEP_RUNS = 20
+_RUN_FOLDER = re.compile(r"[A-Za-z0-9]{1,4}-[0-9a-f]{10}")   # a run id (app.new_run_id)
+
+
+def _prune(base: Path, keep: int) -> None:
+    """Remove all but the ``keep`` newest run folders under ``base`` (and the single shared folders
+    older versions used)."""
+    for old in ("store-engine", "store-sim", "log"):
+        shutil.rmtree(base / old, ignore_errors=True)
+    runs = sorted((p for p in base.iterdir() if p.is_dir() and _RUN_FOLDER.fullmatch(p.name)),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in runs[keep:]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: str, sim_config_path: str,
              strategy_path: str, market_path: str, progress: Callable[[str], None] | None = None,
              work_dir: str | None = None, scenario: str = "calm") -> tuple[dict, str, dict]:
     """Simulator child process + engine in this process on free loopback ports, for ``duration``
-    seconds; returns (engine summary, run id, audit completeness)."""
-    work = Path(work_dir or var_dir() / "demo")
-    for sub in ("store-engine", "store-sim"):
-        shutil.rmtree(work / sub, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
+    seconds; returns (engine summary, run id, audit completeness).
+
+    Each run works in a folder of its own, ``<work_dir>/<run id>/`` (default work folder
+    ``<data folder>/demo``): QuickFIX stores, journal, simulator database and logs. A later demo
+    never touches an earlier one's store, so the earlier run's audit coverage can still be checked
+    against it; :data:`KEEP_RUNS` folders are kept, older ones removed (their runs' reports then
+    check against the numbers each run recorded)."""
+    run_id = new_run_id(load_strategy(strategy_path).engine.namespace)
+    base = Path(work_dir or var_dir() / "demo")
+    work = base / run_id
+    work.mkdir(parents=True)
+    _prune(base, keep=KEEP_RUNS)
     sim_sessions = load_session_file(sim_config_path, "acceptor")
     venues = [s.venue for s in sim_sessions.sessions]
     ports = dict(zip(venues, free_ports(len(venues))))
@@ -110,12 +135,9 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     env = {**os.environ, **env_add}
     # the engine must not pick up a user's real credentials for these demo venues
     sim_db = f"sqlite:///{work / 'sim.db'}"
-    for suffix in ("", "-wal", "-shm"):   # a WAL left from another database makes SQLite fail
-        Path(f"{work / 'sim.db'}{suffix}").unlink(missing_ok=True)
-    (work / "journal.jsonl").unlink(missing_ok=True)
     engine = engine_from_files(sessions_path, strategy_path, db_url, ports=ports, store=str(work / "store-engine"),
                                log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds,
-                               journal_path=str(work / "journal.jsonl"))
+                               journal_path=str(work / "journal.jsonl"), run_id=run_id)
     if progress:
         progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed})")
     sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,

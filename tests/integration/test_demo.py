@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,30 @@ def test_the_suite_leaves_the_checkouts_var_and_the_callers_data_folder_untouche
     assert not sentinel.exists(), sorted(str(p) for p in sentinel.rglob("*"))[:20]
     assert _listing(ROOT / "var") == before
 
+
+def test_a_second_demo_leaves_the_first_runs_audit_coverage_as_it_was(tmp_path, data_folder):
+    log = str(tmp_path / "xmc.log")
+    first, other = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'other.db'}"
+    assert xmc("--log-file", log, "demo", "--db", first, "--duration", "4", "--quiet").returncode == 0
+
+    def coverage():
+        rep = xmc("--log-file", log, "report", "--db", first, "--format", "json")
+        assert rep.returncode == 0, rep.stderr[-3000:]
+        figs = json.loads(rep.stdout)
+        return figs["run_id"], figs["coverage"], next(r for r in figs["acceptance"] if r["claim"].startswith("audit"))
+
+    run_id, before, row = coverage()
+    assert before["method"] == "filestore" and before["complete"] and before["store_compared"] > 0, before
+    assert row["met"] is True, row
+
+    # a second demo into another database, from the same checkout and data folder
+    res = xmc("--log-file", log, "demo", "--db", other, "--duration", "4", "--quiet")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert coverage() == (run_id, before, row)
+
+    # the first run's store removed: checked against the numbers the run recorded, and it says so
+    shutil.rmtree(data_folder / "demo" / run_id / "store-engine")
+    _, gone, row = coverage()
+    assert gone["complete"] and gone["checked"] == before["checked"] and gone["store_compared"] == 0
+    assert all(s["store"].startswith("gone") for s in gone["sessions"].values())
+    assert row["met"] is True and "0 outgoing compared" in row["measured"]

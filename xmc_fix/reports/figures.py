@@ -112,7 +112,7 @@ def load_run(db_url: str, run_id: str | None = None, filt: ReportFilter | None =
     """Everything a report needs about one run (default: the latest engine run), narrowed by ``filt``.
 
     ``strategy_path`` overrides the strategy file recorded with the run (for cost conversions)."""
-    from xmc_fix.reports.acceptance import coverage
+    from xmc_fix.audit.completeness import coverage
 
     filt = filt or NO_FILTER
     eng = make_engine(db_url)
@@ -566,7 +566,9 @@ def _analysis_table(figs: dict, _fmt) -> list[str]:
                      f"{fmt(v['one_way_in_p50_us']):>9}{fmt(v['inbound_one_way_p50_us']):>11}")
     cov = figs["coverage"]
     lines += ["", f"audit coverage     {fmt(None if cov.get('rate') is None else 100 * cov['rate'])} %"
-                  f"  ({cov.get('method')} method)"]
+                  f"  ({cov.get('method')} method" + (f": {cov['compared']}" if cov.get("compared") else "") + ")"]
+    if cov.get("note"):
+        lines.append(f"  {cov['note']}")
     lines += ["", f"{'acceptance':<32}{'verdict':<14}measured"]
     for r in figs["acceptance"]:
         verdict = "not measured" if r["met"] is None else "met" if r["met"] else "NOT MET"

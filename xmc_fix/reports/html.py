@@ -399,11 +399,15 @@ def _tables(figs: dict, tl: pd.DataFrame, sf: pd.DataFrame) -> list[str]:
         for direction in ("in", "out"):
             x = d.get(direction)
             if x:
-                rows.append([session, direction, x.get("first_seq"), x.get("last_seq"), x.get("messages"),
-                             x.get("expected"), x.get("complete")])
+                rng = x.get("range")
+                rows.append([session, direction, f"{rng[0]}-{rng[1]}" if rng else "-", x.get("first_seq"),
+                             x.get("last_seq"), x.get("messages"), x.get("expected"), x.get("store_compared", "-"),
+                             x.get("complete") if not x.get("unchecked") else "unchecked"])
     out += ["<h2>Audit coverage</h2>",
-            _table(["session", "direction", "first seq", "last seq", "stored", "expected", "complete"], rows, left=2),
-            f'<p class="note">Method: {_e(cov.get("method"))}. {_e(cov.get("note") or "")}</p>']
+            _table(["session", "direction", "run's range", "first seq", "last seq", "stored", "expected",
+                    "compared with store", "complete"], rows, left=3),
+            f'<p class="note">Method: {_e(cov.get("method"))}: {_e(cov.get("compared") or "")}. '
+            f'{_e(cov.get("note") or "")}</p>']
     if figs["repairs"]:
         rows = [[r["ticket_id"], r["pair"], r["outcome"], " > ".join(r["path"]) or "-", r["repair_ms"],
                  r["legged_because"]] for r in figs["repairs"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from xmc_fix.audit.filestore import store_prefix
 from xmc_fix.reports.acceptance import acceptance, coverage
 from xmc_fix.reports.figures import figures, load_run
 
@@ -43,24 +44,161 @@ def test_coverage_restarts_with_a_logon_that_resets_sequence_numbers(make_cost_d
     assert c["sessions"][SHFE]["in"]["expected"] == 4 + 3
 
 
-def test_coverage_against_the_filestore_when_the_run_records_its_stores(tmp_path, make_cost_db, strategy_file):
-    store = tmp_path / "store"
-    store.mkdir()
-    # QuickFIX's next sender / target numbers: 4 out (we sent 1-3), 6 in (the venue sent 1-5; we stored 1-4)
-    (store / "FIX.4.4-XMC-SHFE.seqnums").write_text("4 : 6")
+CREATED = "20240102-03:00:00"
 
-    def record_store(tables):
+
+def write_store(folder, session, messages: dict[int, bytes], *, created=CREATED, seqnums=(4, 6)):
+    """A QuickFIX FileStore as QuickFIX writes it: .body, .header (seq,offset,size), .seqnums, .session."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = store_prefix(folder, session)
+    body, header = b"", []
+    for seq, raw in sorted(messages.items()):
+        header.append(f"{seq},{len(body)},{len(raw)}")
+        body += raw
+    prefix.with_name(prefix.name + ".body").write_bytes(body)
+    prefix.with_name(prefix.name + ".header").write_text(" ".join(header) + " ")
+    if seqnums is not None:
+        prefix.with_name(prefix.name + ".seqnums").write_text(f"{seqnums[0]:010d} : {seqnums[1]:010d}")
+    prefix.with_name(prefix.name + ".session").write_text(created)
+
+
+def shfe_out(tables) -> dict[int, bytes]:
+    return {r["seq_num"]: r["raw"] for r in tables["fix_messages"] if r["session"] == SHFE and r["direction"] == "out"}
+
+
+def recording(store, start, end, session=SHFE):
+    """A ``change`` for make_cost_db: the run recorded ``store`` for ``session`` and these marks."""
+    def change(tables):
         cfg = json.loads(tables["runs"][0]["config"])
-        cfg["stores"] = {SHFE: str(store)}
+        cfg["stores"] = {session: str(store)}
+        cfg["store_marks"] = {session: {k: v for k, v in (("start", start), ("end", end)) if v is not None}}
         tables["runs"][0]["config"] = json.dumps(cfg)
+        tables["fix_messages"] = [r for r in tables["fix_messages"] if r["session"] == session]
+        change.out = shfe_out(tables)
+    return change
 
-    url = make_cost_db(strategy_file, record_store)
+
+def mark(next_out, next_in, created=CREATED):
+    return {"created": created, "next_out": next_out, "next_in": next_in}
+
+
+def test_coverage_against_the_range_the_run_recorded_and_the_messages_its_store_kept(tmp_path, make_cost_db,
+                                                                                    strategy_file):
+    store = tmp_path / "store"
+    # the run started at 1 / 1 and ended with next 4 out (it sent 1-3) and 6 in (the venue sent 1-5;
+    # the database has 1-4)
+    change = recording(store, mark(1, 1), mark(4, 6))
+    url = make_cost_db(strategy_file, change)
+    write_store(store, SHFE, change.out)
+
     c = coverage(url, load_run(url).run)
 
     assert c["method"] == "filestore"
-    assert c["sessions"][SHFE]["out"]["complete"] is True and c["sessions"][SHFE]["in"]["complete"] is False
-    # out: 3 of 3; in: 4 of 5 (the store says 5 were used) -> 7 / 8
-    assert c["rate"] == 0.875
+    out, inc = c["sessions"][SHFE]["out"], c["sessions"][SHFE]["in"]
+    assert (out["range"], out["expected"], out["store_compared"], out["complete"]) == ([1, 3], 3, 3, True)
+    assert (inc["range"], inc["first_missing"], inc["complete"]) == ([1, 5], [5], False)
+    assert c["rate"] == 0.875 and c["complete"] is False and c["unchecked"] == []
+    assert "3 outgoing messages compared byte for byte" in c["compared"]
+
+
+def test_the_lower_bound_is_the_number_recorded_at_the_start_not_the_first_stored(tmp_path, make_cost_db,
+                                                                                   strategy_file):
+    # an earlier run on the same store used 1-9: this run's first number was 10, and the database
+    # lacks this run's 10 and 11 (its first stored message is 12)
+    store = tmp_path / "store"
+    change = recording(store, mark(10, 10), mark(13, 13))
+
+    def later(tables):
+        change(tables)
+        for r in tables["fix_messages"]:
+            r["seq_num"] += 11
+    url = make_cost_db(strategy_file, later)
+
+    c = coverage(url, load_run(url).run)
+
+    assert c["sessions"][SHFE]["out"]["first_missing"] == [10, 11]
+    assert c["sessions"][SHFE]["in"]["first_missing"] == [10, 11]
+    assert c["complete"] is False
+
+
+def test_an_outgoing_message_that_differs_from_the_stores_is_not_covered(tmp_path, make_cost_db, strategy_file):
+    store = tmp_path / "store"
+    change = recording(store, mark(1, 1), mark(4, 5))
+    url = make_cost_db(strategy_file, change)
+    sent = dict(change.out)
+    sent[2] = sent[2].replace(b"11=A1", b"11=B7")
+    write_store(store, SHFE, sent)
+
+    c = coverage(url, load_run(url).run)
+
+    assert c["sessions"][SHFE]["out"]["first_differs"] == [2]
+    assert c["sessions"][SHFE]["out"]["complete"] is False and c["complete"] is False
+
+
+def test_a_store_of_another_generation_is_not_read_as_the_runs(tmp_path, make_cost_db, strategy_file):
+    # a later run reset the store (or another demo shares the folder): its messages are not this run's
+    store = tmp_path / "store"
+    change = recording(store, mark(1, 1), mark(4, 5))
+    url = make_cost_db(strategy_file, change)
+    write_store(store, SHFE, {1: b"8=FIX.4.4\x019=5\x0135=A\x0110=000\x01"}, created="20240105-09:00:00",
+                seqnums=(2, 2))
+
+    c = coverage(url, load_run(url).run)
+
+    out = c["sessions"][SHFE]
+    assert out["store"].startswith("not compared") and "another generation" in out["store"]
+    # the numbers the run recorded are still checked against the database
+    assert out["out"]["store_compared"] == 0 and out["out"]["complete"] is True and c["complete"] is True
+
+
+def test_a_run_without_an_end_is_unchecked_never_complete(tmp_path, make_cost_db, strategy_file):
+    store = tmp_path / "store"
+    change = recording(store, mark(1, 1), None)
+    url = make_cost_db(strategy_file, change)
+    write_store(store, SHFE, change.out)
+
+    f = figures(load_run(url))
+    c = f["coverage"]
+
+    assert c["complete"] is False and c["rate"] is None and c["checked"] == 0
+    assert {(u["session"], u["direction"]) for u in c["unchecked"]} == {(SHFE, "out"), (SHFE, "in")}
+    row = claim(f, "audit coverage")
+    assert row["met"] is None and "unchecked" in row["measured"] and "did not stop cleanly" in row["measured"]
+
+
+def test_a_session_whose_store_had_no_sequence_numbers_at_the_start_is_unchecked(tmp_path, make_cost_db,
+                                                                                 strategy_file):
+    store = tmp_path / "store"
+    change = recording(store, {"created": None, "next_out": None, "next_in": None}, mark(4, 5))
+    url = make_cost_db(strategy_file, change)
+
+    c = coverage(url, load_run(url).run)
+
+    assert c["sessions"][SHFE]["out"]["complete"] is None and c["complete"] is False
+    assert claim(figures(load_run(url)), "audit coverage")["met"] is None
+
+
+def test_a_store_reset_during_the_run_checks_only_the_new_generation(tmp_path, make_cost_db, strategy_file):
+    store = tmp_path / "store"
+    change = recording(store, mark(7, 7, created="20240101-00:00:00"), mark(4, 5))
+    url = make_cost_db(strategy_file, change)
+    write_store(store, SHFE, change.out)
+
+    c = coverage(url, load_run(url).run)
+
+    out = c["sessions"][SHFE]["out"]
+    assert out["range"] == [1, 3] and out["store_compared"] == 3 and "reset during the run" in out["unchecked"]
+    assert c["complete"] is False
+
+
+def test_gapless_numbers_in_the_database_alone_never_make_the_claim_met(cost_db, make_cost_db, strategy_file):
+    def no_gap(tables):
+        tables["fix_messages"] = [r for r in tables["fix_messages"] if r["session"] == SHFE]
+    f = figures(load_run(make_cost_db(strategy_file, no_gap)))
+
+    assert f["coverage"]["method"] == "database" and f["coverage"]["rate"] == 1.0
+    row = claim(f, "audit coverage")
+    assert row["met"] is None and "cannot be seen" in row["measured"]
 
 
 def test_acceptance_rows_judge_each_claim(cost_db):

@@ -118,6 +118,7 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
                          (sim_config, "QuickFIX settings file", "--sim-config"),
                          (strategy_path, "strategy file", "--strategy"), (market_path, "market file", "--market")):
         _existing(p, what, opt)
+    _usable_database(db_url)
     progress = None if quiet else (lambda line: click.echo(line, err=True))
     summary, run_id, completeness = run_demo(duration=duration, db_url=db_url, seed=seed,
                                              sessions_path=sessions_path, sim_config_path=sim_config,
@@ -208,6 +209,7 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
 
     _existing(sessions_path, "QuickFIX settings file", "--sessions")
     _existing(strategy_path, "strategy file", "--strategy")
+    _usable_database(db_url)
     app = engine_from_files(sessions_path, strategy_path, db_url, credentials_file=credentials_file,
                             ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv),
                             journal_path=journal_path, shadow=shadow, control_path=control_path)
@@ -236,10 +238,14 @@ def report(db_url, run_id, fmt, out_path, start, end, pair):
     from xmc_fix.reports.figures import figures, load_run, render_csv, render_json, render_table
     from xmc_fix.reports.window import ReportFilter
 
+    from xmc_fix.audit.database import translating
+
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
         raise ConfigError("database not found", file=db_url, key="--db", remedy="run `xmc demo` or pass --db")
-    data = load_run(db_url, run_id, ReportFilter.parse(start, end, pair))
-    figs = figures(data)
+    filt = ReportFilter.parse(start, end, pair)
+    with translating(db_url):
+        data = load_run(db_url, run_id, filt)
+        figs = figures(data)
     if fmt == "html":
         from xmc_fix.reports.html import render_html
         path = Path(out_path or var_dir() / f"report-{figs['run_id']}.html")
@@ -252,6 +258,14 @@ def report(db_url, run_id, fmt, out_path, start, end, pair):
         Path(out_path).write_text(text if text.endswith("\n") else text + "\n")
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _usable_database(db_url: str) -> None:
+    """Open the audit database before anything starts: a bad --db is one line and exit 2 here, not
+    a writer process that dies after the sessions are up."""
+    from xmc_fix.audit.database import check_usable
+
+    check_usable(db_url)
 
 
 def _chain_line(db_url: str, run_id: str) -> str:

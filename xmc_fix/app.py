@@ -41,7 +41,7 @@ from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
 from xmc_fix.paths import var_dir
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
-from xmc_fix.venues.credentials import Credentials, load_credentials
+from xmc_fix.venues.credentials import Credentials, load_credentials, storable_raw
 from xmc_fix.venues.settings import SessionFile, load_sessions
 
 log = logging.getLogger("xmc.app")
@@ -151,7 +151,10 @@ class EngineApp:
         self.control = ControlServer(self.control_path, self._command, self.audit)
         self._settings = sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
-        self._logs = AuditLogFactory(self.audit) if db_url else fix.ScreenLogFactory(False, False, False)
+        # without an audit (xmc bench only) there is no message log to scrub a Logon from as soon as
+        # it is stored: the scrubs at start-up and at logon remain
+        self._logs = (AuditLogFactory(self.audit, on_outgoing=self.app.on_outgoing) if db_url
+                      else fix.ScreenLogFactory(False, False, False))
         self._initiator = None
         self._stores = {s.session_key: s.values.get("FileStorePath") for s in sessions.sessions}
         self._config: dict | None = None
@@ -190,8 +193,9 @@ class EngineApp:
                          where=getattr(fn, "__name__", str(fn)), event=repr(args[0])[:500] if args else None)
 
     def _callback_error(self, where: str, e: BaseException, venue: str | None, raw: str | None) -> None:
+        # the message may be a Logon, and an exception's text may quote it: both masked
         self.audit.event("callback_error", time.time_ns(), venue=venue, where=where,
-                         error=f"{type(e).__name__}: {e}", raw=(raw or "").replace("\x01", "|")[:2000] or None)
+                         error=storable_raw(f"{type(e).__name__}: {e}"), raw=storable_raw(raw))
 
     def _timer_loop(self) -> None:
         pump = getattr(self.audit, "pump", None)
@@ -216,6 +220,12 @@ class EngineApp:
             self.audit.event("journal_replayed", self.started_ns, path=str(self.journal_path),
                              records=self.recovered.records, torn_lines=self.recovered.bad_lines, **restored)
             log.warning("recovered from %s: %s", self.journal_path, restored)
+        # a password a crash left in a store (between a Logon's send and its scrub) goes before
+        # QuickFIX opens the store
+        scrubbed = self.app.scrub_stores()
+        if scrubbed:
+            log.warning("overwrote passwords left in QuickFIX stores: %s", scrubbed)
+            self.audit.event("store_scrubbed", time.time_ns(), values=scrubbed)
         # QuickFIX opens (or creates, or resets for a new session day) each store here: what the
         # stores hold now is where this run starts
         self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)

@@ -7,6 +7,11 @@ exceptions pass (they make QuickFIX send the right rejection), a translation fai
 ``IncorrectTagValue`` (the venue gets a session Reject naming the tag), and anything else is logged
 and audited and goes no further.
 
+Passwords in QuickFIX's FileStore: QuickFIX stores the Logon it sends, password included. Every
+store is scrubbed when the engine starts (what a crash left), the Logon as soon as QuickFIX has
+stored it (:meth:`EngineApplication.on_outgoing`, called by the message log between QuickFIX's
+write to the store and its write to the socket), and again at logon and logout.
+
 Outgoing: :class:`QuickFixSender` renders commands as FIX text and hands them to the session.
 Stale orders are never resent: an order QuickFIX would replay with PossDup after a reconnect is
 dropped (``DoNotSend``, so QuickFIX gap-fills it) and the engine asks the venue for its status
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections import OrderedDict
 from typing import Callable
 
@@ -26,7 +32,7 @@ from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, Rep
 from xmc_fix.domain.events import SessionDown, SessionUp
 from xmc_fix.errors import FixTranslationError
 from xmc_fix.venues import translate as tr
-from xmc_fix.venues.credentials import Credentials, scrub_store_file
+from xmc_fix.venues.credentials import SECRET_TAGS, Credentials, scrub_store_file, storable_raw
 from xmc_fix.venues.settings import SessionFile
 
 log = logging.getLogger("xmc.venues")
@@ -63,6 +69,11 @@ class EngineApplication(fix.Application):
         self._now = now_ns    # the engine's clock: every event time in one time base
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
         self._store_body = {s.venue: _body_path(s) for s in sessions.sessions}
+        self._store_body_by_key = {s.session_key: _body_path(s) for s in sessions.sessions}
+        #: microseconds from handing a password to QuickFIX (toAdmin) to its overwrite in the store,
+        #: per Logon: an upper bound of the time the password sits there in clear
+        self.logon_scrub_us: list[float] = []
+        self._logon_ns: dict[str, int] = {}
         self._credentials = credentials
         self._handler = handler
         self._on_error = on_error
@@ -88,7 +99,10 @@ class EngineApplication(fix.Application):
             venue = self.venue(sid) if sid is not None else None
         except Exception:
             pass
-        log.error("%s callback failed for %s: %s: %s", where, venue, type(e).__name__, e, exc_info=e)
+        # the exception's text may quote the message (a Logon, its password): masked, and the stack
+        # printed without it
+        log.error("%s callback failed for %s: %s: %s\n%s", where, venue, type(e).__name__, storable_raw(str(e)),
+                  "".join(traceback.format_tb(e.__traceback__)).rstrip())
         if self._on_error is not None:
             try:
                 self._on_error(where, e, venue, raw)
@@ -129,6 +143,33 @@ class EngineApplication(fix.Application):
         if cred is not None and cred.password is not None and venue in self._store_body:
             scrub_store_file(self._store_body[venue])
 
+    def scrub_stores(self) -> dict[str, int]:
+        """Overwrite every secret in every configured store (a password a crash left between a
+        Logon's send and its scrub), before QuickFIX opens them; ``{venue: values overwritten}``."""
+        done = {}
+        for venue, path in self._store_body.items():
+            if path:
+                n = scrub_store_file(path)
+                if n:
+                    done[venue] = n
+        return done
+
+    def on_outgoing(self, session_key: str, raw: str) -> None:
+        """QuickFIX has just stored ``raw`` and is about to write it to the socket (the message log's
+        ``onOutgoing``): a Logon carrying a secret is overwritten in the store now, searching only
+        the store's tail where QuickFIX appended it. Never raises."""
+        try:
+            if "\x0135=A\x01" not in raw or not any(f"\x01{t}=" in raw for t in SECRET_TAGS):
+                return
+            path = self._store_body_by_key.get(session_key)
+            if path:
+                scrub_store_file(path, tail=len(raw))
+                t0 = self._logon_ns.pop(session_key, None)
+                if t0 is not None:
+                    self.logon_scrub_us.append((time.perf_counter_ns() - t0) / 1000)
+        except Exception as e:
+            self._fail("onOutgoing", e)
+
     def toAdmin(self, message, sessionID) -> None:
         try:
             if message.getHeader().getField(35) == "A":
@@ -137,6 +178,7 @@ class EngineApplication(fix.Application):
                     if cred.username:
                         message.setField(fix.Username(cred.username))
                     if cred.password is not None:
+                        self._logon_ns[sessionID.toString()] = time.perf_counter_ns()
                         message.setField(fix.Password(cred.password.reveal()))
         except Exception as e:
             self._fail("toAdmin", e, sessionID)

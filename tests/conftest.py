@@ -1,4 +1,5 @@
-"""Fixtures shared by unit and integration tests: a real PostgreSQL server for the audit tests.
+"""Fixtures shared by unit and integration tests: a data folder per test, and a real PostgreSQL server
+for the audit tests.
 
 One throw-away server per test session (``initdb`` in a temporary folder, ``pg_ctl start`` on a
 free 127.0.0.1 port, run as an unprivileged user when the tests run as root), one fresh database per
@@ -45,3 +46,13 @@ def audit_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'audit' / 'audit.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def data_folder(tmp_path, monkeypatch):
+    """Every test's data folder (XMC_VAR_DIR: default database, log, demo runs, journals, control
+    sockets, stores, spill files, HTML reports) is a folder of its own, inherited by the processes it
+    starts: a test never writes into the checkout's var/, where a user's runs live."""
+    folder = tmp_path / "var"
+    monkeypatch.setenv("XMC_VAR_DIR", str(folder))
+    return folder

@@ -1,5 +1,9 @@
-"""Wiring in one place: builds the engine's and the simulator's object graphs from configuration,
-starts and stops them. ``cli.py`` only parses arguments and calls in here.
+"""Wiring in one place: builds the engine's object graph from configuration, starts and stops it.
+``cli.py`` only parses arguments and calls in here.
+
+Only the engine: the simulator's wiring is :mod:`xmc_fix.sim.wiring`, the demo's launchers
+:mod:`xmc_fix.demo`, and the audit-completeness check :mod:`xmc_fix.audit.completeness`, so that
+reports and tools never import QuickFIX or the simulator through this module.
 """
 
 from __future__ import annotations
@@ -11,12 +15,9 @@ import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +25,7 @@ import quickfix as fix
 from sqlalchemy import select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.completeness import store_marks
 from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.audit.null import NullAudit
 from xmc_fix.audit.procwriter import ProcessAuditWriter
@@ -39,27 +41,17 @@ from xmc_fix.execution.venue_sync import VenueCaps
 from xmc_fix.execution.journal import Journal, replay
 from xmc_fix.execution.serial import Serializer
 from xmc_fix.execution.shadow import ShadowSender
-from xmc_fix.fixwire import readable
-from xmc_fix.procutil import stop_child
-from xmc_fix.sim.app import SimServer
-from xmc_fix.sim.behaviour import load_scenario
-from xmc_fix.sim.config import load_market
+from xmc_fix.paths import var_dir
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
-from xmc_fix.venues.credentials import Credentials, Secret, env_prefix, load_credentials, mask_fix
-from xmc_fix.venues.settings import SessionFile, load_session_file
+from xmc_fix.venues.credentials import Credentials, load_credentials, storable_raw
+from xmc_fix.venues.settings import SessionFile, load_sessions
 
 log = logging.getLogger("xmc.app")
-
-ROOT = Path(__file__).resolve().parent.parent
-SESSIONS = ROOT / "sessions"
-DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
-DEFAULT_SIM_DB = f"sqlite:///{ROOT / 'var' / 'sim.db'}"
-
 
 def _spill_dir(db_url: str) -> Path:
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
         return Path(db_url[len("sqlite:///"):]).expanduser().resolve().parent
-    return ROOT / "var"
+    return var_dir()
 
 
 def _file_text(path: str) -> str | None:
@@ -75,25 +67,6 @@ def _file_hash(path: str) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     except OSError:
         return ""
-
-
-def load_sessions(path: str, role: str, ports: dict[str, int] | None = None, store: str | None = None) -> SessionFile:
-    """Load a session file with demo/test overrides: ports per venue and a store folder."""
-    port_key = "SocketConnectPort" if role == "initiator" else "SocketAcceptPort"
-    sf = load_session_file(path, role)
-    known = {s.venue for s in sf.sessions}
-    for venue, port in (ports or {}).items():
-        if venue not in known:
-            raise ConfigError(f"no session for venue {venue!r}", file=path, key="--port",
-                              remedy=f"use one of {', '.join(sorted(known))}")
-    for s in sf.sessions:
-        if ports and s.venue in ports:
-            s.values[port_key] = str(ports[s.venue])
-        if store:
-            s.values["FileStorePath"] = str(Path(store).resolve())
-    if store:
-        sf.default["FileStorePath"] = str(Path(store).resolve())
-    return sf
 
 
 def check_venues(sessions: SessionFile, strategy: Strategy) -> None:
@@ -146,21 +119,25 @@ def _next_start_ms(db_url: str, namespace: str, journal_prefix: str | None = Non
     return max(now_ms, last + 1)
 
 
+def new_run_id(namespace: str) -> str:
+    return f"{namespace}-{uuid.uuid4().hex[:10]}"
+
+
 class EngineApp:
     """``xmc run``: the venue sessions, the engine, the audit writer and the timer."""
 
     def __init__(self, sessions: SessionFile, strategy: Strategy, db_url: str, credentials: dict[str, Credentials],
                  *, log_dir: str | None = None, timer_ms: int = 20, command: str = "", journal_path: str | None = None,
-                 shadow: bool = False, control_path: str | None = None, clock=None) -> None:
+                 shadow: bool = False, control_path: str | None = None, clock=None, run_id: str | None = None) -> None:
         check_venues(sessions, strategy)
         self.sessions = sessions
         self.strategy = strategy
         self.shadow = shadow
         self.clock = clock or SystemClock()
         ns = strategy.engine.namespace
-        self.run_id = f"{ns}-{uuid.uuid4().hex[:10]}"
+        self.run_id = run_id or new_run_id(ns)
         self.journal_path = Path(journal_path or strategy.engine.journal
-                                 or ROOT / "var" / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
+                                 or var_dir() / "journal" / f"{ns}{'-shadow' if shadow else ''}.jsonl")
         self.recovered = replay(self.journal_path)
         self.ids = IdGenerator(ns, _next_start_ms(db_url, ns, self.recovered.last_prefix) if db_url
                                else time.time_ns() // 1_000_000)
@@ -187,12 +164,17 @@ class EngineApp:
                                   for s in sessions.sessions if not s.drop_copy_for}
         self.engine = Engine(strategy, sender, self.audit, self.clock, self.ids, journal=self.journal,
                              venue_caps=caps)
-        self.control_path = Path(control_path) if control_path else default_socket(ROOT, ns)
+        self.control_path = Path(control_path) if control_path else default_socket(ns)
         self.control = ControlServer(self.control_path, self._command, self.audit)
         self._settings = sessions.quickfix_settings()
         self._store = fix.FileStoreFactory(self._settings)
-        self._logs = AuditLogFactory(self.audit) if db_url else fix.ScreenLogFactory(False, False, False)
+        # without an audit (xmc bench only) there is no message log to scrub a Logon from as soon as
+        # it is stored: the scrubs at start-up and at logon remain
+        self._logs = (AuditLogFactory(self.audit, on_outgoing=self.app.on_outgoing) if db_url
+                      else fix.ScreenLogFactory(False, False, False))
         self._initiator = None
+        self._stores = {s.session_key: s.values.get("FileStorePath") for s in sessions.sessions}
+        self._config: dict | None = None
         self._timer_s = timer_ms / 1000
         self._stop_timer = threading.Event()
         self._timer = threading.Thread(target=self._timer_loop, name="xmc-timer", daemon=True)
@@ -226,7 +208,7 @@ class EngineApp:
             # stored here, on the QuickFIX thread, whatever the engine makes of it
             self.audit.event("uninterpretable", ev.recv_ns, venue=ev.venue, msg_type=ev.msg_type,
                              ref_seq_num=ev.ref_seq_num, reason=ev.reason, symbols=list(ev.symbols),
-                             raw=readable(ev.raw, 2000))
+                             raw=storable_raw(ev.raw))
         self.serial.post(self.engine.on_event, ev)
 
     def _engine_error(self, fn, args, e: BaseException) -> None:
@@ -235,8 +217,9 @@ class EngineApp:
                          where=getattr(fn, "__name__", str(fn)), event=repr(args[0])[:500] if args else None)
 
     def _callback_error(self, where: str, e: BaseException, venue: str | None, raw: str | None) -> None:
+        # the message may be a Logon, and an exception's text may quote it: both masked
         self.audit.event("callback_error", time.time_ns(), venue=venue, where=where,
-                         error=f"{type(e).__name__}: {e}", raw=readable(mask_fix(raw), 2000) if raw else None)
+                         error=storable_raw(f"{type(e).__name__}: {e}"), raw=storable_raw(raw))
 
     def _timer_loop(self) -> None:
         pump = getattr(self.audit, "pump", None)
@@ -262,18 +245,25 @@ class EngineApp:
             self.audit.event("journal_replayed", self.started_ns, path=str(self.journal_path),
                              records=self.recovered.records, torn_lines=self.recovered.bad_lines, **restored)
             log.warning("recovered from %s: %s", self.journal_path, restored)
+        # a password a crash left in a store (between a Logon's send and its scrub) goes before
+        # QuickFIX opens the store
+        scrubbed = self.app.scrub_stores()
+        if scrubbed:
+            log.warning("overwrote passwords left in QuickFIX stores: %s", scrubbed)
+            self.audit.event("store_scrubbed", time.time_ns(), values=scrubbed)
+        # QuickFIX opens (or creates, or resets for a new session day) each store here: what the
+        # stores hold now is where this run starts
+        self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)
+        self._config = {"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
+                        "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
+                        "strategy_text": _file_text(self.strategy.path), "stores": self._stores,
+                        "store_marks": {k: {"start": m} for k, m in store_marks(self._stores).items()},
+                        "journal": str(self.journal_path), "shadow": self.shadow}
         self.audit.record("runs", {
             "run_id": self.run_id, "role": "engine", "started_ns": self.started_ns, "host": socket.gethostname(),
             "pid": os.getpid(), "namespace": self.strategy.engine.namespace, "id_prefix": self.ids.prefix,
-            "command": self.command,
-            "config": json.dumps({"sessions": self.sessions.path, "sessions_sha256": _file_hash(self.sessions.path),
-                                  "strategy": self.strategy.path, "strategy_sha256": _file_hash(self.strategy.path),
-                                  "strategy_text": _file_text(self.strategy.path),
-                                  "stores": {s.session_key: s.values.get("FileStorePath")
-                                             for s in self.sessions.sessions},
-                                  "journal": str(self.journal_path), "shadow": self.shadow})})
+            "command": self.command, "config": json.dumps(self._config)})
         self.control.start()
-        self._initiator = fix.SocketInitiator(self.app, self._store, self._settings, self._logs)
         self._initiator.start()
         self._timer.start()
         return self
@@ -313,12 +303,21 @@ class EngineApp:
         self.journal.compact(self.engine.journal_state())
         self.audit.flush()
         summary = self.summary()
-        self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(),
+        self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(), **self._end_marks(),
                                    "summary": json.dumps(summary, default=str)})
         self.audit.flush()
         self.audit.close()
         self.journal.close()
         return summary
+
+    def _end_marks(self) -> dict:
+        """The run's configuration with where each QuickFIX store ended (audit coverage checks the
+        run against the range between its start and its end)."""
+        if self._config is None:
+            return {}
+        for key, mark in store_marks(self._stores).items():
+            self._config["store_marks"].setdefault(key, {})["end"] = mark
+        return {"config": json.dumps(self._config)}
 
     def summary(self) -> dict:
         e = self.engine
@@ -375,7 +374,7 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
                       ports: dict[str, int] | None = None, store: str | None = None, log_dir: str | None = None,
                       command: str = "", extra_credentials: dict[str, Credentials] | None = None,
                       journal_path: str | None = None, shadow: bool = False,
-                      control_path: str | None = None, clock=None) -> EngineApp:
+                      control_path: str | None = None, clock=None, run_id: str | None = None) -> EngineApp:
     strategy = load_strategy(strategy_path)
     sessions = load_sessions(sessions_path, "initiator", ports, store)
     venues = {s.venue for s in sessions.sessions}
@@ -383,176 +382,4 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
     if extra_credentials:
         creds.update(extra_credentials)
     return EngineApp(sessions, strategy, db_url, creds, log_dir=log_dir, command=command, journal_path=journal_path,
-                     shadow=shadow, control_path=control_path, clock=clock)
-
-
-def sim_from_files(config_path: str, market_path: str, *, seed: int | None = None, ports: dict[str, int] | None = None,
-                   store: str | None = None, db_url: str | None = None, credentials_file: str | None = None,
-                   log_dir: str | None = None, scenario: str = "calm", positions_path: str | None = None) -> SimServer:
-    sessions = load_sessions(config_path, "acceptor", ports, store)
-    market = load_market(market_path, seed=seed)
-    behaviours = load_scenario(scenario, market, search_dir=SESSIONS / "scenarios")
-    for s in sessions.sessions:
-        if s.venue not in market.venues:
-            raise ConfigError(f"venue {s.venue!r} has a session but no [venues.{s.venue}] in {market_path}",
-                              file=config_path, key="Venue", remedy="add the venue to the market file")
-    creds = load_credentials({s.venue for s in sessions.sessions}, file=credentials_file)
-    audit = None
-    if db_url:
-        run_id = f"sim-{uuid.uuid4().hex[:10]}"
-        audit = AuditWriter(db_url, run_id, venues_by_session={s.session_key: s.venue for s in sessions.sessions},
-                            log_dir=log_dir).start()
-        audit.record("runs", {"run_id": run_id, "role": "sim", "started_ns": time.time_ns(),
-                              "host": socket.gethostname(), "pid": os.getpid(), "command": "xmc sim",
-                              "config": json.dumps({"sessions": config_path, "market": market_path,
-                                                    "seed": market.seed})})
-    return SimServer(sessions, market, creds, audit=audit, behaviours=behaviours, positions_path=positions_path)
-
-
-# -- the demo ---------------------------------------------------------------------------------
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-@dataclass
-class SimProcess:
-    """``xmc sim`` in a child process, for the demo and the integration tests."""
-
-    proc: subprocess.Popen
-    ports: dict[str, int]
-    db_url: str | None
-
-    def stop(self, timeout: float = 15.0) -> int:
-        return stop_child(self.proc, timeout)
-
-
-def spawn_sim(config_path: str, market_path: str, *, ports: dict[str, int], store: str, db_url: str | None,
-              seed: int | None, env: dict[str, str], log_path: str | None = None, extra_args: list[str] | None = None,
-              ready_timeout: float = 30.0) -> SimProcess:
-    """Start the simulator as a child process and wait until it listens."""
-    args = [sys.executable, "-m", "xmc_fix", "sim", "--config", config_path, "--market", market_path,
-            "--store", store]
-    for venue, port in ports.items():
-        args += ["--port", f"{venue}={port}"]
-    if db_url:
-        args += ["--db", db_url]
-    if seed is not None:
-        args += ["--seed", str(seed)]
-    args += extra_args or []
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    env = {**env, "XMC_PARENT_PID": str(os.getpid())}   # the simulator stops when we die
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, env=env, cwd=str(ROOT))
-    deadline = time.monotonic() + ready_timeout
-    line = b""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(b"READY"):
-            # keep draining stdout so the child never blocks on a full pipe
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return SimProcess(proc, ports, db_url)
-    proc.kill()
-    raise RuntimeError(f"simulator did not start (exit {proc.poll()}); see {log_path or 'its stderr'}")
-
-
-def demo_credentials(venues: list[str]) -> tuple[dict[str, str], dict[str, Credentials]]:
-    """Fresh random credentials per venue for one demo run: environment for the simulator child,
-    objects for the in-process engine. Nothing is written to disk."""
-    env, creds = {}, {}
-    for v in venues:
-        user, pw = f"demo-{v.lower()}", uuid.uuid4().hex
-        env[env_prefix(v) + "_USERNAME"] = user
-        env[env_prefix(v) + "_PASSWORD"] = pw
-        creds[v] = Credentials(user, Secret(pw))
-    return env, creds
-
-
-def store_seqnums(store_dir: str, session_key: str) -> tuple[int, int] | None:
-    """Next sender and target sequence numbers from a QuickFIX FileStore, or None."""
-    begin, rest = session_key.split(":", 1)
-    sender, target = rest.split("->", 1)
-    path = Path(store_dir) / f"{begin}-{sender}-{target}.seqnums"
-    try:
-        a, b = path.read_text().split(":")
-        return int(a), int(b)
-    except (OSError, ValueError):
-        return None
-
-
-def audit_completeness(db_url: str, run_id: str, sessions: SessionFile) -> dict:
-    """Compare each session's FIX messages in the audit database with QuickFIX's own store: every
-    sequence number QuickFIX used in this run must be in the database, in and out."""
-    from sqlalchemy import func
-    from xmc_fix.audit.writer import make_engine
-    m = models.fix_messages
-    eng = make_engine(db_url)
-    out: dict[str, dict] = {}
-    complete = True
-    with eng.connect() as conn:
-        for s in sessions.sessions:
-            key = s.session_key
-            store = store_seqnums(s.values["FileStorePath"], key)
-            row = {}
-            for direction in ("out", "in"):
-                n, lo, hi = conn.execute(select(func.count(func.distinct(m.c.seq_num)), func.min(m.c.seq_num),
-                                                func.max(m.c.seq_num))
-                                         .where(m.c.run_id == run_id, m.c.session == key, m.c.direction == direction,
-                                                m.c.seq_num.is_not(None))).one()
-                row[direction] = {"messages": n, "first_seq": lo, "last_seq": hi}
-            if store is not None:
-                row["store_next_out"], row["store_next_in"] = store
-                for direction, nxt in (("out", store[0]), ("in", store[1])):
-                    r = row[direction]
-                    gapless = r["messages"] == ((r["last_seq"] or 0) - (r["first_seq"] or 1) + 1)
-                    upto = (r["last_seq"] or 0) >= nxt - 1
-                    r["complete"] = bool(gapless and upto)
-                    complete &= r["complete"]
-            out[key] = row
-    eng.dispose()
-    return {"complete": complete, "sessions": out}
-
-
-def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: str, sim_config_path: str,
-             strategy_path: str, market_path: str, progress: Callable[[str], None] | None = None,
-             work_dir: str | None = None, scenario: str = "calm",
-             control_path: str | None = None) -> tuple[dict, str, dict]:
-    """Simulator child process + engine in this process on free loopback ports, for ``duration``
-    seconds; returns (engine summary, run id, audit completeness)."""
-    import shutil
-    work = Path(work_dir or ROOT / "var" / "demo")
-    for sub in ("store-engine", "store-sim"):
-        shutil.rmtree(work / sub, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    sim_sessions = load_session_file(sim_config_path, "acceptor")
-    venues = [s.venue for s in sim_sessions.sessions]
-    ports = dict(zip(venues, free_ports(len(venues))))
-    env_add, creds = demo_credentials(venues)
-    env = {**os.environ, **env_add}
-    # the engine must not pick up a user's real credentials for these demo venues
-    sim_db = f"sqlite:///{work / 'sim.db'}"
-    for suffix in ("", "-wal", "-shm"):   # a WAL left from another database makes SQLite fail
-        Path(f"{work / 'sim.db'}{suffix}").unlink(missing_ok=True)
-    (work / "journal.jsonl").unlink(missing_ok=True)
-    engine = engine_from_files(sessions_path, strategy_path, db_url, ports=ports, store=str(work / "store-engine"),
-                               log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds,
-                               journal_path=str(work / "journal.jsonl"), control_path=control_path)
-    if progress:
-        progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed}); "
-                 f"control socket {engine.control_path} (xmc status / watch / web)")
-    sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,
-                    seed=seed, env=env, log_path=str(work / "sim.log"), extra_args=["--scenario", scenario])
-    try:
-        summary = engine.run(duration, progress)
-    finally:
-        sim.stop()
-    completeness = audit_completeness(db_url, engine.run_id, engine.sessions)
-    return summary, engine.run_id, completeness
+                     shadow=shadow, control_path=control_path, clock=clock, run_id=run_id)

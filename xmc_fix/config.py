@@ -28,7 +28,7 @@ class EngineConfig:
     ticket_timeout_ms: int = 5000
     drain_timeout_ms: int = 3000
     drain_settle_ms: int = 500     # on stop: how long no report may arrive before the sessions close
-    journal: str | None = None     # write-ahead intent journal; default var/journal/<namespace>.jsonl
+    journal: str | None = None     # write-ahead intent journal; default <data folder>/journal/<namespace>.jsonl
     journal_sync: str = "batch"    # fsync the journal: "batch" (timer thread), "intent" (every line), "none"
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
     retain_finished_ms: int = 600_000  # finished tickets are forgotten this long after they ended

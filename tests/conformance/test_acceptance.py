@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from xmc_fix.app import free_ports
+from xmc_fix.demo import free_ports
 from xmc_fix.procutil import stop_child
 
 pytestmark = pytest.mark.integration

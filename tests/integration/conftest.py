@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from xmc_fix import app as A
+from xmc_fix import demo as D
+from xmc_fix.venues.settings import load_session_file, load_sessions
 from xmc_fix.venues.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +31,7 @@ def wait_until(pred, timeout: float = 15.0) -> bool:
 
 @dataclass
 class SimWorld:
-    proc: A.SimProcess
+    proc: D.SimProcess
     ports: dict[str, int]
     credentials: dict[str, Credentials]
     db_url: str
@@ -38,17 +40,17 @@ class SimWorld:
 
     @property
     def sim_sessions(self):
-        return A.load_sessions(str(SESSIONS / "sim.cfg"), "acceptor", self.ports, str(self.store))
+        return load_sessions(str(SESSIONS / "sim.cfg"), "acceptor", self.ports, str(self.store))
 
 
 def start_sim(work: Path, *, seed: int = 7, market: Path = SESSIONS / "sim_market.toml",
               extra_args: list[str] | None = None, config: Path = SESSIONS / "sim.cfg") -> SimWorld:
-    sim_sessions = A.load_session_file(str(config), "acceptor")
+    sim_sessions = load_session_file(str(config), "acceptor")
     venues = list(dict.fromkeys(s.venue for s in sim_sessions.sessions))
-    ports = dict(zip(venues, A.free_ports(len(venues))))
-    env_add, creds = A.demo_credentials(venues)
+    ports = dict(zip(venues, D.free_ports(len(venues))))
+    env_add, creds = D.demo_credentials(venues)
     db_url = f"sqlite:///{work / 'sim.db'}"
-    proc = A.spawn_sim(str(config), str(market), ports=ports, store=str(work / "store-sim"),
+    proc = D.spawn_sim(str(config), str(market), ports=ports, store=str(work / "store-sim"),
                        db_url=db_url, seed=seed, env={**os.environ, **env_add}, log_path=str(work / "sim.log"),
                        extra_args=extra_args)
     return SimWorld(proc, ports, creds, db_url, work / "store-sim", work)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import quickfix as fix
 
-from xmc_fix import app as A
 from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.domain.events import SessionUp
 from xmc_fix.venues.adapter import EngineApplication, QuickFixSender
+from xmc_fix.venues.settings import load_sessions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class FixClient:
     def __init__(self, ports: dict[str, int], credentials, work: Path, config: Path | None = None) -> None:
         self.events: queue.Queue = queue.Queue()
-        self.sessions = A.load_sessions(str(config or ROOT / "sessions" / "venues.cfg"), "initiator", ports,
+        self.sessions = load_sessions(str(config or ROOT / "sessions" / "venues.cfg"), "initiator", ports,
                                         str(work / "store-client"))
         self.audit = AuditWriter(f"sqlite:///{work / 'client.db'}", "client").start()
         self.app = EngineApplication(self.sessions, credentials, handler=self.events.put)

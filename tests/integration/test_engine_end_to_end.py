@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from xmc_fix import app as A
+from xmc_fix.audit.completeness import audit_completeness
 from xmc_fix.reports.figures import figures, load_run
 from xmc_fix.venues.credentials import Credentials, Secret
 
@@ -35,7 +35,7 @@ def test_engine_trades_over_real_sessions_and_audits_every_message(sim, engine_f
     assert summary["tickets"] == figs["tickets"]
 
     # every sequence number QuickFIX used, in and out, is in the audit database
-    completeness = A.audit_completeness(db, eng.run_id, eng.sessions)
+    completeness = audit_completeness(db, eng.run_id, eng.sessions)
     assert completeness["complete"], completeness
 
     # what the engine sent is exactly what the simulator received, once each

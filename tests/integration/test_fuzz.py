@@ -39,11 +39,12 @@ from tests.integration.conftest import ROOT, SESSIONS, start_sim
 from tests.integration.rawfix import SOH, FakeVenue, encode, logon, utc_stamp
 from tests.integration.test_faults import VENUES, EngineRun, _valid, _wait
 from tests.integration.test_repair import ONE_TICKET, _rows, _strategy
-from xmc_fix import app as A
+from xmc_fix.audit.completeness import audit_completeness, store_seqnums
 from xmc_fix.audit.verify import verify
 from xmc_fix.control.client import request
 from xmc_fix.sim.faultproxy import field, is_frame
 from xmc_fix.venues.credentials import SECRET_TAGS, env_prefix, mask_fix_bytes
+from xmc_fix.venues.settings import load_sessions
 
 pytestmark = pytest.mark.integration
 
@@ -475,8 +476,8 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
     assert len(orders) >= 4 and all(s == "FILLED" for _, s in orders), orders
 
     # the audit database holds every message of the run
-    sessions = A.load_sessions(str(SESSIONS / "venues.cfg"), "initiator", ports, str(tmp_path / "store-engine"))
-    done = A.audit_completeness(db, run_id, sessions)
+    sessions = load_sessions(str(SESSIONS / "venues.cfg"), "initiator", ports, str(tmp_path / "store-engine"))
+    done = audit_completeness(db, run_id, sessions)
     for key, row in done["sessions"].items():
         if "COMEX" not in key:
             assert row["in"]["complete"] and row["out"]["complete"], (key, row)
@@ -488,7 +489,7 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
     lost = [f for f in acked if mask_fix_bytes(f) not in comex_in]
     assert len(acked) > EXAMPLES // 4, len(acked)
     assert not lost, f"{len(lost)} of {len(acked)} COMEX messages missing from the audit: {lost[:3]}"
-    next_in = A.store_seqnums(str(tmp_path / "store-engine"), "FIX.4.4:XMC->COMEX")[1]
+    next_in = store_seqnums(str(tmp_path / "store-engine"), "FIX.4.4:XMC->COMEX")[1]
     covered: set[int] = set()
     for raw in comex_in:
         masked = is_frame(raw) and any(b"\x01%d=***\x01" % t in raw for t in SECRET_TAGS)  # length changed

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from xmc_fix import app as A
+from xmc_fix import demo as D
+from xmc_fix.venues.settings import load_session_file
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +50,11 @@ def engine_files(tmp_path: Path, namespace: str, sender: str, account: str) -> t
 
 def test_two_engines_share_one_postgresql_database_without_colliding(pg_url, tmp_path):
     sim_cfg = sim_config_for_two_clients(tmp_path)
-    venues = sorted({s.venue for s in A.load_session_file(str(sim_cfg), "acceptor").sessions})
-    ports = dict(zip(venues, A.free_ports(len(venues))))
-    env_add, _ = A.demo_credentials(venues)
+    venues = sorted({s.venue for s in load_session_file(str(sim_cfg), "acceptor").sessions})
+    ports = dict(zip(venues, D.free_ports(len(venues))))
+    env_add, _ = D.demo_credentials(venues)
     env = {**os.environ, **env_add}
-    sim = A.spawn_sim(str(sim_cfg), str(SESSIONS / "sim_market.toml"), ports=ports, store=str(tmp_path / "store-sim"),
+    sim = D.spawn_sim(str(sim_cfg), str(SESSIONS / "sim_market.toml"), ports=ports, store=str(tmp_path / "store-sim"),
                       db_url=None, seed=7, env=env, log_path=str(tmp_path / "sim.log"))
     engines = []
     try:

@@ -19,6 +19,48 @@ from pathlib import Path
 from xmc_fix.fixwire import parse_utc_ns
 
 
+@dataclass(frozen=True, slots=True)
+class StoreMark:
+    """A session's store at one moment: its generation (the creation time QuickFIX wrote in
+    ``.session`` when it created or last reset the store) and the next sequence numbers out and in.
+    A run records one at its start and one at its end; a field is None when its file was missing."""
+
+    created: str | None
+    next_out: int | None
+    next_in: int | None
+
+    @property
+    def created_ns(self) -> int | None:
+        return parse_created(self.created) if self.created else None
+
+    def to_dict(self) -> dict:
+        return {"created": self.created, "next_out": self.next_out, "next_in": self.next_in}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "StoreMark | None":
+        if not isinstance(d, dict):
+            return None
+        num = lambda v: v if isinstance(v, int) and not isinstance(v, bool) else None  # noqa: E731
+        return cls(d.get("created") if isinstance(d.get("created"), str) else None, num(d.get("next_out")),
+                   num(d.get("next_in")))
+
+
+def read_mark(store_dir: str | Path, session_key: str) -> StoreMark:
+    """The store's generation and next numbers now (read only ``.session`` and ``.seqnums``)."""
+    prefix = store_prefix(store_dir, session_key)
+    created = nxt_s = nxt_t = None
+    try:
+        created = prefix.with_name(prefix.name + ".session").read_text().strip() or None
+    except OSError:
+        pass
+    try:
+        a, b = prefix.with_name(prefix.name + ".seqnums").read_text().split(":")
+        nxt_s, nxt_t = int(a), int(b)
+    except (OSError, ValueError):
+        pass
+    return StoreMark(created, nxt_s, nxt_t)
+
+
 @dataclass
 class StoreFile:
     session_key: str

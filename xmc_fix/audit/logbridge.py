@@ -21,10 +21,11 @@ log = logging.getLogger("xmc.fix")
 
 
 class AuditLog(fix.Log):
-    def __init__(self, sink, session: str) -> None:
+    def __init__(self, sink, session: str, on_outgoing=None) -> None:
         super().__init__()
         self._sink = sink
         self._session = session
+        self._on_outgoing = on_outgoing
 
     def clear(self) -> None:
         pass
@@ -40,6 +41,8 @@ class AuditLog(fix.Log):
 
     def onOutgoing(self, msg: str) -> None:
         try:
+            if self._on_outgoing is not None:
+                self._on_outgoing(self._session, msg)
             self._sink.message(self._session, "out", msg, time.time_ns())
         except Exception:
             log.exception("audit log: outgoing message not recorded")
@@ -53,15 +56,21 @@ class AuditLog(fix.Log):
 
 
 class AuditLogFactory(fix.LogFactory):
-    def __init__(self, sink) -> None:
+    """``on_outgoing(session, raw)``, if given, is called with each outgoing message before it is
+    queued for the audit: QuickFIX calls a Log's ``onOutgoing`` after storing a message and before
+    writing it to the socket, the one moment a stored Logon's password can be overwritten before
+    anything else happens (:meth:`xmc_fix.venues.adapter.EngineApplication.on_outgoing`)."""
+
+    def __init__(self, sink, on_outgoing=None) -> None:
         super().__init__()
         self._sink = sink
+        self._on_outgoing = on_outgoing
         self._logs: list[AuditLog] = []
 
     def create(self, *args):
         try:
             session = args[0].toString() if args else "global"
-            lg = AuditLog(self._sink, session)
+            lg = AuditLog(self._sink, session, self._on_outgoing)
             self._logs.append(lg)
             return lg.__disown__()
         except Exception:  # an exception here would end the process: log, and log nothing

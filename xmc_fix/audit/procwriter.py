@@ -10,7 +10,9 @@ record and never waits for the database.
 Buffers go out when they pass 32 KiB or when the oldest record in them is 5 ms old (checked on every
 record and by :meth:`pump`, which the engine's timer calls), so at most a few milliseconds of audit
 sit in memory — as with the thread writer's queue. If the child dies, records are spilled to a local
-file instead of being lost, and the error is logged.
+file instead of being lost, and the error is logged. The spill file is created 0600 and holds no
+secret: every FIX message and every string in a record is masked (as the writer would have) before
+it is written.
 """
 
 from __future__ import annotations
@@ -184,8 +186,12 @@ class ProcessAuditWriter:
 
     def _spill_bytes(self, data: bytes) -> None:
         self._spill.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._spill, "ab") as f:
-            f.write(data)
+        fd = os.open(self._spill, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)        # a file left by an older version may be readable by others
+            os.write(fd, _masked_frames(data))
+        finally:
+            os.close(fd)
 
     def _read_ack(self, timeout: float) -> dict | None:
         try:
@@ -203,6 +209,27 @@ class ProcessAuditWriter:
                 setattr(self.stats, k, s[k])
         self.chain_length = ack.get("chain_length", self.chain_length)
         self.chain_head = ack.get("chain_head", self.chain_head)
+
+
+def _masked_frames(data: bytes) -> bytes:
+    """Buffered frames with the secrets of every FIX message and record masked, same framing."""
+    from xmc_fix.venues.credentials import mask_any, mask_fix_bytes
+
+    out, i, hdr = [], 0, _HDR.size
+    view = memoryview(data)
+    while i < len(view):
+        (n,) = _HDR.unpack_from(view, i)
+        frame = bytes(view[i + hdr:i + hdr + n])
+        i += hdr + n
+        if frame[:1] == b"\x01":
+            frame = frame[:_MSG.size] + mask_fix_bytes(frame[_MSG.size:])
+        else:
+            try:
+                frame = pickle.dumps(mask_any(pickle.loads(frame)), 5)
+            except Exception:   # not ours to judge: keep it rather than lose it
+                pass
+        out += [_HDR.pack(len(frame)), frame]
+    return b"".join(out)
 
 
 def _child(rx, ack, url: str, run_id: str, kw: dict, parent: int) -> None:

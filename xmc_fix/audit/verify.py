@@ -28,10 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, select
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from xmc_fix.audit import chain, models
+from xmc_fix.audit.database import config_error, shown, translating
 from xmc_fix.audit.filestore import StoreFile, read_store
 from xmc_fix.errors import ConfigError
 from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
@@ -47,23 +48,11 @@ def reading(url: str):
     """A connection to an existing audit database, or a ConfigError naming the URL."""
     eng = connect(url)
     try:
-        try:
-            conn = eng.connect()
-        except OperationalError as e:
-            raise ConfigError(f"cannot connect: {str(e.orig if e.orig is not None else e).strip().splitlines()[0]}",
-                              file=shown(url), key="--db", remedy="check the URL, the server and the credentials") from None
-        with conn:
-            yield conn
+        with translating(url):
+            with eng.connect() as conn:
+                yield conn
     finally:
         eng.dispose()
-
-
-def shown(url: str) -> str:
-    """A database URL fit to print: the password, if any, hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1] if "@" in url else url
 
 
 def connect(url: str) -> Engine:
@@ -77,9 +66,7 @@ def connect(url: str) -> Engine:
     try:
         return create_engine(url, **kwargs)
     except Exception as e:  # a malformed URL or a driver that is not installed
-        raise ConfigError(f"cannot open the database: {e}", file=shown(url), key="--db",
-                          remedy="use a SQLAlchemy URL, e.g. sqlite:///var/xmc.db or "
-                                 "postgresql+psycopg://user@host:5432/xmc") from e
+        raise config_error(url, e if isinstance(e, (SQLAlchemyError, ImportError)) else ArgumentError(str(e))) from e
 
 
 @dataclass(frozen=True)

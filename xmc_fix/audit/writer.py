@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 
 from xmc_fix.audit import chain, models
-from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
+from xmc_fix.venues.credentials import SECRET_TAGS, mask_any, mask_fix_bytes
 
 log = logging.getLogger("xmc.audit")
 
@@ -172,7 +172,8 @@ class AuditWriter:
         if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
             base = Path(self.url[len("sqlite:///"):]).expanduser().resolve().parent
         else:
-            base = Path("var")
+            from xmc_fix.paths import var_dir
+            base = var_dir()
         return base / f"audit-spill-{self.run_id}.jsonl"
 
     # -- producer side (hot path) ----------------------------------------------------------
@@ -449,10 +450,13 @@ class AuditWriter:
 
     def _spill(self, by_table: dict[str, list[dict]]) -> None:
         self._spill_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._spill_path, "a", encoding="utf-8") as f:
+        fd = os.open(self._spill_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        with open(fd, "a", encoding="utf-8") as f:
             for table, rows in by_table.items():
                 for r in rows:
-                    r = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in r.items()}
+                    # messages are masked already; text that quotes one (an error's detail) too
+                    r = {k: (v.hex() if isinstance(v, bytes) else mask_any(v)) for k, v in r.items()}
                     f.write(json.dumps({"table": table, "row": r}, default=str) + "\n")
                     self.stats.spilled += 1
         log.error("audit: %d rows could not be written; spilled to %s", self.stats.spilled, self._spill_path)

@@ -71,7 +71,7 @@ class World:
         self.work = work
         per = -(-2 * pairs // venues)  # instruments per venue
         self.venues = [f"V{i + 1}" for i in range(venues)]
-        from xmc_fix.app import free_ports
+        from xmc_fix.demo import free_ports
         ports = free_ports(venues)
         self.ports = dict(zip(self.venues, ports))
         insts = [(v, f"S{s + 1}") for s in range(per) for v in self.venues]

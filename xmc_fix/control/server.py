@@ -31,8 +31,24 @@ MAX_VIA = 200
 META = ("cmd", "user", "via")   # about the request, not arguments of the command
 
 
-def default_socket(root: Path, namespace: str) -> Path:
-    return root / "var" / "run" / f"xmc-{namespace}.sock"
+#: Longest path a Unix socket can bind (sun_path is 108 bytes with its terminating NUL).
+MAX_SOCKET_PATH = 107
+
+
+def default_socket(namespace: str) -> Path:
+    """``<data folder>/run/xmc-<namespace>.sock`` (see :mod:`xmc_fix.paths`). When that is longer
+    than a Unix socket allows (a deep data folder), a short folder of the user's in the system's
+    temporary folder, named by a hash of the data folder: the engine and ``xmc status`` compute the
+    same one."""
+    import hashlib
+    import tempfile
+
+    from xmc_fix.paths import var_dir
+    path = var_dir() / "run" / f"xmc-{namespace}.sock"
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(var_dir())).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"xmc-{os.getuid()}-{digest}" / f"xmc-{namespace}.sock"
 
 
 class ControlServer:
@@ -50,6 +66,11 @@ class ControlServer:
         if not folder.exists():
             folder.mkdir(parents=True)
             os.chmod(folder, 0o700)   # only a folder of our own: never tighten /tmp or a user's folder
+        else:
+            st = folder.stat()
+            # another user's folder (bar a sticky one of root's, like /tmp) could swap the socket
+            if st.st_uid != os.getuid() and not (st.st_uid == 0 and st.st_mode & 0o1000):
+                raise RuntimeError(f"control socket folder {folder} belongs to another user (uid {st.st_uid})")
         if self.path.exists():
             if _alive(self.path):
                 raise RuntimeError(f"another engine is listening on {self.path}")

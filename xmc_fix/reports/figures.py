@@ -25,6 +25,7 @@ from xmc_fix.clock import ns_to_iso
 from xmc_fix.errors import XmcError
 from xmc_fix.reports.acceptance import acceptance
 from xmc_fix.reports.conversions import Conversions, load_conversions
+from xmc_fix.reports.outcomes import alignment, repair_figures
 from xmc_fix.reports.window import NO_FILTER, ReportFilter
 
 SETTLED = ("COMPLETED", "UNWOUND", "MISSED", "FAILED", "LEGGED")
@@ -112,7 +113,7 @@ def load_run(db_url: str, run_id: str | None = None, filt: ReportFilter | None =
     """Everything a report needs about one run (default: the latest engine run), narrowed by ``filt``.
 
     ``strategy_path`` overrides the strategy file recorded with the run (for cost conversions)."""
-    from xmc_fix.reports.acceptance import coverage
+    from xmc_fix.audit.completeness import coverage
 
     filt = filt or NO_FILTER
     eng = make_engine(db_url)
@@ -240,7 +241,10 @@ def figures(data: RunData) -> dict:
                 "basis_at_decision": {"min": float(g["basis"].min()), "max": float(g["basis"].max())},
             }
     n_settled = int(len(settled))
-    repairs = _repairs(t, data.transitions)
+    from xmc_fix.reports import costs
+    conv = data.conversions if data.conversions is not None else load_conversions(data.run)
+    sf = costs.shortfall(data, conv)
+    repairs = repair_figures(t, data.transitions, sf)
     figs = {
         "run_id": run["run_id"],
         "started": ns_to_iso(run["started_ns"]),
@@ -250,6 +254,7 @@ def figures(data: RunData) -> dict:
         "tickets_completed": by_state.get("COMPLETED", 0),
         "tickets_by_state": by_state,
         "alignment_rate": round(len(aligned) / n_settled, 6) if n_settled else None,
+        "alignment": alignment(settled, data.transitions),
         "messages": {"in": msgs_in, "out": msgs_out, "by_session": by_session},
         "legs": legs,
         "latency_us": lat,
@@ -258,7 +263,7 @@ def figures(data: RunData) -> dict:
         "events": {k: int(v) for k, v in data.events["kind"].value_counts().items()} if not data.events.empty else {},
         **_risk_figures(data.events),
     }
-    figs.update(analysis(data))
+    figs.update(analysis(data, sf))
     alerts = data.events[data.events["kind"] == "alert"] if not data.events.empty else None
     figs["acceptance"] = acceptance(figs, alerts)
     return figs
@@ -292,8 +297,9 @@ def _total(series: pd.Series, digits: int = 2):
     return None if s.isna().any() else _num(s.sum(), digits)
 
 
-def analysis(data: RunData) -> dict:
-    """The cost and latency figures added to the report (README "Report": the keys after ``events``)."""
+def analysis(data: RunData, sf: pd.DataFrame | None = None) -> dict:
+    """The cost and latency figures added to the report (README "Report": the keys after ``events``);
+    ``sf``: the shortfall frame when the caller has it already."""
     from xmc_fix.reports import costs
     from xmc_fix.reports.venueclock import clock_estimates, clock_samples
 
@@ -344,7 +350,7 @@ def analysis(data: RunData) -> dict:
                "lag_us": _pct(lg["lag_us"]),
                "lagging_leg": {str(k): int(v) for k, v in lg["lag_venue"].value_counts().items()}}
 
-    sf = costs.shortfall(data, conv)
+    sf = costs.shortfall(data, conv) if sf is None else sf
     per_pair = {}
     for pair, g in sf.groupby("pair"):
         per_pair[str(pair)] = {"tickets": int(len(g)), "execution_ccy": _total(g["execution_ccy"]),
@@ -405,39 +411,6 @@ def _risk_figures(ev: pd.DataFrame) -> dict:
                                    "max": round(float(r.max()), 1) if r.size else None}}
 
 
-def _repairs(t: pd.DataFrame, tr: pd.DataFrame) -> dict:
-    """Legging incidents and how each was repaired."""
-    legged_ids = set(tr.loc[tr["to_state"] == "LEGGED", "ticket_id"]) if not tr.empty else set()
-    rows = []
-    chased = unwound = ok = 0
-    for tid in sorted(legged_ids):
-        row = t[t["ticket_id"] == tid]
-        if row.empty:
-            continue
-        r = row.iloc[0]
-        first = tr[(tr["ticket_id"] == tid) & (tr["to_state"] == "LEGGED")].sort_values("ts_ns").iloc[0]
-        path = r["repairs"].split(",") if isinstance(r.get("repairs"), str) and r["repairs"] else []
-        success = r["state"] in ("COMPLETED", "UNWOUND")
-        ok += success
-        chased += success and any(p.startswith("CHASE") for p in path) and r["state"] == "COMPLETED" \
-            and not any(p.startswith("UNWIND") for p in path)
-        unwound += success and any(p.startswith("UNWIND") for p in path)
-        ended = tr[tr["ticket_id"] == tid].sort_values("ts_ns").iloc[-1]
-        rows.append({"ticket_id": tid, "pair": r["pair"], "legged_because": first["cause"], "path": path,
-                     "outcome": r["state"], "residual": float(r["residual"]) if r["residual"] is not None else None,
-                     "repair_ms": round((ended["ts_ns"] - first["ts_ns"]) / 1e6, 3)})
-    residual = {}
-    if not t.empty:
-        for pair, g in t.groupby("pair"):
-            open_or_failed = g[g["state"].isin(("FAILED", "LEGGED", "REPAIRING"))]
-            residual[str(pair)] = float(open_or_failed["residual"].sum()) if not open_or_failed.empty else 0.0
-    n = len(rows)
-    return {"tickets_repaired": {"legged": n, "repaired": int(ok), "chased": int(chased), "unwound": int(unwound)},
-            "repair_success_rate": round(ok / n, 6) if n else None,
-            "residual_exposure": residual,
-            "repairs": rows}
-
-
 def render_json(figs: dict) -> str:
     return json.dumps(figs, indent=2, sort_keys=False, default=lambda v: float(v) if isinstance(v, Decimal) else str(v))
 
@@ -475,15 +448,22 @@ def render_table(figs: dict) -> str:
         return str(v)
 
     lat = figs["latency_us"]
+    al = figs["alignment"]
     lines = [
         f"run {figs['run_id']}  {figs['started']} .. {figs['ended'] or '(running)'}  ({fmt(figs['duration_s'])} s)",
         "",
         f"tickets            {figs['tickets']}   " + "  ".join(f"{k.lower()} {v}" for k, v in figs['tickets_by_state'].items()),
-        f"alignment rate     {fmt(None if figs['alignment_rate'] is None else 100 * figs['alignment_rate'])} %",
+        f"alignment rate     {fmt(None if figs['alignment_rate'] is None else 100 * figs['alignment_rate'])} %"
+        "   (no unmatched exposure left: matched, unwound or nothing traded)",
+        f"finished tickets   {al['finished']}: matched first try {al['matched_first_try']}, after repair "
+        f"{al['matched_after_repair']}, unwound {al['unwound']}, nothing traded {al['nothing_traded']}, left legged "
+        f"{al['left_legged']}   matched of those that traded "
+        f"{fmt(None if al['matched_rate'] is None else 100 * al['matched_rate'])} %",
         f"FIX messages       in {figs['messages']['in']}  out {figs['messages']['out']}",
         f"legged / repaired  {figs['tickets_repaired']['legged']} / {figs['tickets_repaired']['repaired']}"
         f"  (chased {figs['tickets_repaired']['chased']}, unwound {figs['tickets_repaired']['unwound']})"
-        f"   repair success {fmt(None if figs['repair_success_rate'] is None else 100 * figs['repair_success_rate'])} %",
+        f"   repair success {fmt(None if figs['repair_success_rate'] is None else 100 * figs['repair_success_rate'])} %"
+        f"   unwind cost {fmt(figs['tickets_repaired']['unwind_ccy'])} {figs['tickets_repaired']['currency'] or ''}",
         "residual exposure  " + ("  ".join(f"{p} {v:g}" for p, v in figs["residual_exposure"].items()) or "-"),
         "",
         f"{'latency (us)':<22}{'n':>6}{'p50':>10}{'p99':>10}{'max':>10}",
@@ -502,7 +482,7 @@ def render_table(figs: dict) -> str:
         lines += ["", "repaired tickets"]
         for r in figs["repairs"]:
             lines.append(f"  {r['ticket_id']:<22}{r['pair']:<16}{r['outcome']:<11}{' > '.join(r['path']) or '-':<28}"
-                         f"{r['repair_ms']:>9.1f} ms   {r['legged_because'][:70]}")
+                         f"{r['repair_ms']:>9.1f} ms  unwind {fmt(r['unwind_ccy']):>9}   {r['legged_because'][:70]}")
     if "acceptance" in figs:
         f = figs["filter"]
         if f["from"] or f["to"] or f["pair"]:
@@ -566,7 +546,9 @@ def _analysis_table(figs: dict, _fmt) -> list[str]:
                      f"{fmt(v['one_way_in_p50_us']):>9}{fmt(v['inbound_one_way_p50_us']):>11}")
     cov = figs["coverage"]
     lines += ["", f"audit coverage     {fmt(None if cov.get('rate') is None else 100 * cov['rate'])} %"
-                  f"  ({cov.get('method')} method)"]
+                  f"  ({cov.get('method')} method" + (f": {cov['compared']}" if cov.get("compared") else "") + ")"]
+    if cov.get("note"):
+        lines.append(f"  {cov['note']}")
     lines += ["", f"{'acceptance':<32}{'verdict':<14}measured"]
     for r in figs["acceptance"]:
         verdict = "not measured" if r["met"] is None else "met" if r["met"] else "NOT MET"

@@ -322,9 +322,16 @@ def render_html(figs: dict, data) -> str:
         "<h2>Headline</h2>",
         _table(["figure", "value"], [
             ["tickets", figs["tickets"]], ["by state", ", ".join(f"{k} {v}" for k, v in figs["tickets_by_state"].items()) or "-"],
-            ["alignment rate", None if figs["alignment_rate"] is None else f"{100 * figs['alignment_rate']:.2f} %"],
+            ["alignment rate (no unmatched exposure left)",
+             None if figs["alignment_rate"] is None else f"{100 * figs['alignment_rate']:.2f} %"],
+            ["finished tickets", "matched first try {matched_first_try}, after repair {matched_after_repair}, unwound "
+             "{unwound}, nothing traded {nothing_traded}, left legged {left_legged}".format(**figs["alignment"])],
+            ["matched, of the tickets that traded", None if figs["alignment"]["matched_rate"] is None else
+             f"{100 * figs['alignment']['matched_rate']:.2f} % of {figs['alignment']['traded']}"],
             ["repair success", None if figs["repair_success_rate"] is None else
              f"{100 * figs['repair_success_rate']:.1f} % of {figs['tickets_repaired']['legged']}"],
+            ["unwind cost of repairs", None if figs["tickets_repaired"]["unwind_ccy"] is None else
+             f"{figs['tickets_repaired']['unwind_ccy']:,.2f} {figs['tickets_repaired']['currency'] or ''}"],
             ["FIX messages in / out", f"{figs['messages']['in']} / {figs['messages']['out']}"],
             ["capture rate (completed / signals)", None if figs["capture"]["rate"] is None else
              f"{100 * figs['capture']['rate']:.1f} % ({figs['capture']['completed']} / {figs['capture']['signals']})"],
@@ -399,16 +406,20 @@ def _tables(figs: dict, tl: pd.DataFrame, sf: pd.DataFrame) -> list[str]:
         for direction in ("in", "out"):
             x = d.get(direction)
             if x:
-                rows.append([session, direction, x.get("first_seq"), x.get("last_seq"), x.get("messages"),
-                             x.get("expected"), x.get("complete")])
+                rng = x.get("range")
+                rows.append([session, direction, f"{rng[0]}-{rng[1]}" if rng else "-", x.get("first_seq"),
+                             x.get("last_seq"), x.get("messages"), x.get("expected"), x.get("store_compared", "-"),
+                             x.get("complete") if not x.get("unchecked") else "unchecked"])
     out += ["<h2>Audit coverage</h2>",
-            _table(["session", "direction", "first seq", "last seq", "stored", "expected", "complete"], rows, left=2),
-            f'<p class="note">Method: {_e(cov.get("method"))}. {_e(cov.get("note") or "")}</p>']
+            _table(["session", "direction", "run's range", "first seq", "last seq", "stored", "expected",
+                    "compared with store", "complete"], rows, left=3),
+            f'<p class="note">Method: {_e(cov.get("method"))}: {_e(cov.get("compared") or "")}. '
+            f'{_e(cov.get("note") or "")}</p>']
     if figs["repairs"]:
         rows = [[r["ticket_id"], r["pair"], r["outcome"], " > ".join(r["path"]) or "-", r["repair_ms"],
-                 r["legged_because"]] for r in figs["repairs"]]
-        out += ["<h2>Repaired tickets</h2>", _table(["ticket", "pair", "outcome", "path", "repair ms", "legged because"],
-                                                    rows, left={0, 1, 2, 3, 5})]
+                 r.get("unwind_ccy"), r["legged_because"]] for r in figs["repairs"]]
+        out += ["<h2>Repaired tickets</h2>", _table(["ticket", "pair", "outcome", "path", "repair ms", "unwind cost",
+                                                     "legged because"], rows, left={0, 1, 2, 3, 6})]
     out.append(f'<details><summary>JSON document</summary><pre>{_e(json.dumps(figs, indent=1, default=str))}</pre>'
                "</details>")
     return out

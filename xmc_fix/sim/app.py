@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from xmc_fix.sim.outbox import DropCopy
 from xmc_fix.sim.reports import NOT_AUTHORIZED
 from xmc_fix.venues import translate as tr
 from xmc_fix.venues.adapter import QUICKFIX_EXCEPTIONS
-from xmc_fix.venues.credentials import Credentials
+from xmc_fix.venues.credentials import Credentials, storable_raw
 from xmc_fix.venues.settings import SessionFile
 
 log = logging.getLogger("xmc.sim")
@@ -178,8 +179,9 @@ class SimApplication(fix.Application):
         key = None
         try:
             key = session if isinstance(session, str) or session is None else session.toString()
-            log.error("sim %s failed for %s: %s: %s", where, key, type(e).__name__, storable_text(str(e)),
-                      exc_info=e)
+            # the exception's text may quote a client's Logon: masked, and the stack printed without it
+            log.error("sim %s failed for %s: %s: %s\n%s", where, key, type(e).__name__,
+                      storable_text(storable_raw(str(e)) or ""), "".join(traceback.format_tb(e.__traceback__)).rstrip())
             if self._on_error is not None:
                 self._on_error(where, e, key, raw)
         except Exception:
@@ -274,8 +276,9 @@ class SimServer:
     def _callback_error(self, where: str, e: BaseException, session: str | None, raw: str | None) -> None:
         if self.audit is not None:
             self.audit.event("callback_error", time.time_ns(), venue=self.app.venue_of_key(session) if session else None,
-                             where=where, session=session, error=storable_text(f"{type(e).__name__}: {e}"),
-                             raw=storable_text(readable(raw or "", 2000)) or None)
+                             where=where, session=session,
+                             error=storable_text(storable_raw(f"{type(e).__name__}: {e}") or ""),
+                             raw=storable_text(storable_raw(raw) or "") or None)
 
     def _exchange_error(self, fn, args, e: BaseException) -> None:
         """The exchange failed on a piece of work. A client's request (venue, session, raw) is

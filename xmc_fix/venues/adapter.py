@@ -12,6 +12,15 @@ and the venue never sends it again (an execution report lost for good). It is ha
 :class:`~xmc_fix.domain.events.Uninterpretable` event (raw text, secrets masked) and answered with a
 BusinessMessageReject naming what was wrong.
 
+Passwords in QuickFIX's FileStore: QuickFIX stores the Logon it sends, password included. Every
+store is scrubbed when the engine starts (what a crash left), the Logon as soon as QuickFIX has
+stored it (:meth:`EngineApplication.on_outgoing`, called by the message log between QuickFIX's
+write to the store and its write to the socket), and again at logon and logout.
+
+Drop-copy sessions (``DropCopyFor=VENUE``) are read-only: their execution reports are handed on as
+:class:`~xmc_fix.domain.events.DropCopyReport`, a second source of fills, never as the order
+session's.
+
 Outgoing: :class:`QuickFixSender` renders commands as FIX text in the session's dialect and hands
 them to the session. Every application message sent is remembered by sequence number (its MsgType
 and ClOrdID or MDReqID), so that a Reject or BusinessMessageReject that names only RefSeqNum is
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections import OrderedDict
 from typing import Callable
 
@@ -36,7 +46,7 @@ from xmc_fix.errors import FixTranslationError
 from xmc_fix.fixwire import fields, msg_type_of
 from xmc_fix.venues import dialects
 from xmc_fix.venues import translate as tr
-from xmc_fix.venues.credentials import Credentials, scrub_store_file
+from xmc_fix.venues.credentials import SECRET_TAGS, Credentials, scrub_store_file, storable_raw
 from xmc_fix.venues.dialects import Dialect
 from xmc_fix.venues.settings import SessionFile, SessionSpec
 
@@ -69,11 +79,15 @@ class EngineApplication(fix.Application):
         super().__init__()
         self._now = now_ns    # the engine's clock: every event time in one time base
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
-        self._store_body = {s.session_key: _body_path(s) for s in sessions.sessions}
+        self._store_body_by_key = {s.session_key: _body_path(s) for s in sessions.sessions}
         #: drop-copy sessions (DropCopyFor=VENUE): their reports are a second source, never the order session's
         self._drop_copy_keys = {s.session_key for s in sessions.sessions if s.drop_copy_for}
         self.drop_copy_ids: dict[str, fix.SessionID] = {}
         order_sessions = [s for s in sessions.sessions if not s.drop_copy_for]
+        #: microseconds from handing a password to QuickFIX (toAdmin) to its overwrite in the store,
+        #: per Logon: an upper bound of the time the password sits there in clear
+        self.logon_scrub_us: list[float] = []
+        self._logon_ns: dict[str, int] = {}
         self._credentials = credentials
         self._handler = handler
         self._on_error = on_error
@@ -102,7 +116,10 @@ class EngineApplication(fix.Application):
             venue = self.venue(sid) if sid is not None else None
         except Exception:
             pass
-        log.error("%s callback failed for %s: %s: %s", where, venue, type(e).__name__, e, exc_info=e)
+        # the exception's text may quote the message (a Logon, its password): masked, and the stack
+        # printed without it
+        log.error("%s callback failed for %s: %s: %s\n%s", where, venue, type(e).__name__, storable_raw(str(e)),
+                  "".join(traceback.format_tb(e.__traceback__)).rstrip())
         if self._on_error is not None:
             try:
                 self._on_error(where, e, venue, raw)
@@ -149,9 +166,36 @@ class EngineApplication(fix.Application):
     def _scrub(self, sessionID) -> None:
         """The Logon we sent is in QuickFIX's store with its password: overwrite it."""
         cred = self._credentials.get(self.venue(sessionID))
-        body = self._store_body.get(sessionID.toString())
+        body = self._store_body_by_key.get(sessionID.toString())
         if cred is not None and cred.password is not None and body:
             scrub_store_file(body)
+
+    def scrub_stores(self) -> dict[str, int]:
+        """Overwrite every secret in every configured store (a password a crash left between a
+        Logon's send and its scrub), before QuickFIX opens them; ``{venue: values overwritten}``."""
+        done = {}
+        for key, path in self._store_body_by_key.items():
+            if path:
+                n = scrub_store_file(path)
+                if n:
+                    done[key] = n
+        return done
+
+    def on_outgoing(self, session_key: str, raw: str) -> None:
+        """QuickFIX has just stored ``raw`` and is about to write it to the socket (the message log's
+        ``onOutgoing``): a Logon carrying a secret is overwritten in the store now, searching only
+        the store's tail where QuickFIX appended it. Never raises."""
+        try:
+            if "\x0135=A\x01" not in raw or not any(f"\x01{t}=" in raw for t in SECRET_TAGS):
+                return
+            path = self._store_body_by_key.get(session_key)
+            if path:
+                scrub_store_file(path, tail=len(raw))
+                t0 = self._logon_ns.pop(session_key, None)
+                if t0 is not None:
+                    self.logon_scrub_us.append((time.perf_counter_ns() - t0) / 1000)
+        except Exception as e:
+            self._fail("onOutgoing", e)
 
     def toAdmin(self, message, sessionID) -> None:
         try:
@@ -161,6 +205,7 @@ class EngineApplication(fix.Application):
                     if cred.username:
                         message.setField(fix.Username(cred.username))
                     if cred.password is not None:
+                        self._logon_ns[sessionID.toString()] = time.perf_counter_ns()
                         message.setField(fix.Password(cred.password.reveal()))
         except Exception as e:
             self._fail("toAdmin", e, sessionID)

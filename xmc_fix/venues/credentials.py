@@ -23,6 +23,7 @@ from xmc_fix.fixwire import SOH_B, checksum
 SECRET_TAGS = (554, 925, 96)
 MASK = "***"
 _SECRET_RE = re.compile(r"(^|\x01)(" + "|".join(str(t) for t in SECRET_TAGS) + r")=[^\x01]*")
+_SECRET_RE_PIPE = re.compile(r"(^|[|\s])(" + "|".join(str(t) for t in SECRET_TAGS) + r")=[^|\s]*")
 _SECRET_RE_B = re.compile(rb"(^|\x01)(" + b"|".join(str(t).encode() for t in SECRET_TAGS) + rb")=[^\x01]*")
 
 
@@ -35,8 +36,36 @@ def mask_fix_bytes(raw: bytes) -> bytes:
     return _SECRET_RE_B.sub(lambda m: m.group(1) + m.group(2) + b"=" + MASK.encode(), raw)
 
 
-def scrub_store_file(path: str | Path) -> int:
+def mask_any(value):
+    """``value`` with every FIX message inside it masked: strings and bytes, and the strings and
+    bytes inside tuples, lists and dicts (a record about to be spilled or stored as text)."""
+    if isinstance(value, str):
+        return mask_fix(value) if "=" in value else value
+    if isinstance(value, (bytes, bytearray)):
+        return mask_fix_bytes(bytes(value)) if b"=" in value else value
+    if isinstance(value, tuple):
+        return tuple(mask_any(v) for v in value)
+    if isinstance(value, list):
+        return [mask_any(v) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_any(v) for k, v in value.items()}
+    return value
+
+
+def storable_raw(raw: str | None, limit: int = 2000) -> str | None:
+    """A raw FIX message for an audit row or a log line: secrets masked first (the masking needs
+    the SOH separators), then SOH shown as ``|``, cut at ``limit`` characters."""
+    if not raw:
+        return None
+    text = mask_fix(raw).replace("\x01", "|")
+    # text that already showed SOH as | (an exception quoting a message) is masked in that form too
+    return _SECRET_RE_PIPE.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}", text)[:limit] or None
+
+
+def scrub_store_file(path: str | Path, tail: int | None = None) -> int:
     """Overwrite secret values in a QuickFIX FileStore body file with ``*`` of the same length.
+    ``tail``: only the messages holding the last ``tail`` bytes are searched (the one QuickFIX has
+    just appended), so a scrub right after a send does not read a store grown over days.
 
     QuickFIX persists every message it sends, the Logon with its Password included. The length is
     kept so that the store's offset index stays valid, and the CheckSum (10) of each message that
@@ -53,15 +82,18 @@ def scrub_store_file(path: str | Path) -> int:
     n = 0
     with open(p, "r+b") as f, mmap.mmap(f.fileno(), 0) as mm:
         holders: set[int] = set()
+        first = 0
+        if tail is not None:   # from the start of the message that holds the tail's first byte
+            first = max(0, mm.rfind(b"8=FIX", 0, max(0, len(mm) - tail) + 5))
         for tag in SECRET_TAGS:
             needle = SOH_B + str(tag).encode() + b"="
-            i = mm.find(needle)
+            i = mm.find(needle, first)
             while i >= 0:
                 start = i + len(needle)
                 end = mm.find(SOH_B, start)
                 if end < 0:
                     end = len(mm)
-                holders.add(max(mm.rfind(b"8=FIX", 0, i), 0))
+                holders.add(max(mm.rfind(b"8=FIX", first, i), first))
                 if mm[start:end].strip(b"*"):
                     mm[start:end] = b"*" * (end - start)
                     n += 1

@@ -8,6 +8,8 @@ defaults to that) with optional ``DropCopyAccounts=A,B`` (the accounts it copies
 parse them ourselves first
 so that a typo gets an error naming the file, line and key instead of a QuickFIX exception, and so
 that relative paths (``DataDictionary``, ``FileStorePath``) resolve against the file's own folder.
+A file that names no ``FileStorePath`` gets ``<data folder>/store/engine`` (initiators) or
+``<data folder>/store/sim`` (acceptors); see :mod:`xmc_fix.paths`.
 
 Passwords never belong here: a ``Password`` key is refused (see :mod:`xmc_fix.venues.credentials`).
 """
@@ -174,6 +176,9 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
     if not raw_sessions:
         raise ConfigError("no [SESSION] section", file=file, remedy="add one [SESSION] per venue")
 
+    if "FileStorePath" not in default:
+        from xmc_fix.paths import var_dir
+        default["FileStorePath"] = str(var_dir() / "store" / ("engine" if role == "initiator" else "sim"))
     sessions: list[SessionSpec] = []
     for n, body in raw_sessions:
         values = {**default, **body}
@@ -217,6 +222,27 @@ def load_session_file(path: str | Path, role: str, *, overrides: dict[str, dict[
         if k in resolved_default and not Path(resolved_default[k]).is_absolute():
             resolved_default[k] = str((base / resolved_default[k]).resolve())
     return SessionFile(file, resolved_default, sessions)
+
+
+def load_sessions(path: str | Path, role: str, ports: dict[str, int] | None = None,
+                  store: str | Path | None = None) -> SessionFile:
+    """A session file with the overrides the demo, the tests and ``--port``/``--store`` give: a
+    port per venue, and one store folder for every session."""
+    port_key = "SocketConnectPort" if role == "initiator" else "SocketAcceptPort"
+    sf = load_session_file(path, role)
+    known = {s.venue for s in sf.sessions}
+    for venue, port in (ports or {}).items():
+        if venue not in known:
+            raise ConfigError(f"no session for venue {venue!r}", file=str(path), key="--port",
+                              remedy=f"use one of {', '.join(sorted(known))}")
+    for s in sf.sessions:
+        if ports and s.venue in ports:
+            s.values[port_key] = str(ports[s.venue])
+        if store:
+            s.values["FileStorePath"] = str(Path(store).resolve())
+    if store:
+        sf.default["FileStorePath"] = str(Path(store).resolve())
+    return sf
 
 
 def _validate(spec: SessionSpec, role: str, where: str) -> None:

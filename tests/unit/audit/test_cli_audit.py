@@ -31,7 +31,7 @@ def test_a_missing_store_folder_is_a_usage_error(tmp_path):
 
 
 def test_an_unreachable_database_is_one_line_exit_2_without_the_password(tmp_path):
-    from xmc_fix.app import free_ports
+    from xmc_fix.demo import free_ports
 
     url = f"postgresql+psycopg://xmc:s3cret@127.0.0.1:{free_ports(1)[0]}/audit"
     for args in (["verify"], ["trace", "T1"]):

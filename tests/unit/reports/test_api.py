@@ -63,9 +63,8 @@ def invoke(tmp_path, *args):
                               catch_exceptions=False)
 
 
-def test_report_html_without_out_writes_var_report_of_the_run_and_prints_its_path(cost_db, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module, "ROOT", tmp_path)
-
+def test_report_html_without_out_writes_var_report_of_the_run_and_prints_its_path(cost_db, tmp_path):
+    # the data folder is tmp_path / "var" (XMC_VAR_DIR, set for every test by tests/conftest.py)
     res = invoke(tmp_path, "--db", cost_db, "--format", "html")
 
     assert res.exit_code == 0, res.output

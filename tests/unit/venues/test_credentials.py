@@ -269,3 +269,31 @@ def test_store_scrub_keeps_every_stored_message_valid_for_a_quickfix_resend(tmp_
     assert len(frames) == 2 and rest == b""
     for frame in frames:
         fix.Message(frame.decode(), True)   # checks BodyLength and CheckSum: InvalidMessage if stale
+
+
+def test_a_tail_scrub_overwrites_the_message_just_appended_with_a_valid_checksum(tmp_path):
+    import quickfix as fix
+    import simplefix
+
+    def logon(seq: int, password: str) -> bytes:
+        m = simplefix.FixMessage()
+        for tag, value in ((8, "FIX.4.4"), (35, "A"), (34, seq), (49, "XMC"), (56, "SHFE"),
+                           (52, "20260102-03:04:05.000006"), (98, 0), (108, 10), (553, "trader"), (554, password)):
+            m.append_pair(tag, value)
+        return m.encode()
+
+    body = tmp_path / "FIX.4.4-XMC-SHFE.body"
+    first, last = logon(1, "older-pw"), logon(2, PASSWORD)
+    body.write_bytes(first + last)
+
+    assert scrub_store_file(body, tail=len(last)) == 1
+    scrubbed = body.read_bytes()
+    assert scrubbed.startswith(first)                      # only the message at the tail was searched
+    kept = scrubbed[len(first):]
+    assert PASSWORD.encode() not in kept and len(kept) == len(last)
+    fix.Message(kept.decode(), True)                       # QuickFIX accepts it, CheckSum included
+    # a tail reaching into the message before takes all of that one too, its CheckSum restamped
+    body.write_bytes(first + last)
+    assert scrub_store_file(body, tail=len(last) + 10) == 2
+    for frame in (body.read_bytes()[:len(first)], body.read_bytes()[len(first):]):
+        fix.Message(frame.decode(), True)

@@ -10,6 +10,7 @@ import pytest
 import quickfix as fix
 
 from xmc_fix.errors import ConfigError
+from xmc_fix.paths import var_dir
 from xmc_fix.venues.settings import load_session_file
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,7 +68,19 @@ def test_engine_session_file_loads_with_one_session_per_venue():
     assert shfe.session_key == "FIX.4.4:XMC->SHFE"
     assert shfe.values["DataDictionary"] == str(ROOT / "fixspecs" / "FIX44-SHFE.xml")
     assert sf.by_venue()["LME"].values["DataDictionary"] == str(XMC_DD)
-    assert shfe.values["FileStorePath"] == str(ROOT / "var" / "store" / "engine")
+    # the shipped file names no store: it is the data folder's (XMC_VAR_DIR, a folder per test here)
+    assert shfe.values["FileStorePath"] == str(var_dir() / "store" / "engine")
+
+
+def test_a_session_file_without_a_store_uses_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMC_VAR_DIR", str(tmp_path / "data"))
+
+    engine = load_session_file(ROOT / "sessions" / "venues.cfg", "initiator")
+    sim = load_session_file(ROOT / "sessions" / "sim.cfg", "acceptor")
+
+    assert {s.values["FileStorePath"] for s in engine.sessions} == {str(tmp_path / "data" / "store" / "engine")}
+    assert {s.values["FileStorePath"] for s in sim.sessions} == {str(tmp_path / "data" / "store" / "sim")}
+    assert "FileStorePath=" + str(tmp_path / "data" / "store" / "engine") in engine.render()
 
 
 def test_simulator_session_file_loads_as_acceptor():

@@ -1,4 +1,5 @@
-"""``xmc``: argument parsing only. The work happens in :mod:`xmc_fix.app` and :mod:`xmc_fix.reports`.
+"""``xmc``: argument parsing only. The work happens in :mod:`xmc_fix.app` (the engine),
+:mod:`xmc_fix.demo`, :mod:`xmc_fix.sim.wiring`, :mod:`xmc_fix.audit` and :mod:`xmc_fix.reports`.
 
 Exit codes: 0 success, 1 a run failed, 2 bad usage or bad configuration (one line naming the file,
 the key and the remedy; never a traceback).
@@ -6,7 +7,6 @@ the key and the remedy; never a traceback).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -17,12 +17,11 @@ from pathlib import Path
 
 import click
 
-from xmc_fix.control.screens import print_status, render_reconcile, render_watch
 from xmc_fix.errors import ConfigError, XmcError
+from xmc_fix.paths import SESSIONS, default_db, var_dir
 
-ROOT = Path(__file__).resolve().parent.parent
-SESSIONS = ROOT / "sessions"
-DEFAULT_DB = f"sqlite:///{ROOT / 'var' / 'xmc.db'}"
+DB_HELP = "Audit database (SQLAlchemy URL)."
+DB_SHOWN = "sqlite:///<data folder>/xmc.db"
 
 
 def _setup_logging(level: str, log_file: str | None) -> None:
@@ -76,7 +75,7 @@ def _existing(path: str, what: str, option: str) -> str:
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               help="Level of messages printed on stderr (the log file always gets info and above).")
-@click.option("--log-file", default=str(ROOT / "var" / "log" / "xmc.log"), show_default=True,
+@click.option("--log-file", default=lambda: str(var_dir() / "log" / "xmc.log"), show_default="<data folder>/log/xmc.log",
               help="Application log file (FIX messages go to the audit database, not here).")
 @click.version_option(package_name="xmc_fix")
 def cli(log_level: str, log_file: str) -> None:
@@ -84,6 +83,9 @@ def cli(log_level: str, log_file: str) -> None:
 
     Start with `xmc demo`: it runs the exchange simulator and the engine on loopback, trades the
     default copper pairs, and prints the audit report.
+
+    The data folder (default database, log, journals, control sockets, demo runs, stores) is
+    $XMC_VAR_DIR, else var/ of the checkout.
     """
     _setup_logging(log_level, log_file)
     # The QuickFIX session thread shares the GIL with the audit writer and the timer; a short
@@ -94,7 +96,7 @@ def cli(log_level: str, log_file: str) -> None:
 @cli.command()
 @click.option("--duration", type=click.FloatRange(min=1), default=20.0, show_default=True,
               help="Seconds of trading.")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed (same seed, same prices).")
 @click.option("--sessions", "sessions_path", default=str(SESSIONS / "venues.cfg"), show_default=True,
               help="Engine QuickFIX settings (ports are replaced by free ones).")
@@ -114,13 +116,14 @@ def cli(log_level: str, log_file: str) -> None:
 def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, scenario, control_path,
          work_dir, quiet):
     """Run the simulated venues and the engine together, then print the audit report."""
-    from xmc_fix.app import run_demo
+    from xmc_fix.demo import run_demo
     from xmc_fix.reports.figures import figures, load_run, render_table
 
     for p, what, opt in ((sessions_path, "QuickFIX settings file", "--sessions"),
                          (sim_config, "QuickFIX settings file", "--sim-config"),
                          (strategy_path, "strategy file", "--strategy"), (market_path, "market file", "--market")):
         _existing(p, what, opt)
+    _usable_database(db_url)
     progress = None if quiet else (lambda line: click.echo(line, err=True))
     summary, run_id, completeness = run_demo(duration=duration, db_url=db_url, seed=seed,
                                              sessions_path=sessions_path, sim_config_path=sim_config,
@@ -167,7 +170,7 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
         die_with_parent(int(os.environ["XMC_PARENT_PID"]))
     if acceptance_test:
         return _acceptance_sim(ports, duration)
-    from xmc_fix.app import sim_from_files
+    from xmc_fix.sim.wiring import sim_from_files
 
     _existing(config_path, "QuickFIX settings file", "--config")
     server = sim_from_files(config_path, market_path, seed=seed, ports=_ports(ports), store=store, db_url=db_url,
@@ -195,7 +198,7 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
               help="Initiator QuickFIX settings: one [SESSION] per venue (Venue=NAME).")
 @click.option("--strategy", "strategy_path", default=str(SESSIONS / "strategy.toml"), show_default=True,
               help="Strategy file: instruments, pairs, thresholds, limits.")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None,
               help="Stop after this many seconds (default: until SIGINT/SIGTERM).")
 @click.option("--credentials", "credentials_file", default=None,
@@ -205,11 +208,11 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
 @click.option("--store", default=None, help="Override FileStorePath for every session.")
 @click.option("--log-dir", default=None, help="Also write masked QuickFIX-style message logs here.")
 @click.option("--journal", "journal_path", default=None,
-              help="Intent journal the engine restarts from (default var/journal/<namespace>.jsonl).")
+              help="Intent journal the engine restarts from (default <data folder>/journal/<namespace>.jsonl).")
 @click.option("--shadow", is_flag=True,
               help="Decide and record tickets and the orders they would send; send none (paper fills).")
 @click.option("--control", "control_path", default=None,
-              help="Control socket for xmc status/halt/... (default var/run/xmc-<namespace>.sock).")
+              help="Control socket for xmc status/halt/... (default <data folder>/run/xmc-<namespace>.sock).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, journal_path, shadow,
         control_path, quiet):
@@ -218,6 +221,7 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
 
     _existing(sessions_path, "QuickFIX settings file", "--sessions")
     _existing(strategy_path, "strategy file", "--strategy")
+    _usable_database(db_url)
     app = engine_from_files(sessions_path, strategy_path, db_url, credentials_file=credentials_file,
                             ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv),
                             journal_path=journal_path, shadow=shadow, control_path=control_path)
@@ -244,12 +248,12 @@ def _exposure_lines(summary: dict) -> bool:
 
 
 @cli.command()
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--run", "run_id", default="latest", show_default=True, help="Run id, or 'latest' engine run.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True,
               help="table for people, json (schema in the README) or csv (figure,value rows) for tools, html: one "
-                   "self-contained file with plots and the acceptance table (default file var/report-<run>.html).")
+                   "self-contained file with plots and the acceptance table (default file <data folder>/report-<run>.html).")
 @click.option("--out", "out_path", default=None, help="Write to this file instead of stdout.")
 @click.option("--from", "start", default=None, metavar="T",
               help="Only tickets decided (and messages, events) at or after T: ISO-8601 UTC or epoch ns.")
@@ -261,13 +265,17 @@ def report(db_url, run_id, fmt, out_path, start, end, pair):
     from xmc_fix.reports.figures import figures, load_run, render_csv, render_json, render_table
     from xmc_fix.reports.window import ReportFilter
 
+    from xmc_fix.audit.database import translating
+
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
         raise ConfigError("database not found", file=db_url, key="--db", remedy="run `xmc demo` or pass --db")
-    data = load_run(db_url, run_id, ReportFilter.parse(start, end, pair))
-    figs = figures(data)
+    filt = ReportFilter.parse(start, end, pair)
+    with translating(db_url):
+        data = load_run(db_url, run_id, filt)
+        figs = figures(data)
     if fmt == "html":
         from xmc_fix.reports.html import render_html
-        path = Path(out_path or ROOT / "var" / f"report-{figs['run_id']}.html")
+        path = Path(out_path or var_dir() / f"report-{figs['run_id']}.html")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_html(figs, data), encoding="utf-8")
         click.echo(str(path))
@@ -277,6 +285,14 @@ def report(db_url, run_id, fmt, out_path, start, end, pair):
         Path(out_path).write_text(text if text.endswith("\n") else text + "\n")
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _usable_database(db_url: str) -> None:
+    """Open the audit database before anything starts: a bad --db is one line and exit 2 here, not
+    a writer process that dies after the sessions are up."""
+    from xmc_fix.audit.database import check_usable
+
+    check_usable(db_url)
 
 
 def _chain_line(db_url: str, run_id: str) -> str:
@@ -296,7 +312,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--run", "run_id", default="all", show_default=True,
               help="Run id, 'latest' (the latest engine run) or 'all'.")
 @click.option("--store", "store_dir", default=None,
@@ -323,7 +339,7 @@ def audit_verify(db_url, run_id, store_dir, head, fmt):
 
 @audit.command("trace")
 @click.argument("ticket")
-@click.option("--db", "db_url", default=DEFAULT_DB, show_default=True, help="Audit database (SQLAlchemy URL).")
+@click.option("--db", "db_url", default=default_db, show_default=DB_SHOWN, help=DB_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table for people, json for tools.")
 def audit_trace(ticket, db_url, fmt):
@@ -387,96 +403,6 @@ def certify(host, port, timeout, pause, fields_path, defs):
 
 
 # -- operator control of a running engine ---------------------------------------------------------
-def _socket_option(f):
-    f = click.option("--socket", "socket_path", default=None,
-                     help="The engine's control socket (default var/run/xmc-<namespace>.sock).")(f)
-    return click.option("--namespace", default="X", show_default=True,
-                        help="The engine's ClOrdID namespace, which names its default socket.")(f)
-
-
-def _control(socket_path, namespace, cmd, **args) -> dict:
-    from xmc_fix.control.client import request
-    from xmc_fix.control.server import default_socket
-    return request(socket_path or default_socket(ROOT, namespace), cmd, **args)
-
-
-@cli.command()
-@_socket_option
-@click.option("--json", "as_json", is_flag=True, help="The engine's full status as JSON.")
-def status(socket_path, namespace, as_json):
-    """States, positions, open tickets and recent alerts of a running engine."""
-    st = _control(socket_path, namespace, "status")
-    if as_json:
-        import json as _json
-        click.echo(_json.dumps(st, indent=2, default=str))
-    else:
-        print_status(st)
-
-
-@cli.command()
-@_socket_option
-@click.option("--pair", default=None, help="Halt one pair (default: everything).")
-@click.option("--reason", default=None, help="Why, for the audit trail and the alert.")
-def halt(socket_path, namespace, pair, reason):
-    """HALTED: no new exposure (cancels and the flatten path still work)."""
-    st = _control(socket_path, namespace, "halt", pair=pair, reason=reason)
-    print_status(st)
-
-
-@cli.command()
-@_socket_option
-@click.option("--pair", default=None, help="Resume one pair (default: the global state).")
-def resume(socket_path, namespace, pair):
-    """Clear operator and breach holds (a session down or stale data still holds until it clears)."""
-    st = _control(socket_path, namespace, "resume", pair=pair)
-    print_status(st)
-
-
-@cli.command()
-@_socket_option
-@click.option("--pair", default=None, help="Flatten one pair (default: every pair, and halt globally).")
-def flatten(socket_path, namespace, pair):
-    """The kill switch: halt, cancel working orders, take every position to zero. Works while HALTED."""
-    res = _control(socket_path, namespace, "flatten", pair=pair, timeout=30)
-    for f in res["flatten"]:
-        click.echo(f"{f['pair']}: {f['state']}" + (f" ({f['ticket']})" if f.get("ticket") else ""))
-    print_status(res["status"])
-
-
-@cli.command()
-@_socket_option
-@click.option("--venue", default=None, help="Only this venue (default: every venue whose session is up).")
-@click.option("--wait", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Seconds to wait for the venues' answers.")
-@click.option("--json", "as_json", is_flag=True, help="The comparison as JSON.")
-def reconcile(socket_path, namespace, venue, wait, as_json):
-    """Compare a running engine's orders and positions with the venues' own (mass status, position
-    reports) now; differences are resolved toward the venue and hold the pairs they touch."""
-    started = _control(socket_path, namespace, "reconcile", venue=venue)
-    deadline = time.monotonic() + wait
-    while True:
-        res = _control(socket_path, namespace, "reconcile-result")
-        fresh = {v: r for v, r in res["results"].items() if r["ended_ns"] >= started["at_ns"]}
-        if not res["in_progress"] or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    if as_json:
-        click.echo(json.dumps({"started": started["started"], "results": fresh, "in_progress": res["in_progress"]},
-                              indent=2))
-    else:
-        click.echo(render_reconcile(started["started"], fresh, res["in_progress"]))
-    sys.exit(1 if any(r["differences"] or r["incomplete"] for r in fresh.values()) or res["in_progress"] else 0)
-
-
-@cli.command(name="cancel-all")
-@_socket_option
-@click.option("--pair", default=None, help="Only this pair's orders (default: all).")
-def cancel_all(socket_path, namespace, pair):
-    """Cancel every working order (states are unchanged)."""
-    res = _control(socket_path, namespace, "cancel-all", pair=pair)
-    click.echo(f"cancel requested for {len(res['cancelled'])} orders")
-
-
 @cli.group()
 def basis() -> None:
     """Pricing checks: the pair's basis and aligned lots from prices you give."""
@@ -510,61 +436,6 @@ def basis_calc(strategy_path, pair, prices, fx, qty, as_json):
         click.echo(_json.dumps(result, indent=2))
     else:
         click.echo(render(result), nl=False)
-
-
-@cli.command()
-@_socket_option
-@click.option("--pair", default=None, help="Only this pair (default: all).")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=0.5, show_default=True,
-              help="Seconds between refreshes.")
-@click.option("--once", is_flag=True, help="Print one screen and exit (for scripts and logs).")
-def watch(socket_path, namespace, pair, interval, once):
-    """Live: both legs' books side by side, FX, the basis each way, thresholds, quote ages, markets,
-    positions, open tickets and alerts of a running engine."""
-    while True:
-        screen = render_watch(_control(socket_path, namespace, "watch", pair=pair))
-        if once:
-            click.echo(screen, nl=False)
-            return
-        click.echo("\x1b[2J\x1b[H" + screen, nl=False)
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
-            return
-
-
-@cli.command()
-@click.option("--control", "--socket", "socket_path", default=None,
-              help="The engine's control socket, as xmc status takes it (default var/run/xmc-<namespace>.sock).")
-@click.option("--namespace", default="X", show_default=True,
-              help="The engine's ClOrdID namespace, which names its default socket.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
-              help="Port on 127.0.0.1 (the view never listens on other interfaces).")
-@click.option("--interval", type=click.FloatRange(min=0.05, max=5), default=0.25, show_default=True,
-              help="Seconds between polls of the engine (status about once a second).")
-@click.option("--control-token", "token_file", default=None,
-              help="Enable halt/resume/flatten/cancel-all from the page for browsers that send the token in "
-                   "this file (mode 600, yours; refused if wider). Without it the view is read-only.")
-def web(socket_path, namespace, port, interval, token_file):
-    """Live view of a running engine in the browser: both books, FX, the basis each way against the
-    thresholds as a chart, signals and refusals, positions, tickets, alerts, states and sessions."""
-    if os.environ.get("XMC_PARENT_PID", "").isdigit():   # started by a test or scripts/demo: go with it
-        from xmc_fix.procutil import die_with_parent
-        die_with_parent(int(os.environ["XMC_PARENT_PID"]))
-    from xmc_fix.control.server import default_socket
-    from xmc_fix.web.server import serve
-    from xmc_fix.web.token import load_token
-
-    token = load_token(token_file) if token_file else None
-    sock = socket_path or default_socket(ROOT, namespace)
-
-    def ready(url: str) -> None:
-        mode = (f"control enabled (token from {token_file}: paste it into the page, or open {url}#token=<token>)"
-                if token else "read-only")
-        click.echo(f"xmc web: {url}  engine {sock}  {mode}")
-        sys.stdout.flush()
-
-    serve(sock, port, token=token, interval=interval, ready=ready)
 
 
 @cli.command()

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
@@ -277,12 +278,14 @@ class EngineApp:
             time.sleep(0.02)
         return False
 
-    def stop(self, drain_s: float | None = None) -> dict:
+    def stop(self, drain_s: float | None = None, venue_truth: Callable[[], dict] | None = None) -> dict:
         """Stop in two phases. Draining: no new tickets; working ones finish and legged ones are
         repaired, until none is open and no report has arrived for ``drain_settle_ms`` (a fill can
         follow its order's cancel), or ``drain_s`` runs out. Closing: nothing more is sent, the
         sessions log out, the audit trail is flushed. The summary's ``exposure`` lists what is left
-        unhedged (the journal keeps it for the next start)."""
+        unhedged (the journal keeps it for the next start). ``venue_truth`` (the demo's: the
+        simulator's own positions) is compared with the engine's once the sessions are closed, and
+        the comparison recorded (``position_truth``) before the run is sealed."""
         if drain_s is None:
             drain_s = self.strategy.engine.drain_timeout_ms / 1000
         settle_ns = self.strategy.engine.drain_settle_ms * 1_000_000
@@ -301,14 +304,37 @@ class EngineApp:
             self._initiator = None
         self.control.stop()
         self.journal.compact(self.engine.journal_state())
+        truth = self._position_truth(venue_truth) if venue_truth is not None else None
         self.audit.flush()
         summary = self.summary()
+        if truth is not None:
+            summary["position_truth"] = truth
         self.audit.update("runs", {"run_id": self.run_id, "ended_ns": time.time_ns(), **self._end_marks(),
                                    "summary": json.dumps(summary, default=str)})
         self.audit.flush()
         self.audit.close()
         self.journal.close()
         return summary
+
+    def _position_truth(self, venue_truth: Callable[[], dict]) -> dict:
+        """The engine's position per instrument of its account against what the venues say they hold."""
+        try:
+            venues = venue_truth()            # {(venue, account, symbol): net lots}
+        except Exception as e:                # the comparison is a check: it never stops the stop
+            log.error("could not read the venues' positions: %s", e)
+            truth = {"compared": False, "why": f"{type(e).__name__}: {e}", "instruments": {}}
+        else:
+            acct = self.strategy.engine.account or ""
+            ledger = self.engine.state.ledger
+            rows = {}
+            for inst in self.strategy.instruments.values():
+                ours = ledger.by_account.get((acct, inst.name), Decimal(0))
+                theirs = Decimal(str(venues.get((inst.venue, acct, inst.symbol), 0)))
+                rows[inst.name] = {"engine": str(ours), "venue": str(theirs), "equal": ours == theirs}
+            truth = {"compared": True, "account": acct, "instruments": rows,
+                     "equal": all(r["equal"] for r in rows.values())}
+        self.audit.event("position_truth", time.time_ns(), **truth)
+        return truth
 
     def _end_marks(self) -> dict:
         """The run's configuration with where each QuickFIX store ended (audit coverage checks the
@@ -346,7 +372,7 @@ class EngineApp:
         return " | ".join(parts)
 
     def run(self, duration: float | None, progress: Callable[[str], None] | None = None,
-            every: float = 1.0) -> dict:
+            every: float = 1.0, venue_truth: Callable[[], dict] | None = None) -> dict:
         """Run until ``duration`` seconds pass or SIGINT/SIGTERM; returns the summary."""
         stop = threading.Event()
         handlers = {}
@@ -364,7 +390,7 @@ class EngineApp:
                 if progress is not None:
                     progress(f"[{time.monotonic() - t0:5.1f}s] " + self.serial.call(self.status_line))
         finally:
-            summary = self.stop()
+            summary = self.stop(venue_truth=venue_truth)
             for sig, h in handlers.items():
                 signal.signal(sig, h)
         return summary

@@ -8,9 +8,11 @@ Launchers only: the engine's object graph comes from :mod:`xmc_fix.app`, the sim
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
@@ -145,8 +148,26 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,
                     seed=seed, env=env, log_path=str(work / "sim.log"), extra_args=["--scenario", scenario])
     try:
-        summary = engine.run(duration, progress)
+        summary = engine.run(duration, progress, venue_truth=lambda: sim_positions(sim, work / "store-sim"))
     finally:
         sim.stop()
     completeness = audit_completeness(db_url, engine.run_id, engine.sessions)
     return summary, engine.run_id, completeness
+
+
+def sim_positions(sim: SimProcess, store: Path, timeout: float = 10.0) -> dict:
+    """The simulator's own positions now: it writes them on SIGUSR1 (``sim-positions.json`` in its
+    store); ``{(venue, account, symbol): net lots}``."""
+    path = Path(store) / "sim-positions.json"
+    before = json.loads(path.read_text())["seq"] if path.exists() else 0
+    os.kill(sim.proc.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            doc = json.loads(path.read_text())
+            if doc["seq"] > before:
+                return {(p["venue"], p["account"] or "", p["symbol"]): Decimal(p["net"]) for p in doc["positions"]}
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"the simulator wrote no positions to {path} within {timeout} s")

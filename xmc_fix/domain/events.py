@@ -73,6 +73,7 @@ class ExecReport:
     poss_dup: bool
     venue_ns: int | None
     recv_ns: int
+    ord_rej_reason: str | None = None   # OrdRejReason (103) on a reject, as the venue sent it
 
 
 @dataclass(frozen=True, slots=True)

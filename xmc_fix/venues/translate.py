@@ -178,6 +178,7 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int) -> ExecReport:
         poss_dup=d.get("43") == "Y" or d.get("97") == "Y",
         venue_ns=parse_utc_ns(d.get("60") or d.get("52")),
         recv_ns=recv_ns,
+        ord_rej_reason=d.get("103"),
     )
 
 

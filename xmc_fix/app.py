@@ -192,8 +192,12 @@ class EngineApp:
               "flatten": lambda: e.cmd_flatten(args.get("pair"), who),
               "cancel-all": lambda: e.cmd_cancel_all(args.get("pair"), who)}[cmd]
         result = self.serial.call(fn)
-        if cmd == "status":
-            result = {**result, "run_id": self.run_id, "shadow": self.shadow, "journal": str(self.journal_path)}
+        # every reply that carries the status screen names the run (halt, resume and flatten too)
+        run = {"run_id": self.run_id, "shadow": self.shadow, "journal": str(self.journal_path)}
+        if cmd in ("status", "halt", "resume"):
+            result = {**result, **run}
+        elif cmd == "flatten":
+            result = {**result, "status": {**result["status"], **run}}
         return result
 
     def _mark(self, cmd):

@@ -7,8 +7,10 @@ Claims (issue 6) and how each is measured:
   execution report) over every order sent, entry and repair; judged on the 99th percentile, the
   maximum shown beside it;
 - quantity alignment >= 99.5 %: ``alignment_rate``;
-- risk alarm < 100 ms: ``alert`` events whose detail carries ``alert_to_action_us`` (detection to
-  action); judged on the 99th percentile; "not measured" when no alert carries it;
+- risk alarm < 100 ms: protective ``alert`` events (those carrying ``alert_to_action_us``: from the
+  arrival of the fact that triggered them - a report's receipt, a timer tick - to the protection in
+  place, detection and action apart in ``detect_us`` and ``action_us``); judged on the 99th
+  percentile; "not measured" when no alert carries it;
 - automatic repair >= 95 %: ``repair_success_rate`` (legged tickets repaired without a human);
 - audit coverage 100 %: the share of the sequence numbers QuickFIX used in and out that are in
   ``fix_messages`` (see :func:`coverage` for the two methods).
@@ -166,25 +168,33 @@ def acceptance(figs: dict, alerts: pd.DataFrame | None = None) -> list[dict]:
                  "measured": "not measured (no finished ticket)" if a is None else f"{100 * a:.2f} %",
                  "met": None if a is None else a >= 0.995,
                  "method": "finished tickets whose legs ended matched (or nothing traded) / finished tickets"})
-    lat = []
+    lat, detect, action = [], [], []
     if alerts is not None and not alerts.empty:
         for d in alerts["detail"]:
             try:
-                v = json.loads(d).get("alert_to_action_us") if isinstance(d, str) else None
+                dd = json.loads(d) if isinstance(d, str) else {}
             except ValueError:
-                v = None
+                dd = {}
+            v = dd.get("alert_to_action_us")
             if isinstance(v, (int, float)):
                 lat.append(float(v))
+                if isinstance(dd.get("detect_us"), (int, float)) and isinstance(dd.get("action_us"), (int, float)):
+                    detect.append(float(dd["detect_us"]))
+                    action.append(float(dd["action_us"]))
+    how = ("protective alerts: arrival of the triggering fact (report receipt, timer tick) to the protection "
+           "in place (alert_to_action_us = detect_us + action_us)")
     if lat:
         s = pd.Series(lat)
         ap99 = float(s.quantile(0.99))
+        split = (f" (detection p99 {_fmt_ms(float(pd.Series(detect).quantile(0.99)))}, action p99 "
+                 f"{_fmt_ms(float(pd.Series(action).quantile(0.99)))})" if detect else "")
         rows.append({"claim": "risk alarm < 100 ms", "target": "< 100 ms", "value": round(ap99, 1),
-                     "measured": f"p99 {_fmt_ms(ap99)}, max {_fmt_ms(float(s.max()))} over {len(s)} alerts",
-                     "met": ap99 < 100_000, "method": "alert events: detection to action (alert_to_action_us)"})
+                     "measured": f"p99 {_fmt_ms(ap99)}, max {_fmt_ms(float(s.max()))} over {len(s)} alerts{split}",
+                     "met": ap99 < 100_000, "method": how})
     else:
         rows.append({"claim": "risk alarm < 100 ms", "target": "< 100 ms", "value": None,
                      "measured": "not measured (no alert records alert_to_action_us)", "met": None,
-                     "method": "alert events: detection to action (alert_to_action_us)"})
+                     "method": how})
     r = figs.get("repair_success_rate")
     n = (figs.get("tickets_repaired") or {}).get("legged", 0)
     rows.append({"claim": "automatic repair >= 95 %", "target": ">= 95 %", "value": r,

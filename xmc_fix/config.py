@@ -135,7 +135,7 @@ class RiskConfig:
     max_reject_share: Decimal = Decimal("0.5")
     max_ack_ms: int = 2000
     stale_halt_ms: int = 10_000
-    max_unwinds: int = 3                       # unwound tickets of one pair within loop_window_ms: halt
+    max_unwinds: int = 5                       # unwound tickets of one pair within loop_window_ms: halt
     max_rejects: int = 10                      # rejected orders of one pair within loop_window_ms: halt
     loop_window_ms: int = 60_000
     instruments: dict[str, InstrumentLimits] = field(default_factory=dict)

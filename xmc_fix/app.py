@@ -195,8 +195,12 @@ class EngineApp:
               "reconcile": lambda: e.cmd_reconcile(args.get("venue"), who),
               "reconcile-result": lambda: e.cmd_reconcile_result()}[cmd]
         result = self.serial.call(fn)
-        if cmd == "status":
-            result = {**result, "run_id": self.run_id, "shadow": self.shadow, "journal": str(self.journal_path)}
+        # every reply that carries the status screen names the run (halt, resume and flatten too)
+        run = {"run_id": self.run_id, "shadow": self.shadow, "journal": str(self.journal_path)}
+        if cmd in ("status", "halt", "resume"):
+            result = {**result, **run}
+        elif cmd == "flatten":
+            result = {**result, "status": {**result["status"], **run}}
         return result
 
     def _mark(self, cmd):

@@ -1,6 +1,8 @@
 """Clocks, injected everywhere time is read: domain code never calls ``time`` directly.
 
-All timestamps are integer nanoseconds since the Unix epoch (UTC).
+All timestamps are integer nanoseconds since the Unix epoch (UTC). ``perf_ns`` is a monotonic
+counter for durations (how long a protective action took): it never jumps with the wall clock,
+and only differences between two of its readings mean anything.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ class Clock(Protocol):
     def now_ns(self) -> int:
         """Wall-clock time in ns since the epoch."""
 
+    def perf_ns(self) -> int:
+        """A monotonic counter in ns, for durations."""
+
 
 class SystemClock:
     """The machine's real-time clock (``clock_gettime(CLOCK_REALTIME)``)."""
@@ -21,6 +26,9 @@ class SystemClock:
 
     def now_ns(self) -> int:
         return time.time_ns()
+
+    def perf_ns(self) -> int:
+        return time.perf_counter_ns()
 
 
 class OffsetClock:
@@ -35,9 +43,13 @@ class OffsetClock:
     def now_ns(self) -> int:
         return time.time_ns() + self.offset_ns
 
+    def perf_ns(self) -> int:
+        return time.perf_counter_ns()
+
 
 class ManualClock:
-    """A clock that moves only when told to; for tests."""
+    """A clock that moves only when told to; for tests. Its monotonic counter moves with it (a test
+    that advances the clock inside an action sees the action take that long)."""
 
     __slots__ = ("_now",)
 
@@ -45,6 +57,9 @@ class ManualClock:
         self._now = start_ns
 
     def now_ns(self) -> int:
+        return self._now
+
+    def perf_ns(self) -> int:
         return self._now
 
     def advance(self, ns: int) -> None:

@@ -106,6 +106,8 @@ class InstrumentLimits:
     max_order_notional: Decimal | None = None  # price x lots x contract size, instrument currency
     collar_pct: Decimal | None = None          # a limit further than this from the touch is refused
     margin_per_lot: Decimal = Decimal(0)
+    market_protection_ticks: int | None = None  # a MARKET order the book cannot price: checked this far
+                                               # through the touch
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,9 @@ class RiskConfig:
     max_reject_share: Decimal = Decimal("0.5")
     max_ack_ms: int = 2000
     stale_halt_ms: int = 10_000
+    max_unwinds: int = 5                       # unwound tickets of one pair within loop_window_ms: halt
+    max_rejects: int = 10                      # rejected orders of one pair within loop_window_ms: halt
+    loop_window_ms: int = 60_000
     instruments: dict[str, InstrumentLimits] = field(default_factory=dict)
     accounts: dict[str, AccountLimits] = field(default_factory=dict)
     pairs: dict[str, PairLimits] = field(default_factory=dict)
@@ -342,7 +347,8 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
             max_position=s.dec("max_position", None, positive=True),
             max_order_notional=s.dec("max_order_notional", None, positive=True),
             collar_pct=s.dec("collar_pct", None, positive=True),
-            margin_per_lot=s.dec("margin_per_lot", Decimal(0), nonneg=True))
+            margin_per_lot=s.dec("margin_per_lot", Decimal(0), nonneg=True),
+            market_protection_ticks=s.int("market_protection_ticks", None, minimum=0))
         s.check_unknown()
     accounts = {}
     for venue, body in table(file, r.data, "accounts", "risk.").items():
@@ -375,6 +381,9 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
         max_reject_share=share,
         max_ack_ms=r.int("max_ack_ms", d.max_ack_ms, minimum=1),
         stale_halt_ms=r.int("stale_halt_ms", d.stale_halt_ms, minimum=1),
+        max_unwinds=r.int("max_unwinds", d.max_unwinds, minimum=0),
+        max_rejects=r.int("max_rejects", d.max_rejects, minimum=0),
+        loop_window_ms=r.int("loop_window_ms", d.loop_window_ms, minimum=1),
         instruments=inst_limits, accounts=accounts, pairs=pair_limits, alerts=hook)
     r.check_unknown()
     return cfg

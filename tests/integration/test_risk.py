@@ -134,6 +134,12 @@ def test_xmc_flatten_flattens_a_legged_position_while_halted(tmp_path, sockdir):
         assert _wait(lambda: eng.serial.call(lambda: (pair().inner_lots, pair().outer_lots)) == (0, 0)), \
             "the position was not flattened"
         assert eng.serial.call(lambda: eng.engine.pair_state(pair())) is TradingState.HALTED
+        assert f"engine {eng.run_id}" in res.stdout, res.stdout     # the reply names the run
+        # a global resume clears the global scope only, and says what keeps the pair halted
+        res = _xmc("resume", "--socket", str(sock))
+        assert res.returncode == 0, res.stderr
+        assert f"engine {eng.run_id}" in res.stdout and "CU_SHFE_LME stays HALTED" in res.stdout, res.stdout
+        assert "flatten by" in res.stdout and "xmc resume --pair CU_SHFE_LME" in res.stdout
     finally:
         eng.stop()
         sim.proc.stop()

@@ -23,6 +23,11 @@ def print_status(st: dict) -> None:
         for t in st["open_tickets"]:
             click.echo(f"  {t['ticket_id']:<22}{t['pair']:<16}{t['state']:<11}{t['age_ms']:>9.0f} ms  "
                        f"{' > '.join(t['repairs'])}")
+    for h in st.get("still_held") or ():
+        why = "; ".join(f"{x.get('scope', 'pair')} {x['level']} {'(sticky)' if x['sticky'] else '(automatic)'}: "
+                        f"{x['reason']}" for x in h["holds"])
+        click.echo(f"{h['pair']} stays {h['state']}: {why}"
+                   + (f"  (to clear its own holds: {h['resume']})" if h.get("resume") else ""))
     if st["alerts"]:
         click.echo("recent alerts:")
         for a in st["alerts"][-10:]:

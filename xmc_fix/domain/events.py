@@ -84,6 +84,7 @@ class ExecReport:
     mass_status_req_id: str | None = None     # MassStatusReqID (584): an answer to our AF
     tot_num_reports: int | None = None        # TotNumReports (911)
     last_rpt_requested: bool = False          # LastRptRequested (912) = Y
+    ord_rej_reason: str | None = None         # OrdRejReason (103) on a reject, as the venue sent it
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ class Order:
     ack_ns: int | None = None
     done_ns: int | None = None
     text: str | None = None
+    rej_reason: str | None = None   # OrdRejReason (103) of the venue's reject
     uncertain: bool = False     # outcome unknown (timeout, disconnect): asked the venue, no answer yet
     order_qty: Decimal = ZERO   # current quantity (a replace may change it)
     fills: list[Fill] = field(default_factory=list)
@@ -182,6 +183,8 @@ class Order:
                 self.leaves_qty = er.leaves_qty
             if er.text:
                 self.text = er.text
+            if er.ord_rej_reason:
+                self.rej_reason = er.ord_rej_reason
         if self.status.is_terminal:
             self.leaves_qty = ZERO
             if self.done_ns is None:

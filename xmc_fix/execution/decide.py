@@ -3,8 +3,13 @@
 The hot path of market data: read the two books and the FX book, screen the best levels with the
 decision rule (:mod:`xmc_fix.basis.signal`), price the executable basis for the ticket's lots over
 the depth they need, choose the lots (the pair's entry alignment, the carry policy, or exactly what
-a holding left), and pass the risk gate. A refusal is recorded once per episode; the decision goes
-back to the engine, which starts the ticket.
+a holding left), and pass the risk gate. The decision goes back to the engine, which starts the ticket.
+
+Crossings are counted as episodes (``signals``): one begins when the executable basis at the
+ticket's size crosses a threshold and ends when it no longer does, counted the same way whether a
+ticket may start or not (one working, a repair, a halt), so the quiet screen keeps it cheap while
+nothing crosses. An episode with at least one refusal counts once in ``denials``; each reason is
+recorded once per episode; one in which a ticket completed counts once in ``captured``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from xmc_fix.domain.enums import Direction, LegRole, OrdType, Side, TicketIntent
 from xmc_fix.execution.lifecycle import Entry
 from xmc_fix.execution.records import AuditSink, units
 from xmc_fix.execution.state import EngineState, PairRuntime
-from xmc_fix.risk.gate import Denial, DenyReason, LegPlan, OrderKind, RiskGate
+from xmc_fix.risk.gate import Denial, DenyReason, LegPlan, OrderKind, RiskGate, describe
 from xmc_fix.risk.monitor import Monitor
 
 MS = 1_000_000
@@ -45,8 +50,6 @@ class Decider:
         t_eval = self.clock.now_ns() if st.stats.trace else 0
         if pr.market_until_ns and self.clock.now_ns() >= pr.market_until_ns:
             self.monitor.check_market(pr, self.clock.now_ns())
-        if pr.active is not None or pr.legged or st.stopping or st.pair_state(pr) is TradingState.HALTED:
-            return None
         books = st.books
         ib, ob = books[pr.inner.key], books[pr.outer.key]
         if not (ib.valid and ob.valid):
@@ -77,10 +80,13 @@ class Decider:
         pr.last_basis = (sell, buy)
         sig = decide(sell, buy, pos, cfg)
         if sig is None:
-            pr.last_denial = None
+            self._crossing(pr, None)
             pr.quiet_screen = screen
             return None
         pr.quiet_screen = None
+        # Crossings are counted the same way whether or not a ticket may start now (a ticket
+        # working, a repair, a halt, the stop): only the decision to trade is skipped then.
+        blocked = pr.active is not None or pr.legged or st.stopping or st.pair_state(pr) is TradingState.HALTED
         direction, intent, threshold = sig.direction, sig.intent, sig.threshold
         holding = None
         aim = ZERO
@@ -91,7 +97,9 @@ class Decider:
                 entry = self._align_carry(pr, direction)
                 if entry is None:
                     q0 = pr.pricer.executable(direction, ib, ob, pr.entry.inner_lots, pr.entry.outer_lots, fx)
-                    if q0 is not None:
+                    crossing = q0 is not None and crosses(direction, q0.basis, threshold)
+                    self._crossing(pr, sig if crossing else None)
+                    if crossing and not blocked:
                         self.deny(pr, Denial(DenyReason.ALIGNMENT, f"no lots offset the carried residual "
                                              f"{units(pr.residual_units)} {pr.inner.unit} within "
                                              f"{cfg.residual_tolerance}"), recv_ns, q0)
@@ -110,12 +118,16 @@ class Decider:
         if q is None:
             return None
         if not crosses(direction, q.basis, threshold):
+            self._crossing(pr, None)
             return None  # the top crossed but not at the ticket's size
-        pr.signals += 1
+        self._crossing(pr, sig)
+        if blocked:
+            return None
         sign = 1 if direction is Direction.BUY_BASIS else -1
         after = pr.position_units + sign * pr.inner.lots_to_units(inner_lots)
         legs = self._leg_plans(pr, direction, q, inner_lots, outer_lots, (ib, ob))
         kind = OrderKind.OPEN if intent is TicketIntent.OPEN else OrderKind.CLOSE
+        ran: list = []
         denial = self.gate.check_ticket(
             kind, legs, pair=pr.name, global_state=st.trading.state, pair_state=pr.trading.state,
             sessions_up=(pr.inner.venue in st.venues_up, pr.outer.venue in st.venues_up),
@@ -124,13 +136,28 @@ class Decider:
             fx_age_ms=(recv_ns - fx_book.recv_ns) / MS if fx_book is not None else None,
             max_fx_age_ms=pr.fx_max_age_ms, position_after=after, max_position=cfg.max_position,
             pair_net=pr.residual_units, now_ns=recv_ns, venue_instruments=st.instruments_by_venue,
-            stopping=st.stopping)
+            stopping=st.stopping, ran=ran)
         if denial is not None:
-            self.deny(pr, denial, recv_ns, q)
+            self.deny(pr, denial, recv_ns, q, ran)
             return None
         pr.last_denial = None
+        pr.denied = None
         return Entry(pr, direction, intent, q, legs, fx, threshold, planned, aim, recv_ns, (ib, ob, fx_book), holding,
-                     t_eval)
+                     t_eval, ran)
+
+    @staticmethod
+    def _crossing(pr: PairRuntime, sig) -> None:
+        """Count crossings as episodes: one starts when the executable basis at the ticket's size
+        crosses a threshold (``sig``) and ends when it no longer does (``None``)."""
+        key = sig.key if sig is not None else None
+        if key == pr.crossing:
+            return
+        pr.crossing = key
+        if key is not None:
+            pr.signals += 1
+        else:
+            pr.last_denial = None
+            pr.denied = None
 
     def _align_carry(self, pr: PairRuntime, direction: Direction) -> Alignment | None:
         """Residual policy "carry": this ticket's lots offset the residual the pair holds, so the
@@ -147,26 +174,36 @@ class Decider:
     def _leg_plans(pr: PairRuntime, direction: Direction, q: Quote, inner_lots: Decimal,
                    outer_lots: Decimal, books: tuple) -> tuple[LegPlan, LegPlan]:
         """Each leg's order as the gate sees it: the limit is the level the size reaches plus the
-        leg's slippage allowance; the decision price is that level."""
+        leg's slippage allowance; the decision price is that level. A MARKET leg has no limit: the
+        gate checks it at the level its size reaches."""
         cfg = pr.cfg
         out = []
         for role, inst, lots, sw, ticks, ot, book in (
                 (LegRole.INNER, pr.inner, inner_lots, q.inner, cfg.inner_slippage_ticks, cfg.inner_order_type, books[0]),
                 (LegRole.OUTER, pr.outer, outer_lots, q.outer, cfg.outer_slippage_ticks, cfg.outer_order_type, books[1])):
             side = direction.side(role)
-            price = limit_price(inst, side, sw.worst, ticks) if ot is OrdType.LIMIT else None
+            market = ot is not OrdType.LIMIT
+            price = None if market else limit_price(inst, side, sw.worst, ticks)
             touch = (book.best_ask() if side is Side.BUY else book.best_bid())
             leg_units = inst.lots_to_units(lots, pr.inner.unit) * side.sign
-            out.append(LegPlan(inst, side, lots, price, sw.worst, ticks, touch[0] if touch else None, sw.qty, leg_units))
+            reach = sw.worst if market and sw.qty >= lots else None
+            out.append(LegPlan(inst, side, lots, price, sw.worst, ticks, touch[0] if touch else None, sw.qty, leg_units,
+                               reach))
         return out[0], out[1]
 
-    def deny(self, pr: PairRuntime, denial: Denial, ts_ns: int, q: Quote) -> None:
-        pr.denials += 1
+    def deny(self, pr: PairRuntime, denial: Denial, ts_ns: int, q: Quote, ran: list | None = None) -> None:
+        """A refused decision: counted once per crossing episode, recorded once per reason in it."""
+        if pr.denied_episode != pr.signals:
+            pr.denied_episode = pr.signals
+            pr.denials += 1
         if pr.last_denial is denial.reason:
             return  # recorded once per episode, not once per tick
         pr.last_denial = denial.reason
+        pr.denied = {"reason": denial.reason.value, "detail": denial.detail, "direction": q.direction.value,
+                     "ts_ns": ts_ns}
         self.audit.event("denial", ts_ns, pair=pr.name, reason=denial.reason.value, detail=denial.detail,
-                         basis=str(q.basis), direction=q.direction.value)
+                         basis=str(q.basis), direction=q.direction.value,
+                         checks=describe(ran, denial) if ran else None)
 
     def sample_basis(self, now_ns: int) -> None:
         """Each pair's executable basis at the best levels, for the record (basis over time)."""
@@ -177,4 +214,5 @@ class Decider:
                 continue
             self.audit.event("basis", now_ns, pair=pr.name, sell=str(sell) if sell is not None else None,
                              buy=str(buy) if buy is not None else None, position=str(pr.position_units),
-                             state=st.pair_state(pr).value, signals=pr.signals, denials=pr.denials)
+                             state=st.pair_state(pr).value, signals=pr.signals, denials=pr.denials,
+                             captured=pr.captured)

@@ -167,7 +167,7 @@ class Engine:
         self.audit.event("session_down", ev.recv_ns, venue=ev.venue, reason=ev.reason, in_flight=in_flight)
         if st.stopping and not in_flight:
             return  # our own logout at the end of a run: nothing to protect, nobody to page
-        self.monitor.session_down(ev.venue, ev.reason)
+        self.monitor.session_down(ev.venue, ev.reason, fact_ns=ev.recv_ns)
 
     def on_book_snapshot(self, snap: BookSnapshot) -> None:
         st = self.state

@@ -8,7 +8,6 @@ the risk gate, whose HALTED state lets exactly this path through.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from xmc_fix.basis.pricing import limit_price, sweep
@@ -54,13 +53,13 @@ class FlattenPath:
                 return {"pair": pr.name, "state": "waiting for working orders to finish"}
         if pr.active is not None and st.progress[pr.active.ticket_id].flatten:
             return {"pair": pr.name, "state": "flattening", "ticket": pr.active.ticket_id}
-        who, t0 = pr.flatten_request
+        who, _ = pr.flatten_request
         pr.flatten_request = None
         if pr.inner_lots == 0 and pr.outer_lots == 0:
             pr.holdings.clear()
             self.journal.write("flat", pair=pr.name, ticket_id=None)
             self.alerts.alert(Alert("flatten", "info", f"{pr.name} already flat", now_ns, pair=pr.name,
-                                    action="nothing to do", alert_to_action_us=(time.perf_counter_ns() - t0) / 1000))
+                                    action="nothing to do"))
             return {"pair": pr.name, "state": "flat"}
         t = self._start(pr, who, now_ns)
         return {"pair": pr.name, "state": "flattening", "ticket": t.ticket_id}

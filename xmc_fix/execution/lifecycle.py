@@ -11,7 +11,7 @@ halted, alert). Flatten tickets are the flatten path's (:mod:`xmc_fix.execution.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from xmc_fix.basis.pricing import Quote, fx_rate, limit_price, sweep
 from xmc_fix.clock import Clock
@@ -28,10 +28,35 @@ from xmc_fix.execution.flatten import FlattenPath
 from xmc_fix.execution.records import JournalSink, Records, cmd_record, order_record
 from xmc_fix.execution.settlement import Settlement, settle_cause
 from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
-from xmc_fix.risk.gate import LegPlan, OrderKind, RiskGate
+from xmc_fix.risk.gate import LegPlan, OrderKind, RiskGate, describe
 from xmc_fix.risk.monitor import Monitor
 
 MS = 1_000_000
+LOOP_HOLD = "sticky:repair_loop"     # the hold a repair loop leaves (risk.monitor)
+
+
+def hedge_lots(want_units: Decimal, inst: Instrument, unit: str, tolerance: Decimal, most: Decimal) -> Decimal:
+    """Lots of ``inst`` for ``want_units`` (in ``unit``), on its lot grid (``lot_step``, at least
+    ``min_qty``) and at most ``most``: of the grid points either side, one within ``tolerance`` of
+    the target (the nearer; at a tie the smaller), else the one below - never rounded up past the
+    tolerance, so a hedge never over-hedges."""
+    if want_units <= 0:
+        return Decimal(0)
+    size = inst.lots_to_units(Decimal(1), unit)
+    step = inst.lot_step
+    floor = (want_units / size / step).to_integral_value(ROUND_FLOOR) * step
+    best = None
+    for lots in (floor, floor + step):
+        lots = min(lots, most)
+        if lots < inst.min_qty:
+            continue
+        off = abs(want_units - lots * size)
+        if off <= tolerance and (best is None or off < best[0]):
+            best = (off, lots)
+    if best is not None:
+        return best[1]
+    floor = min(floor, most)
+    return floor if floor >= inst.min_qty else Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +76,7 @@ class Entry:
     books: tuple                     # (inner book, outer book, FX book or None)
     holding: Holding | None          # the holding a closing ticket closes
     t_eval: int = 0                  # xmc bench: when the evaluation that decided it began
+    checks: list = ()                # what the gate ran: (check, subject) pairs, all passed
 
 
 def shfe_trading_day(ns: int) -> int:
@@ -129,7 +155,7 @@ class Lifecycle:
                 LegRole.OUTER: Leg(LegRole.OUTER, p_out.inst, p_out.side, p_out.lots)}
         ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance,
                         aim=e.aim)
-        p = TicketProgress(ticket, closes=closes, pending=pending)
+        p = TicketProgress(ticket, closes=closes, pending=pending, episode=pr.signals)
         orders = []
         for (role, cmd), sent_ns in zip(out, sent):
             order = Order(cmd, tid, role, OrderRole.ENTRY, now)
@@ -161,8 +187,7 @@ class Lifecycle:
         self.settle.audit_ticket(ticket, recv_ns)
         self.records.transition(ticket, t)
         self.records.audit.event("verdict", recv_ns, pair=pr.name, ticket_id=tid, ok=True, order_kind=intent.value,
-                                 checks="state, sessions, quote and FX age, depth, order size and notional, collar, "
-                                        "slippage, message rate, worst-case position, account, margin, net exposure")
+                                 checks=describe(e.checks))
         for o in orders:
             self.records.order(o)
         if not sent_any:
@@ -260,33 +285,66 @@ class Lifecycle:
             settle.finish(ticket, p, pr, ts_ns)
 
     def _send_second_leg(self, ticket: Ticket, p: TicketProgress, pr: PairRuntime) -> None:
-        """Sequential submission: the second leg goes out for what the first leg filled, aligned."""
+        """Sequential submission: the second leg goes out for what the first leg filled, aligned on
+        its lot grid (:func:`hedge_lots`: never beyond the tolerance, never more than planned),
+        priced on the book as it is now, and through the risk gate like every order."""
         cmd = p.pending
         p.pending = None
         first = next(leg for leg in ticket.legs.values() if leg.orders)
         second = ticket.legs[LegRole.OUTER if first.role is LegRole.INNER else LegRole.INNER]
-        done_units = first.filled_units(ticket.unit)
-        size = second.instrument.lots_to_units(Decimal(1), ticket.unit)
-        lots = (done_units / size).to_integral_value() * second.instrument.lot_step if done_units else Decimal(0)
+        # the units the second leg should bring, so the ticket leaves what it set out to (its aim)
+        done = first.filled_units(ticket.unit)
+        want = done + ticket.aim if second.role is LegRole.INNER else done - ticket.aim
+        lots = hedge_lots(want if done else Decimal(0), second.instrument, ticket.unit, ticket.tolerance,
+                          second.target_lots)
         if lots <= 0:
             return
-        book = self.state.books[second.instrument.key]
-        levels = book.asks if cmd.side is Side.BUY else book.bids
+        inst = second.instrument
+        book = self.state.books[inst.key]
+        levels = (book.asks if cmd.side is Side.BUY else book.bids) if book.valid else []
+        sw = sweep(levels, lots) if levels else None
         price = cmd.price
-        if cmd.ord_type is OrdType.LIMIT and book.valid and levels:
-            sw = sweep(levels, lots)
-            ticks = pr.cfg.inner_slippage_ticks if second.role is LegRole.INNER else pr.cfg.outer_slippage_ticks
-            if sw is not None:
-                price = limit_price(second.instrument, cmd.side, sw.worst, ticks)
-        cmd = NewOrder(cmd.cl_ord_id, cmd.instrument, cmd.side, lots, cmd.ord_type, price, cmd.tif, cmd.account,
+        ticks = pr.cfg.inner_slippage_ticks if second.role is LegRole.INNER else pr.cfg.outer_slippage_ticks
+        if cmd.ord_type is OrdType.LIMIT and sw is not None:
+            price = limit_price(inst, cmd.side, sw.worst, ticks)
+        st = self.state
+        now = self.clock.now_ns()
+        ran: list = []
+        plan = LegPlan(inst, cmd.side, lots, price if cmd.ord_type is OrdType.LIMIT else None, cmd.price,
+                       pr.cfg.repair.chase_ticks, levels[0][0] if levels else None, None,
+                       inst.lots_to_units(lots, pr.inner.unit) * cmd.side.sign,
+                       sw.worst if sw is not None and sw.qty >= lots else None)
+        kind = OrderKind.OPEN if ticket.intent is TicketIntent.OPEN else OrderKind.CLOSE
+        denial = self.gate.check_order(kind, plan, pair=pr.name, global_state=st.trading.state,
+                                       pair_state=self._repair_state(pr), session_up=self.desk.is_up(inst.venue),
+                                       now_ns=now, venue_instruments=st.instruments_by_venue[inst.venue],
+                                       pair_net=pr.residual_units, ran=ran)
+        if denial is not None:
+            # not sent: the ticket settles legged and is repaired (or given up) like any other
+            self.records.audit.event("denial", now, pair=pr.name, ticket_id=ticket.ticket_id,
+                                     reason=denial.reason.value, detail=denial.detail, order_kind="second leg",
+                                     checks=describe(ran, denial))
+            return
+        cmd = NewOrder(cmd.cl_ord_id, inst, cmd.side, lots, cmd.ord_type, price, cmd.tif, cmd.account,
                        cmd.position_effect)
         second.target_lots = lots
-        order = Order(cmd, ticket.ticket_id, second.role, OrderRole.ENTRY, self.clock.now_ns())
+        order = Order(cmd, ticket.ticket_id, second.role, OrderRole.ENTRY, now)
         second.orders.append(order)
-        self.state.orders[cmd.cl_ord_id] = order
+        st.orders[cmd.cl_ord_id] = order
         self.journal.write("order", **order_record(order))
         self.desk.send(order)
+        self.records.audit.event("verdict", now, pair=pr.name, ticket_id=ticket.ticket_id, ok=True,
+                                 order_kind="second leg", orders=[cmd.cl_ord_id], checks=describe(ran))
         self.records.order(order)
+
+    def _repair_state(self, pr: PairRuntime) -> TradingState:
+        """The pair's state as repair orders see it: a repair-loop halt stops new tickets, while a
+        ticket already legged is still taken back to flat or matched (halting it half-way would
+        leave the exposure behind). Every other hold applies as it is."""
+        t = pr.trading
+        if LOOP_HOLD in t.holds and t.state is TradingState.HALTED:
+            return t.state_without(LOOP_HOLD)
+        return t.state
 
     # -- repair ------------------------------------------------------------------------------
     def repair(self, ticket: Ticket, p: TicketProgress, now_ns: int) -> None:
@@ -323,6 +381,7 @@ class Lifecycle:
                                      reason=f"{', '.join(down)} session down")
             return
         kind = "CHASE" if result.kind == "CHASE" else "UNWIND"
+        ran: list = []
         for step in result.steps:
             leg = ticket.legs[step.leg]
             book = books[step.leg]
@@ -334,9 +393,9 @@ class Lifecycle:
             denial = self.gate.check_order(
                 OrderKind(kind), LegPlan(leg.instrument, step.side, step.lots, step.price, decision, allowance,
                                          touch[0] if touch else None),
-                pair=pr.name, global_state=st.trading.state, pair_state=pr.trading.state, session_up=True,
+                pair=pr.name, global_state=st.trading.state, pair_state=self._repair_state(pr), session_up=True,
                 now_ns=now_ns, venue_instruments=st.instruments_by_venue[leg.instrument.venue],
-                pair_net=pr.residual_units)
+                pair_net=pr.residual_units, ran=ran)
             if denial is not None:
                 p.next_ns = now_ns + policy.unwind_interval_ms * MS
                 self.settle.deny_repair(ticket, pr, denial, now_ns)
@@ -366,7 +425,7 @@ class Lifecycle:
         self.settle.transition(ticket, TicketTrigger.REPAIR_STARTED, self.clock.now_ns(), result.reason)
         audit = self.records.audit
         audit.event("verdict", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, ok=True, order_kind=kind,
-                    orders=[o.cl_ord_id for o in orders])
+                    orders=[o.cl_ord_id for o in orders], checks=describe(ran))
         audit.event("repair_step", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, step=result.kind,
                     attempt=p.attempts[kind], reason=result.reason, orders=[o.cl_ord_id for o in orders],
                     expected_cost=str(sum(s.expected_cost for s in result.steps)))

@@ -2,25 +2,29 @@
 screens they read.
 
 ``halt``, ``resume``, ``cancel-all`` and ``flatten`` act through the monitor (trading states), the
-order desk (cancels) and the lifecycle (the flatten path). ``status`` and ``watch`` only read, through
-:class:`~xmc_fix.execution.state.StateView`, and return plain JSON-ready dicts.
+order desk (cancels) and the lifecycle (the flatten path); a resume says which pairs it leaves held
+and why (a global resume clears only the global scope's holds). ``status`` and ``watch`` only read,
+through :class:`~xmc_fix.execution.state.StateView`, and return plain JSON-ready dicts: their shape
+is what ``xmc status``, ``xmc watch`` and the web view read (README "Web view").
 """
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from xmc_fix.basis.pricing import fx_rate
 from xmc_fix.basis.signal import decide
 from xmc_fix.clock import Clock
-from xmc_fix.domain.enums import Direction
+from xmc_fix.domain.enums import Direction, TradingState
+from xmc_fix.domain.tickets import Leg
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.lifecycle import Lifecycle
 from xmc_fix.execution.records import units
 from xmc_fix.execution.state import EngineState
 from xmc_fix.risk.alerts import Alerter
 from xmc_fix.risk.monitor import Monitor
-from xmc_fix.risk.states import StateTrigger
+from xmc_fix.risk.states import Hold, StateTrigger
 
 MS = 1_000_000
 
@@ -39,14 +43,27 @@ class Operator:
     def halt(self, pair: str | None, who: str, reason: str = "") -> dict:
         why = f"halted by {who}" + (f": {reason}" if reason else "")
         targets = self.state.scope(pair)
-        t0 = time.perf_counter_ns()
-        self.monitor.set_state(None if pair is None else targets[0], StateTrigger.HALT, why, alert_kind="operator",
-                               t0_perf=t0)
+        self.monitor.set_state(None if pair is None else targets[0], StateTrigger.HALT, why, alert_kind="operator")
         return self.status()
 
     def resume(self, pair: str | None, who: str) -> dict:
-        self.monitor.resume(None if pair is None else self.state.scope(pair)[0], who)
-        return self.status()
+        """Clear the scope's sticky holds; the reply lists every pair of the scope still not ACTIVE
+        (``still_held``: its state and the holds that keep it there) - a global resume does not clear
+        a pair's own holds (a pair-level halt or flatten, a breach), nor anything automatic."""
+        targets = self.state.scope(pair)
+        self.monitor.resume(None if pair is None else targets[0], who)
+        v = self.view
+        held = []
+        for pr in targets:
+            state = v.pair_state(pr)
+            if state is TradingState.ACTIVE:
+                continue
+            holds = [_hold(h) for h in pr.trading.holds.values()] + [
+                {**_hold(h), "scope": "global"} for h in v.trading.holds.values()]
+            held.append({"pair": pr.name, "state": state.value, "holds": holds,
+                         "resume": f"xmc resume --pair {pr.name}" if any(h.sticky for h in pr.trading.holds.values())
+                         else None})
+        return {**self.status(), "still_held": held}
 
     def cancel_all(self, pair: str | None, who: str) -> dict:
         cancelled = []
@@ -58,14 +75,14 @@ class Operator:
         """The kill switch: halt, cancel every working order, take every position of the scope to
         zero through the gate's flatten path. Works while HALTED."""
         st = self.state
-        t0 = time.perf_counter_ns()
+        t0 = self.clock.perf_ns()
         why = f"flatten by {who}"
         if pair is None:
-            self.monitor.set_state(None, StateTrigger.HALT, why, alert_kind="operator", t0_perf=t0)
+            self.monitor.set_state(None, StateTrigger.HALT, why, alert_kind="operator")
         started = []
         for pr in st.scope(pair):
             if pair is not None:
-                self.monitor.set_state(pr, StateTrigger.HALT, why, alert_kind="operator", t0_perf=t0)
+                self.monitor.set_state(pr, StateTrigger.HALT, why, alert_kind="operator")
             self.desk.cancel_working(pr, why)
             pr.flatten_request = (who, t0)
             for p in st.progress.values():
@@ -106,6 +123,7 @@ class Operator:
                                 "reason": ms.reason if ms else "no calendar (always open)"})
             sell, buy = pr.last_basis
             sig = decide(sell, buy, pr.inner_lots, cfg)
+            src = v.strategy.fx.get(cfg.fx) if cfg.fx else None
             out[pr.name] = {
                 "state": v.pair_state(pr).value, "reason": pr.trading.reason or v.trading.reason,
                 "inner": {"venue": pr.inner.venue, "symbol": pr.inner.symbol, "bids": _lv(ib.bids, depth),
@@ -115,7 +133,12 @@ class Operator:
                           "asks": _lv(ob.asks, depth), "age_ms": (wall - ob.recv_ns) / MS if ob.recv_ns else None,
                           "valid": ob.valid},
                 "fx": {"rate": str(fx) if fx is not None else None,
-                       "age_ms": (wall - fxb.recv_ns) / MS if fxb is not None and fxb.recv_ns else None},
+                       "age_ms": (wall - fxb.recv_ns) / MS if fxb is not None and fxb.recv_ns else None,
+                       "source": src.name if src is not None else None,
+                       "venue": src.venue if src is not None and src.rate is None else None,
+                       "max_age_ms": pr.fx_max_age_ms if fxb is not None else None},
+                "max_quote_age_ms": cfg.max_quote_age_ms,
+                "last_denial": dict(pr.denied) if pr.denied is not None else None,
                 "executable": ways, "lots": [str(pr.entry.inner_lots), str(pr.entry.outer_lots)],
                 "thresholds": {k: str(x) if x is not None else None for k, x in (
                     ("entry_above", cfg.entry_above), ("exit_above", cfg.exit_above),
@@ -126,8 +149,10 @@ class Operator:
                 "active_ticket": pr.active.ticket_id if pr.active is not None else None,
             }
         st = self.status()
+        up = v.venues_up
         return {"pairs": out, "global": st["global"], "open_tickets": st["open_tickets"],
-                "alerts": st["alerts"][-8:], "venues_up": st["venues_up"]}
+                "alerts": st["alerts"][-8:], "venues_up": st["venues_up"],
+                "sessions": [{"venue": venue, "up": venue in up} for venue in sorted(v.strategy.venues)]}
 
     def status(self) -> dict:
         v = self.view
@@ -137,8 +162,8 @@ class Operator:
             sell, buy = pr.last_basis
             pairs[pr.name] = {
                 "state": v.pair_state(pr).value, "reason": pr.trading.reason or v.trading.reason,
-                "holds": [{"key": h.key, "level": h.level.value, "sticky": h.sticky, "reason": h.reason}
-                          for h in pr.trading.holds.values()],
+                "holds": [_hold(h) for h in pr.trading.holds.values()],
+                "last_denial": dict(pr.denied) if pr.denied is not None else None,
                 "inner_lots": str(pr.inner_lots), "outer_lots": str(pr.outer_lots),
                 "position_units": units(pr.position_units), "residual_units": units(pr.residual_units),
                 "unit": pr.inner.unit, "basis_sell": str(sell) if sell is not None else None,
@@ -148,13 +173,16 @@ class Operator:
                 "signals": pr.signals, "denials": pr.denials,
             }
         tickets = [{"ticket_id": p.ticket.ticket_id, "pair": p.ticket.pair, "state": p.ticket.state.value,
-                    "intent": p.ticket.intent.value, "age_ms": round((now - p.ticket.created_ns) / MS, 1),
-                    "residual": str(p.ticket.residual), "repairs": list(p.repairs)}
+                    "intent": p.ticket.intent.value, "direction": p.ticket.direction.value,
+                    "created_ns": p.ticket.created_ns, "age_ms": round((now - p.ticket.created_ns) / MS, 1),
+                    "residual": str(p.ticket.residual), "repairs": list(p.repairs),
+                    "legs": [_leg(leg) for leg in p.ticket.legs.values()]}
                    for p in v.open_progress()]
         alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message, "pair": a.pair, "venue": a.venue,
                    "ts_ns": a.ts_ns, "action": a.action, "alert_to_action_us": a.alert_to_action_us}
                   for a in list(self.alerts.recent)[-20:]]
-        return {"global": {"state": v.trading.state.value, "reason": v.trading.reason},
+        return {"global": {"state": v.trading.state.value, "reason": v.trading.reason,
+                           "holds": [_hold(h) for h in v.trading.holds.values()]},
                 "venues_up": sorted(v.venues_up), "pairs": pairs, "open_tickets": tickets,
                 "positions": {k: str(x) for k, x in v.positions.items()},
                 "alerts": alerts, "tickets_by_state": v.tickets_by_state(), "stopping": v.stopping}
@@ -162,3 +190,22 @@ class Operator:
 
 def _lv(levels, depth: int) -> list[list[str]]:
     return [[str(p), str(q)] for p, q in levels[:depth]]
+
+
+def _hold(h: Hold) -> dict:
+    return {"key": h.key, "level": h.level.value, "sticky": h.sticky, "reason": h.reason, "since_ns": h.since_ns}
+
+
+def _dec(x: Decimal | None) -> str | None:
+    return None if x is None else str(x)
+
+
+def _leg(leg: Leg) -> dict:
+    """A ticket's leg and its orders, as the web view lists them."""
+    inst = leg.instrument
+    return {"role": leg.role.value, "venue": inst.venue, "symbol": inst.symbol, "side": leg.side.value,
+            "target_lots": str(leg.target_lots), "filled_lots": str(leg.filled_lots),
+            "orders": [{"cl_ord_id": o.cl_ord_id, "role": o.role.value, "side": o.side.value, "qty": str(o.qty),
+                        "price": _dec(o.command.price), "status": o.status.value, "cum_qty": str(o.cum_qty),
+                        "avg_px": _dec(o.avg_px) if o.cum_qty else None, "uncertain": o.uncertain}
+                       for o in leg.orders]}

@@ -13,20 +13,80 @@ for its outcome, and plans again, so every step is decided on fresh prices.
 - ``auto`` compares the expected cost of each at current prices, in the inner leg's currency:
   chasing costs the adverse move of the lagging leg since the decision; unwinding costs the
   round trip of the leading leg (its fill price against the price it can be sold back at now).
+- A reject that cannot succeed if the same order goes to the same venue again (unknown
+  instrument, market closed, insufficient margin or position, invalid price or quantity, duplicate
+  ClOrdID: :func:`final_reject`, from OrdRejReason (103) and the text) closes that path for the
+  ticket: a lagging leg rejected so is not chased but the leading leg unwound; an unwind rejected
+  so is not sent again; with both paths closed, repair stops (the ticket fails, the pair halts).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from xmc_fix.basis.pricing import PairPricer, sweep
 from xmc_fix.config import RepairPolicy
-from xmc_fix.domain.enums import LegRole, OrderRole, Side
+from xmc_fix.domain.enums import LegRole, OrderRole, OrdStatus, Side
 from xmc_fix.domain.instruments import Instrument
 from xmc_fix.domain.tickets import Leg, Ticket
 
 ZERO = Decimal(0)
+
+#: OrdRejReason (103) values after which the same order sent to the same venue again cannot
+#: succeed (FIX 4.4; 16 and 18 from FIX 5.0). Not here: 0 broker option, 8 stale order,
+#: 12 surveillance option (a retry may pass), 99 other (the text decides).
+FINAL_REJECT_CODES: dict[str, str] = {
+    "1": "unknown symbol",
+    "2": "exchange closed",
+    "3": "order exceeds limit",
+    "4": "too late to enter",
+    "5": "unknown order",
+    "6": "duplicate order",
+    "7": "duplicate of a verbally communicated order",
+    "9": "trade along required",
+    "10": "invalid investor ID",
+    "11": "unsupported order characteristic",
+    "13": "incorrect quantity",
+    "14": "incorrect allocated quantity",
+    "15": "unknown account",
+    "16": "price exceeds current price band",
+    "18": "invalid price increment",
+}
+#: The same, read from the reject's text (Text 58) when the code is missing, 0 or 99.
+FINAL_REJECT_TEXTS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p, re.I), why) for p, why in (
+    (r"unknown (symbol|instrument|security|contract)|no such (symbol|instrument)", "unknown instrument"),
+    (r"(market|exchange|session) (is )?closed|not open for trading|outside (the )?trading hours|"
+     r"trading (is )?(halted|suspended)", "market closed"),
+    (r"insufficient|not enough (margin|funds|position)|exceeds? (the )?(position|credit|margin|risk) limit",
+     "insufficient margin or position"),
+    (r"invalid (price|quantity|qty|lot)|tick (size|grid)|price increment|lot size|multiple of|bad (price|quantity)",
+     "price or quantity invalid"),
+    (r"duplicate", "duplicate order"),
+    (r"unsupported|unknown account", "not accepted by the venue"),
+))
+
+
+def final_reject(code: str | None, text: str | None) -> str | None:
+    """Why a rejected order cannot succeed if sent to the same venue again, or ``None`` if a retry
+    may pass (a simulated or unexplained reject, a price outside today's limits)."""
+    if code in FINAL_REJECT_CODES:
+        return FINAL_REJECT_CODES[code]
+    for pattern, why in FINAL_REJECT_TEXTS:
+        if text and pattern.search(text):
+            return why
+    return None
+
+
+def _closed(leg: Leg, side: Side) -> str | None:
+    """A reject on ``leg`` in direction ``side`` that closes that path for the ticket, said for people."""
+    for o in leg.orders:
+        if o.side is side and o.status is OrdStatus.REJECTED:
+            why = final_reject(o.rej_reason, o.text)
+            if why is not None:
+                return f"{o.instrument.venue} rejected {o.cl_ord_id} for good ({why})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +170,13 @@ def plan(ticket: Ticket, pricer: PairPricer, policy: RepairPolicy, books: dict[L
     lag_size = lag.instrument.lots_to_units(Decimal(1), unit)
 
     chase = None
+    no_chase = _closed(lag, lag.side)             # the lagging leg cannot be had at its venue
+    no_unwind = _closed(lead, lead.side.opposite)  # nor the leading leg taken back at its venue
     # a chase completes the ticket's planned size, never more: an over-filled leg is unwound instead
     room = lag.target_lots - lag.filled_lots
     chase_lots = _best_lots(r, lag_size, lag.instrument, ticket.tolerance, upto=room) if room > 0 else None
-    if policy.mode in ("auto", "chase") and chase_lots and attempts.get("CHASE", 0) < policy.chase_attempts:
+    if (policy.mode in ("auto", "chase") and chase_lots and attempts.get("CHASE", 0) < policy.chase_attempts
+            and no_chase is None):
         book = books[lag_role]
         levels = book.asks if lag.side is Side.BUY else book.bids
         sw = sweep(levels, chase_lots) if book is not None and book.valid else None
@@ -141,8 +204,12 @@ def plan(ticket: Ticket, pricer: PairPricer, policy: RepairPolicy, books: dict[L
                                  inst.round_price(price, lag.side), cost)
 
     unwind = None
-    if attempts.get("UNWIND", 0) < policy.unwind_attempts:
+    if attempts.get("UNWIND", 0) < policy.unwind_attempts and no_unwind is None:
         unwind = _unwind(ticket, lead_role, lag_role, lead_size, r, policy, books, pricer, fx)
+        if unwind is not None and unwind.kind == "UNWIND_ALL" and _closed(lag, lag.side.opposite):
+            no_unwind, unwind = _closed(lag, lag.side.opposite), None
+    if unwind is not None and no_chase is not None:
+        unwind = Plan(unwind.steps, unwind.kind, f"{unwind.reason}; no chase: {no_chase}")
     if policy.mode == "unwind" and unwind is not None:
         return unwind
     if chase is not None and (policy.mode == "chase" or unwind is None
@@ -152,6 +219,10 @@ def plan(ticket: Ticket, pricer: PairPricer, policy: RepairPolicy, books: dict[L
                                       f"(expected cost {chase.expected_cost:.2f}{alt})")
     if unwind is not None:
         return unwind
+    if no_unwind is not None and (chase_lots is None or no_chase is not None or policy.mode == "unwind"
+                                  or attempts.get("CHASE", 0) >= policy.chase_attempts):
+        return Stop(f"no repair can succeed: {no_unwind}" + (f"; {no_chase}" if no_chase else "")
+                    + f"; residual {r} {unit}")
     if attempts.get("UNWIND", 0) >= policy.unwind_attempts:
         return Stop(f"unwind attempts exhausted ({policy.unwind_attempts}); residual {r} {unit}")
     return Stop(f"no liquidity to repair residual {r} {unit}")

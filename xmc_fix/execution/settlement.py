@@ -7,7 +7,6 @@ breach asks for.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from xmc_fix.clock import Clock
@@ -60,9 +59,11 @@ class Settlement:
         p = self.state.progress.get(ticket.ticket_id)
         self.records.ticket(ticket, p.repairs if p else None, md_recv_ns)
 
-    def protect(self, actions: list[Protect]) -> None:
+    def protect(self, actions: list[Protect | None]) -> None:
         """Act on breaches the monitor found: cancel the scope's working orders when it halts, then alert."""
         for a in actions:
+            if a is None:
+                continue
             cancelled = self.desk.cancel_working(a.pair, f"{a.kind}: {a.message}") if a.halt else []
             self.monitor.report(a, cancelled)
 
@@ -83,6 +84,11 @@ class Settlement:
             self.journal_end(ticket)
         if pr.active is ticket:
             pr.active = None
+        if ticket.state is TicketState.COMPLETED and p.episode and pr.captured_episode < p.episode:
+            pr.captured_episode = p.episode     # the crossing it was decided in was captured
+            pr.captured += 1
+        if ticket.state is TicketState.UNWOUND and ticket.transitions[-1].trigger is TicketTrigger.REPAIR_UNWOUND:
+            self.protect([self.monitor.on_unwound(pr, ticket.ticket_id, ts_ns)])
 
     def update_holdings(self, ticket: Ticket, p: TicketProgress, pr: PairRuntime) -> None:
         """Apply the change in this ticket's net lots since it last finished to the holdings."""
@@ -113,12 +119,11 @@ class Settlement:
     def give_up(self, ticket: Ticket, p: TicketProgress, pr: PairRuntime, now_ns: int, reason: str) -> None:
         if ticket.state is TicketState.REPAIRING and ticket.working:
             return  # let the working step finish first
-        t0 = time.perf_counter_ns()
         self.transition(ticket, TicketTrigger.REPAIR_FAILED, now_ns, reason)
         why = (f"ticket {ticket.ticket_id} failed to repair ({reason}): "
                f"residual {units(ticket.residual)} {ticket.unit}")
         self.finish(ticket, p, pr, now_ns)
-        self.protect([self.monitor.breach(pr, "residual_exposure", why, StateTrigger.HALT, t0, now_ns)])
+        self.protect([self.monitor.breach(pr, "residual_exposure", why, StateTrigger.HALT, now_ns)])
 
     def defer_repair(self, ticket: Ticket, pr: PairRuntime, now_ns: int) -> None:
         """The sessions are closing: a repair order now would leave with the Logout and never be

@@ -64,6 +64,7 @@ class TicketProgress:
     ended_net: tuple[Decimal, Decimal] | None = None   # net lots when last finished (holdings)
     flatten: bool = False                     # a ticket of the flatten path
     superseded: str | None = None             # the flatten ticket that takes over this one's exposure
+    episode: int = 0                          # the pair's crossing episode it was decided in (PairRuntime.signals)
 
 
 @dataclass(slots=True)
@@ -89,8 +90,13 @@ class PairRuntime:
     carry_cache: dict = field(default_factory=dict)
     quiet_screen: tuple | None = None          # best prices, FX, position when nothing last crossed
     last_denial: DenyReason | None = None
-    signals: int = 0
-    denials: int = 0
+    denied: dict | None = None                 # the last denial while it stands: reason, detail, direction, ts_ns
+    crossing: str | None = None                # the threshold key the executable basis crosses now (an episode)
+    signals: int = 0                           # crossing episodes
+    denials: int = 0                           # episodes with at least one refusal
+    denied_episode: int = 0
+    captured: int = 0                          # episodes in which a ticket completed
+    captured_episode: int = 0
     last_basis: tuple[Decimal | None, Decimal | None] = (None, None)
 
     def __post_init__(self) -> None:

@@ -16,7 +16,6 @@ once an acknowledgement finally comes. What the watchdog sends goes through the 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from xmc_fix.clock import Clock
@@ -126,14 +125,12 @@ class Watchdog:
         msg = (f"{venue} silent about {order.cl_ord_id} for {(now_ns - heard) / MS:.0f} ms (limit "
                f"{cfg.silent_halt_ms}): ticket {t.ticket_id} {t.state.value}, residual {units(t.residual)} "
                f"{t.unit}, the order's outcome unknown")
-        self.settle.protect([self.monitor.breach(pr, "venue_silent", msg, StateTrigger.HALT, time.perf_counter_ns(),
-                                                 now_ns, venue=venue)])
+        self.settle.protect([self.monitor.breach(pr, "venue_silent", msg, StateTrigger.HALT, now_ns, venue=venue)])
 
     def _unacknowledged(self, order: Order, age_ns: int, now_ns: int) -> None:
         venue = order.instrument.venue
         limit = self.state.strategy.risk.max_ack_ms
-        t0 = time.perf_counter_ns()
         self.settle.protect([self.monitor.breach(pr, "latency_spike", f"{venue} has not acknowledged "
                                                  f"{order.cl_ord_id} after {age_ns / MS:.0f} ms (limit {limit})",
-                                                 StateTrigger.REDUCE, t0, now_ns, venue=venue)
+                                                 StateTrigger.REDUCE, now_ns, venue=venue)
                              for pr in self.state.pairs_on(venue)])

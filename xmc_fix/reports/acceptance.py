@@ -10,8 +10,10 @@ Claims (issue 6) and how each is measured:
   ended matched in underlying units, at the first try or after a repair; an unwound ticket and one
   left legged count against it, a ticket that traded nothing is not counted (``alignment_rate``,
   which counts unwound and nothing-traded tickets as aligned, is not what the claim means);
-- risk alarm < 100 ms: ``alert`` events whose detail carries ``alert_to_action_us`` (detection to
-  action); judged on the 99th percentile; "not measured" when no alert carries it;
+- risk alarm < 100 ms: protective ``alert`` events (those carrying ``alert_to_action_us``: from the
+  arrival of the fact that triggered them - a report's receipt, a timer tick - to the protection in
+  place, detection and action apart in ``detect_us`` and ``action_us``); judged on the 99th
+  percentile; "not measured" when no alert carries it;
 - automatic repair >= 95 %: ``repair_success_rate`` (legged tickets repaired without a human),
   with what unwinding cost beside it (``tickets_repaired.unwind_ccy``): a repair that succeeds by
   unwinding at a loss again and again is not a success the row may hide;
@@ -62,25 +64,33 @@ def acceptance(figs: dict, alerts: pd.DataFrame | None = None) -> list[dict]:
                  "method": "alignment.matched_rate: finished tickets that traded whose legs ended matched in underlying "
                            "units (first try or after a repair) / finished tickets that traded; unwound and left "
                            "legged count against"})
-    lat = []
+    lat, detect, action = [], [], []
     if alerts is not None and not alerts.empty:
         for d in alerts["detail"]:
             try:
-                v = json.loads(d).get("alert_to_action_us") if isinstance(d, str) else None
+                dd = json.loads(d) if isinstance(d, str) else {}
             except ValueError:
-                v = None
+                dd = {}
+            v = dd.get("alert_to_action_us")
             if isinstance(v, (int, float)):
                 lat.append(float(v))
+                if isinstance(dd.get("detect_us"), (int, float)) and isinstance(dd.get("action_us"), (int, float)):
+                    detect.append(float(dd["detect_us"]))
+                    action.append(float(dd["action_us"]))
+    how = ("protective alerts: arrival of the triggering fact (report receipt, timer tick) to the protection "
+           "in place (alert_to_action_us = detect_us + action_us)")
     if lat:
         s = pd.Series(lat)
         ap99 = float(s.quantile(0.99))
+        split = (f" (detection p99 {_fmt_ms(float(pd.Series(detect).quantile(0.99)))}, action p99 "
+                 f"{_fmt_ms(float(pd.Series(action).quantile(0.99)))})" if detect else "")
         rows.append({"claim": "risk alarm < 100 ms", "target": "< 100 ms", "value": round(ap99, 1),
-                     "measured": f"p99 {_fmt_ms(ap99)}, max {_fmt_ms(float(s.max()))} over {len(s)} alerts",
-                     "met": ap99 < 100_000, "method": "alert events: detection to action (alert_to_action_us)"})
+                     "measured": f"p99 {_fmt_ms(ap99)}, max {_fmt_ms(float(s.max()))} over {len(s)} alerts{split}",
+                     "met": ap99 < 100_000, "method": how})
     else:
         rows.append({"claim": "risk alarm < 100 ms", "target": "< 100 ms", "value": None,
                      "measured": "not measured (no alert records alert_to_action_us)", "met": None,
-                     "method": "alert events: detection to action (alert_to_action_us)"})
+                     "method": how})
     r = figs.get("repair_success_rate")
     tr = figs.get("tickets_repaired") or {}
     n = tr.get("legged", 0)

@@ -28,10 +28,13 @@ Definitions (the README "Report" section repeats them):
   the lots unwound (entry-side average against unwind average); ``fees`` = 0 (there are no fee
   settings yet; the column is there so totals keep their meaning when there are). Unfilled
   quantity carries no opportunity cost here.
-- capture rate, per pair: completed tickets over signals, signals being the executable-basis
-  crossings at ticket size the engine counted (cumulative counter in the ``basis`` samples,
-  differenced over the window). A crossing that risk denies is counted again on each market-data
-  update while it lasts, so ``denials`` are reported beside it.
+- capture rate, per pair: captured crossings over crossings. A crossing (``signals``) is an episode:
+  it begins when the executable basis at ticket size crosses a threshold and ends when it no longer
+  does, counted the same way whether a ticket could start, was working, or the pair was halted;
+  ``denials`` are the crossings the gate refused at least once, ``captured`` those in which a ticket
+  decided during it completed (cumulative counters in the ``basis`` samples, differenced over the
+  window). Runs recorded before the engine counted ``captured`` fall back to completed tickets over
+  signals (then signals were counted per market-data update, not per crossing).
 """
 
 from __future__ import annotations
@@ -301,7 +304,7 @@ def basis_samples(data) -> pd.DataFrame:
 
 
 def _basis_rows(e: pd.DataFrame | None) -> pd.DataFrame:
-    cols = ["ts_ns", "pair", "sell", "buy", "position", "state", "signals", "denials"]
+    cols = ["ts_ns", "pair", "sell", "buy", "position", "state", "signals", "denials", "captured"]
     if e is None or e.empty:
         return pd.DataFrame(columns=cols)
     b = e[e["kind"] == "basis"]
@@ -312,17 +315,19 @@ def _basis_rows(e: pd.DataFrame | None) -> pd.DataFrame:
                      "sell": float(d["sell"]) if d.get("sell") is not None else NAN,
                      "buy": float(d["buy"]) if d.get("buy") is not None else NAN,
                      "position": float(d["position"]) if d.get("position") is not None else NAN,
-                     "state": d.get("state"), "signals": d.get("signals"), "denials": d.get("denials")})
+                     "state": d.get("state"), "signals": d.get("signals"), "denials": d.get("denials"),
+                     "captured": d.get("captured")})
     df = pd.DataFrame(rows, columns=cols)
     df["ts_ns"] = pd.array(df["ts_ns"], dtype="Int64")
     return df.sort_values(["ts_ns", "pair"]).reset_index(drop=True)
 
 
 def capture(data) -> pd.DataFrame:
-    """Per pair: signals and denials counted in the window (cumulative counters of the last ``basis``
-    sample in it, less those of the last sample before it), tickets decided, completed, and the
-    capture rate completed / signals."""
-    cols = ["pair", "signals", "denials", "tickets", "completed", "capture_rate"]
+    """Per pair: crossings and refused crossings counted in the window (cumulative counters of the
+    last ``basis`` sample in it, less those of the last sample before it), crossings captured,
+    tickets decided, completed, and the capture rate captured / crossings (completed / signals for
+    runs without ``captured``)."""
+    cols = ["pair", "signals", "denials", "captured", "tickets", "completed", "capture_rate"]
     samples = basis_samples(data)
     before = _basis_rows(data.basis_before)
     t = data.tickets
@@ -331,14 +336,18 @@ def capture(data) -> pd.DataFrame:
     for p in pairs:
         s = samples[samples["pair"] == p]
         b = before[before["pair"] == p]
-        sig = den = None
+        sig = den = cap = None
         if not s.empty:
             last = s.iloc[-1]
             base = b.iloc[-1] if not b.empty else None
             sig = int(last["signals"] or 0) - (int(base["signals"] or 0) if base is not None else 0)
             den = int(last["denials"] or 0) - (int(base["denials"] or 0) if base is not None else 0)
+            if last["captured"] is not None and not pd.isna(last["captured"]):
+                prior = base["captured"] if base is not None else None
+                cap = int(last["captured"]) - (int(prior) if prior is not None and not pd.isna(prior) else 0)
         tp = t[t["pair"] == p] if not t.empty else t
         done = int((tp["state"] == "COMPLETED").sum()) if not tp.empty else 0
-        rows.append({"pair": p, "signals": sig, "denials": den, "tickets": int(len(tp)), "completed": done,
-                     "capture_rate": done / sig if sig else None})
+        won = cap if cap is not None else done
+        rows.append({"pair": p, "signals": sig, "denials": den, "captured": cap, "tickets": int(len(tp)),
+                     "completed": done, "capture_rate": won / sig if sig else None})
     return pd.DataFrame(rows, columns=cols)

@@ -367,10 +367,14 @@ def analysis(data: RunData, sf: pd.DataFrame | None = None) -> dict:
     sig = cap["signals"].dropna()
     signals = int(sig.sum()) if not sig.empty else None
     completed = int(cap.loc[cap["signals"].notna(), "completed"].sum()) if not cap.empty else 0
+    # crossings captured (a ticket decided in the crossing completed); older runs: completed tickets
+    captured = None if cap.empty or cap["captured"].isna().any() else int(cap["captured"].sum())
+    won = captured if captured is not None else completed
     capture = {"signals": signals, "denials": int(cap["denials"].dropna().sum()) if signals is not None else None,
-               "completed": completed, "rate": round(completed / signals, 6) if signals else None,
+               "captured": captured, "completed": completed, "rate": round(won / signals, 6) if signals else None,
                "by_pair": {r["pair"]: {"signals": None if pd.isna(r["signals"]) else int(r["signals"]),
                                        "denials": None if pd.isna(r["denials"]) else int(r["denials"]),
+                                       **({} if pd.isna(r["captured"]) else {"captured": int(r["captured"])}),
                                        "tickets": int(r["tickets"]), "completed": int(r["completed"]),
                                        "rate": _num(r["capture_rate"], 6)}
                            for r in cap.to_dict("records")}}
@@ -388,10 +392,13 @@ def analysis(data: RunData, sf: pd.DataFrame | None = None) -> dict:
 
 
 def _risk_figures(ev: pd.DataFrame) -> dict:
-    """Denials by coded reason, alerts by kind, and the time from detection to protective action."""
+    """Denials by coded reason, alerts by kind, and for protective alerts the time from the arrival
+    of the triggering fact to the protection in place (``alert_to_action_us``), with its detection
+    (``detect_us``) and action (``action_us``) parts apart. Information alerts carry no timing."""
     denials: dict[str, int] = {}
     alerts: dict[str, int] = {}
     reaction: list[float] = []
+    parts: dict[str, list[float]] = {"detect_us": [], "action_us": []}
     if not ev.empty:
         for kind, detail in zip(ev["kind"], ev["detail"]):
             if kind not in ("denial", "alert") or not detail:
@@ -403,12 +410,19 @@ def _risk_figures(ev: pd.DataFrame) -> dict:
                 alerts[d.get("alert", "?")] = alerts.get(d.get("alert", "?"), 0) + 1
                 if d.get("alert_to_action_us") is not None:
                     reaction.append(float(d["alert_to_action_us"]))
-    r = pd.Series(reaction, dtype=float)
+                for k, v in parts.items():
+                    if d.get(k) is not None:
+                        v.append(float(d[k]))
+
+    def stats(values: list[float]) -> dict:
+        r = pd.Series(values, dtype=float)
+        return {"n": int(r.size), "p50": round(float(r.quantile(0.5)), 1) if r.size else None,
+                "p99": round(float(r.quantile(0.99)), 1) if r.size else None,
+                "max": round(float(r.max()), 1) if r.size else None}
     return {"denials": dict(sorted(denials.items())), "alerts": dict(sorted(alerts.items())),
-            "alert_to_action_us": {"n": int(r.size),
-                                   "p50": round(float(r.quantile(0.5)), 1) if r.size else None,
-                                   "p99": round(float(r.quantile(0.99)), 1) if r.size else None,
-                                   "max": round(float(r.max()), 1) if r.size else None}}
+            "alert_to_action_us": {**stats(reaction), "measures": "protective alerts: the triggering fact's arrival "
+                                   "(report receipt, timer tick, session event) to the protection in place"},
+            "alert_detect_us": stats(parts["detect_us"]), "alert_action_us": stats(parts["action_us"])}
 
 
 def render_json(figs: dict) -> str:
@@ -534,10 +548,13 @@ def _analysis_table(figs: dict, _fmt) -> list[str]:
                      f"{fmt(p['fees_ccy']):>8}{fmt(total):>12}")
     lines.append(f"  ({sf['fees_note']})")
     c = figs["capture"]
-    lines += ["", f"{'capture':<24}{'signals':>8}{'denials':>9}{'tickets':>9}{'completed':>11}{'rate':>8}"]
+    episodes = any("captured" in p for p in c["by_pair"].values())   # a run that counted crossings as episodes
+    lines += ["", f"{'capture (crossings)' if episodes else 'capture':<24}{'signals':>8}{'denials':>9}"
+                  + (f"{'captured':>10}" if episodes else "") + f"{'tickets':>9}{'completed':>11}{'rate':>8}"]
     for pair, p in c["by_pair"].items():
-        lines.append(f"{pair:<24}{fmt(p['signals']):>8}{fmt(p['denials']):>9}{p['tickets']:>9}{p['completed']:>11}"
-                     f"{fmt(None if p['rate'] is None else 100 * p['rate']):>7}%")
+        lines.append(f"{pair:<24}{fmt(p['signals']):>8}{fmt(p['denials']):>9}"
+                     + (f"{fmt(p.get('captured')):>10}" if episodes else "")
+                     + f"{p['tickets']:>9}{p['completed']:>11}{fmt(None if p['rate'] is None else 100 * p['rate']):>7}%")
     lines += ["", f"{'venue clock (us)':<18}{'samples':>8}{'offset':>9}{'+-':>8}{'rtt min':>9}{'rtt p50':>9}"
                   f"{'out p50':>9}{'in p50':>9}{'md in p50':>11}"]
     for venue, v in figs["clock"]["venues"].items():

@@ -333,8 +333,9 @@ def render_html(figs: dict, data) -> str:
             ["unwind cost of repairs", None if figs["tickets_repaired"]["unwind_ccy"] is None else
              f"{figs['tickets_repaired']['unwind_ccy']:,.2f} {figs['tickets_repaired']['currency'] or ''}"],
             ["FIX messages in / out", f"{figs['messages']['in']} / {figs['messages']['out']}"],
-            ["capture rate (completed / signals)", None if figs["capture"]["rate"] is None else
-             f"{100 * figs['capture']['rate']:.1f} % ({figs['capture']['completed']} / {figs['capture']['signals']})"],
+            ["capture rate (captured / crossings)", None if figs["capture"]["rate"] is None else
+             f"{100 * figs['capture']['rate']:.1f} % ({figs['capture'].get('captured', figs['capture']['completed'])}"
+             f" / {figs['capture']['signals']})"],
             ["implementation shortfall", None if figs["shortfall"]["total_ccy"] is None else
              f"{figs['shortfall']['total_ccy']:,.2f} {currency or ''}"],
             ["legging cost", None if figs["legging_cost"]["total_ccy"] is None else
@@ -386,11 +387,17 @@ def _tables(figs: dict, tl: pd.DataFrame, sf: pd.DataFrame) -> list[str]:
     if len(sf) > MAX_TICKET_ROWS:
         out.append(f'<p class="note">First {MAX_TICKET_ROWS} of {len(sf)} tickets; the JSON and the Python API have all.</p>')
     c = figs["capture"]
-    rows = [[p, d["signals"], d["denials"], d["tickets"], d["completed"],
-             None if d["rate"] is None else f"{100 * d['rate']:.1f} %"] for p, d in c["by_pair"].items()]
-    out += ["<h2>Capture</h2>", _table(["pair", "signals", "denials", "tickets", "completed", "capture rate"], rows),
-            '<p class="note">Signals: executable-basis crossings at ticket size counted by the engine, once per '
-            "market-data update (a crossing that risk denies counts again while it lasts).</p>"]
+    episodes = any("captured" in d for d in c["by_pair"].values())   # runs that counted crossings as episodes
+    rows = [[p, d["signals"], d["denials"]] + ([d.get("captured")] if episodes else []) + [
+             d["tickets"], d["completed"], None if d["rate"] is None else f"{100 * d['rate']:.1f} %"]
+            for p, d in c["by_pair"].items()]
+    out += ["<h2>Capture</h2>", _table(["pair", "crossings" if episodes else "signals", "refused" if episodes else
+                                        "denials"] + (["captured"] if episodes else []) +
+                                       ["tickets", "completed", "capture rate"], rows),
+            '<p class="note">Crossings: episodes in which the executable basis at ticket size crossed a threshold '
+            "(from the crossing to its end, whatever the pair's state: free, a ticket working, halted); refused: "
+            "those the risk gate denied at least once; captured: those in which a ticket decided during it "
+            "completed.</p>"]
     rows = [[v, d["samples"], d["offset_us"], d["offset_error_us"], d["delay_min_us"], d["delay_p50_us"],
              d["one_way_out_p50_us"], d["one_way_in_p50_us"], d["inbound_one_way_p50_us"], d["inbound_apparent_p50_us"]]
             for v, d in figs["clock"]["venues"].items()]

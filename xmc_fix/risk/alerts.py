@@ -3,8 +3,11 @@
 An alert is stored (audit event ``alert``), logged, kept for ``xmc status`` and ``xmc watch``, and
 handed to the optional hook from the strategy file's ``[alerts]``: a command (the alert as JSON on
 its stdin) and/or a webhook URL (POSTed as JSON). Hooks run on a worker thread, never on the
-engine's: a slow pager cannot delay a protective action. Each alert carries the time from detection
-to the protective action taken (``alert_to_action_us``), measured on the engine thread.
+engine's: a slow pager cannot delay a protective action. A protective alert (warning or critical)
+carries how long protection took, measured on the engine thread: ``detect_us`` from the arrival of
+the fact that triggered it to its detection, ``action_us`` from detection to the protection in
+place, ``alert_to_action_us`` the two together (see :mod:`xmc_fix.risk.monitor`); an information
+alert carries none.
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ log = logging.getLogger("xmc.alerts")
 @dataclass(frozen=True, slots=True)
 class Alert:
     kind: str                    # e.g. limit_breach, reject_spike, latency_spike, session_down, stale_data,
-                                 # residual_exposure, daily_loss, state_change, operator
+                                 # residual_exposure, daily_loss, repair_loop, state_change, operator
     severity: str                # info | warning | critical
     message: str
     ts_ns: int
     pair: str | None = None
     venue: str | None = None
     action: str | None = None    # what was done about it
-    alert_to_action_us: float | None = None
+    alert_to_action_us: float | None = None   # fact arrived -> protection in place (detect + action)
+    detect_us: float | None = None            # fact arrived -> detected
+    action_us: float | None = None            # detected -> protection in place
 
 
 class Alerter:

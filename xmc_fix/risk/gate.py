@@ -10,7 +10,15 @@ lots, message-rate budgets, recent rejects, realised P&L — and composes them:
   the touch, slippage against the decision price, message rate) plus the worst case — each leg
   checked as if it alone filled (instrument position, account gross position, margin, the pair's net
   exposure), so a ticket never starts that could leave a legged position outside the limits;
-- :meth:`RiskGate.check_order` for repair and flatten orders.
+- :meth:`RiskGate.check_order` for repair, flatten and second-leg orders.
+
+A MARKET order has no limit to check: its notional, collar and slippage are checked at the price
+its size reaches in the book (:attr:`LegPlan.reach`), or, when the book does not reach it, at the
+touch moved ``market_protection_ticks`` against it; with neither it is refused.
+
+The composed checks record what they ran, in order, into a list the caller passes (``ran``):
+(check, subject) pairs, cheap on the hot path; :func:`describe` turns them into the verdict's
+``checks`` once the orders have left.
 
 Positions, working lots and realised P&L are read from the engine's :class:`Ledger`; the gate itself
 keeps only its own counters (message-rate budgets, recent outcomes per venue).
@@ -217,12 +225,33 @@ class LegPlan(NamedTuple):
     inst: Instrument
     side: Side
     lots: Decimal
-    price: Decimal | None
+    price: Decimal | None         # the limit; None for a MARKET order
     decision: Decimal | None      # the price the decision was made at (or the original limit)
     allowance_ticks: int
     touch: Decimal | None         # best price on the side the order trades against
     depth: Decimal | None = None  # lots the book shows for it (None: not checked)
     units: Decimal = ZERO         # signed underlying units in the pair's unit if it fills
+    reach: Decimal | None = None  # a MARKET order: the level its size reaches in the book (None: beyond it)
+
+
+def market_price(leg: LegPlan, protection_ticks: int | None) -> Decimal | None:
+    """The price a MARKET order is checked at: the level its size reaches in the book, else the
+    touch moved ``protection_ticks`` against us, else nothing (it cannot be checked)."""
+    if leg.reach is not None:
+        return leg.reach
+    if protection_ticks is None or leg.touch is None:
+        return None
+    return leg.touch + protection_ticks * leg.inst.tick * leg.side.sign
+
+
+def describe(ran: list[tuple[str, str]], denial: Denial | None = None) -> dict[str, str]:
+    """The checks a verdict ran, in order, each with its result ("ok", or the denial's reason for
+    the last one). Built after the orders have left, from the gate's compact record."""
+    out = {f"{check} {subject}": "ok" for check, subject in ran}
+    if denial is not None and ran:
+        check, subject = ran[-1]
+        out[f"{check} {subject}"] = denial.reason.value
+    return out
 
 
 @dataclass
@@ -264,40 +293,86 @@ class RiskGate:
         return total
 
     # -- composed checks ----------------------------------------------------------------------
+    # Each composed check appends (check, subject) to ``ran`` before running it, so a verdict says
+    # exactly which checks were made (the last one failed if there is a denial). Checks without a
+    # configured limit, or without the number they compare (no touch, no decision price), are not
+    # made and not listed.
     def check_order(self, kind: OrderKind, leg: LegPlan, *, pair: str, global_state: TradingState,
                     pair_state: TradingState, session_up: bool, now_ns: int, venue_instruments: list[Instrument],
-                    pair_net: Decimal = ZERO, rate_needed: int = 1) -> Denial | None:
+                    pair_net: Decimal = ZERO, rate_needed: int = 1, ran: list | None = None) -> Denial | None:
+        ran = [] if ran is None else ran
+        ran.append(("state", pair))
+        d = check_state(kind, global_state, pair_state, pair)
+        if d is not None:
+            return d
+        ran.append(("session", leg.inst.venue))
+        return check_session(session_up, leg.inst.venue) or self._order(kind, leg, pair, now_ns, venue_instruments,
+                                                                      pair_net, rate_needed, ran)
+
+    def _order(self, kind: OrderKind, leg: LegPlan, pair: str, now_ns: int, venue_instruments: list[Instrument],
+               pair_net: Decimal, rate_needed: int, ran: list) -> Denial | None:
         inst = leg.inst
+        name = inst.name
         venue = inst.venue
-        lim = self.cfg.instrument(inst.name)
-        d = (check_state(kind, global_state, pair_state, pair)
-             or check_session(session_up, venue)
-             or (check_depth(leg.depth, leg.lots, venue) if leg.depth is not None else None)
-             or check_order_qty(leg.lots, inst.max_order_qty, venue)
-             or check_notional(leg.price, leg.lots, inst, lim.max_order_notional)
-             or check_collar(leg.price, leg.touch, lim.collar_pct, inst)
-             or check_slippage(leg.price, leg.decision, leg.side, leg.allowance_ticks, inst)
-             or check_rate(self.available(venue, now_ns), rate_needed, venue, self.cfg.max_message_rate))
+        lim = self.cfg.instrument(name)
+        if leg.depth is not None:
+            ran.append(("depth", name))
+            d = check_depth(leg.depth, leg.lots, venue)
+            if d is not None:
+                return d
+        ran.append(("order_qty", name))
+        d = check_order_qty(leg.lots, inst.max_order_qty, venue)
+        if d is not None:
+            return d
+        px = leg.price
+        if px is None:   # MARKET: checked at the price it would reach
+            px = market_price(leg, lim.market_protection_ticks)
+            if px is None and (lim.max_order_notional is not None or lim.collar_pct is not None
+                               or leg.decision is not None):
+                ran.append(("market_price", name))
+                return Denial(DenyReason.NO_DEPTH, f"{name} MARKET order of {leg.lots} lots: the book does not "
+                                                   "reach its size and no market_protection_ticks is set")
+        if px is not None:
+            if lim.max_order_notional is not None:
+                ran.append(("notional", name))
+                d = check_notional(px, leg.lots, inst, lim.max_order_notional)
+                if d is not None:
+                    return d
+            if lim.collar_pct is not None and leg.touch is not None:
+                ran.append(("collar", name))
+                d = check_collar(px, leg.touch, lim.collar_pct, inst)
+                if d is not None:
+                    return d
+            if leg.decision is not None:
+                ran.append(("slippage", name))
+                d = check_slippage(px, leg.decision, leg.side, leg.allowance_ticks, inst)
+                if d is not None:
+                    return d
+        ran.append(("message_rate", venue))
+        d = check_rate(self.available(venue, now_ns), rate_needed, venue, self.cfg.max_message_rate)
         if d is not None or kind in REDUCING_KINDS:
             return d
         acct = self.cfg.account(venue)
         # aggregates are only summed when a limit asks for them (the decision path is hot)
         if lim.max_position is not None:
-            d = check_instrument_position(self.ledger.position(inst.name),
-                                          self.ledger.working_lots(inst.name, leg.side), leg.side, leg.lots,
-                                          lim.max_position, inst)
+            ran.append(("instrument_position", name))
+            d = check_instrument_position(self.ledger.position(name), self.ledger.working_lots(name, leg.side),
+                                          leg.side, leg.lots, lim.max_position, inst)
             if d is not None:
                 return d
         if acct.max_gross_lots is not None:
+            ran.append(("account_gross", venue))
             d = check_account(self.ledger.gross(venue_instruments), leg.lots, acct.max_gross_lots, venue)
             if d is not None:
                 return d
         if acct.funds is not None and lim.margin_per_lot:
+            ran.append(("margin", venue))
             d = check_funds(self.margin_used(venue_instruments), leg.lots, lim.margin_per_lot, acct.funds, venue)
             if d is not None:
                 return d
         net_limit = self.cfg.pair(pair).max_net_exposure
         if net_limit is not None:
+            ran.append(("net_exposure", pair))
             return check_net_exposure(pair_net, leg.units, net_limit, pair)
         return None
 
@@ -305,33 +380,45 @@ class RiskGate:
                      pair_state: TradingState, sessions_up: tuple[bool, bool], quote_ages_ms: tuple[float, float],
                      max_quote_age_ms: int, fx_age_ms: float | None, max_fx_age_ms: int, position_after: Decimal,
                      max_position: Decimal, pair_net: Decimal, now_ns: int,
-                     venue_instruments: dict[str, list[Instrument]], stopping: bool = False) -> Denial | None:
+                     venue_instruments: dict[str, list[Instrument]], stopping: bool = False,
+                     ran: list | None = None) -> Denial | None:
         """Both legs, each as if it alone filled."""
+        ran = [] if ran is None else ran
         if stopping:
+            ran.append(("engine", "stopping"))
             return Denial(DenyReason.ENGINE_STOPPING, "engine is stopping")
+        ran.append(("state", pair))
         d = check_state(kind, global_state, pair_state, pair)
         if d is not None:
             return d
         for up, leg in zip(sessions_up, legs):
+            ran.append(("session", leg.inst.venue))
             d = check_session(up, leg.inst.venue)
             if d is not None:
                 return d
         for age, leg in zip(quote_ages_ms, legs):
+            ran.append(("quote_age", leg.inst.venue))
             d = check_quote_age(age, max_quote_age_ms, leg.inst.venue)
             if d is not None:
                 return d
-        d = check_fx_age(fx_age_ms, max_fx_age_ms)
-        if d is not None:
-            return d
-        if kind is OrderKind.OPEN:
-            d = (check_daily_loss(self.ledger.realised.get(pair, ZERO), self.cfg.pair(pair).daily_loss_limit, pair)
-                 or check_pair_position(position_after, max_position, pair))
+        if fx_age_ms is not None:
+            ran.append(("fx_age", pair))
+            d = check_fx_age(fx_age_ms, max_fx_age_ms)
             if d is not None:
                 return d
-        for up, leg in zip(sessions_up, legs):
-            d = self.check_order(kind, leg, pair=pair, global_state=global_state, pair_state=pair_state,
-                                 session_up=up, now_ns=now_ns, venue_instruments=venue_instruments[leg.inst.venue],
-                                 pair_net=pair_net)
+        if kind is OrderKind.OPEN:
+            loss_limit = self.cfg.pair(pair).daily_loss_limit
+            if loss_limit is not None:
+                ran.append(("daily_loss", pair))
+                d = check_daily_loss(self.ledger.realised.get(pair, ZERO), loss_limit, pair)
+                if d is not None:
+                    return d
+            ran.append(("pair_position", pair))
+            d = check_pair_position(position_after, max_position, pair)
+            if d is not None:
+                return d
+        for leg in legs:
+            d = self._order(kind, leg, pair, now_ns, venue_instruments[leg.inst.venue], pair_net, 1, ran)
             if d is not None:
                 return d
         return None

@@ -4,7 +4,9 @@ A scope (a pair, or everything) holds a set of *holds*, each with a level (REDUC
 reason and whether it is sticky. The state is the most restrictive hold, ACTIVE when there is none.
 
 - Sticky holds come from an operator (`xmc halt`) or a breach (limit, reject-rate or latency spike,
-  failed repair, daily loss): only an operator's RESUME clears them.
+  failed repair, daily loss, a repair loop): only an operator's RESUME clears them. There is one per
+  key (a breach's kind; "HALT"/"REDUCE" for a halt without one) until then: a breach repeated on
+  every order while above its limit is the same hold, not a new one each time.
 - Automatic holds come from conditions (a venue session down, stale market data) and clear
   themselves when the condition does (CLEAR with the same key); RESUME does not clear them, since
   the condition is still there.
@@ -74,6 +76,11 @@ class ScopeState:
         level = max((LEVEL[h.level] for h in self.holds.values()), default=0)
         return _BY_LEVEL[level]
 
+    def state_without(self, key: str) -> TradingState:
+        """The state the other holds alone would give (what one hold lets through that another does not)."""
+        level = max((LEVEL[h.level] for k, h in self.holds.items() if k != key), default=0)
+        return _BY_LEVEL[level]
+
     @property
     def reason(self) -> str:
         if not self.holds:
@@ -95,9 +102,9 @@ class ScopeState:
         if clear_key:
             self.holds.pop(key, None)
         if level is not None:
-            hold_key = key if not sticky else f"sticky:{key or trigger.value}:{len(self.holds)}:{ts_ns}"
-            if not sticky and hold_key in self.holds:
-                return None  # the same condition again: nothing new
+            hold_key = key if not sticky else f"sticky:{key or trigger.value}"
+            if hold_key in self.holds:
+                return None  # the same condition or breach again: nothing new until it clears
             self.holds[hold_key] = Hold(hold_key, level, sticky, reason, ts_ns)
         after = self.state = self._derive()
         if after is before:

@@ -173,6 +173,7 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | N
         mass_status_req_id=d.get("584") or None,
         tot_num_reports=int(d["911"]) if d.get("911", "").isdigit() else None,
         last_rpt_requested=d.get("912") == "Y",
+        ord_rej_reason=d.get("103"),
     )
 
 

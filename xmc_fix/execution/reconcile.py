@@ -102,6 +102,8 @@ class Reconciler:
                              ticket_id=ticket.ticket_id, cl_ord_id=order.cl_ord_id, text=er.text)
         self.records.order(order)
         self.lifecycle.progress(ticket, er.recv_ns)
+        if delta or c is not None:
+            self.settle.audit_ticket(ticket)   # the ticket's fills and residual as they now stand
 
     def _corrected(self, pr: PairRuntime, order: Order, c: Correction, delta: Decimal, er: ExecReport) -> None:
         kind = "trade_bust" if c.kind is ExecType.TRADE_CANCEL else "trade_correction"

@@ -26,6 +26,8 @@ from xmc_fix.errors import XmcError
 from xmc_fix.reports.acceptance import acceptance
 from xmc_fix.reports.conversions import Conversions, load_conversions
 from xmc_fix.reports.outcomes import alignment, repair_figures
+from xmc_fix.reports.venue_truth import acceptance_row as venue_truth_row
+from xmc_fix.reports.venue_truth import venue_truth_figures
 from xmc_fix.reports.window import NO_FILTER, ReportFilter
 
 SETTLED = ("COMPLETED", "UNWOUND", "MISSED", "FAILED", "LEGGED")
@@ -264,8 +266,9 @@ def figures(data: RunData) -> dict:
         **_risk_figures(data.events),
     }
     figs.update(analysis(data, sf))
+    figs.update(venue_truth_figures(data.events, run))
     alerts = data.events[data.events["kind"] == "alert"] if not data.events.empty else None
-    figs["acceptance"] = acceptance(figs, alerts)
+    figs["acceptance"] = acceptance(figs, alerts) + [venue_truth_row(figs)]
     return figs
 
 
@@ -497,6 +500,17 @@ def render_table(figs: dict) -> str:
         for r in figs["repairs"]:
             lines.append(f"  {r['ticket_id']:<22}{r['pair']:<16}{r['outcome']:<11}{' > '.join(r['path']) or '-':<28}"
                          f"{r['repair_ms']:>9.1f} ms  unwind {fmt(r['unwind_ccy']):>9}   {r['legged_because'][:70]}")
+    rc = figs.get("reconciliation")
+    if rc and (rc["rounds"] or rc["foreign_fills"] or rc["drop_copy_applied"] or rc["trade_busts"]):
+        lines += ["", f"reconciliation     {rc['rounds']} rounds, {rc['differences']} differences, "
+                      f"{rc['foreign_fills']} fills of orders not ours, {rc['drop_copy_applied']} fills only on a "
+                      f"drop copy, {rc['trade_busts']} busts, {rc['trade_corrections']} corrections"]
+        for d in rc["listed"][:10]:
+            lines.append(f"  {d['at'][11:23]} {d['venue']:<6} {d['about']:<9} {d['symbol'] or '-':<6} engine "
+                         f"{d['engine']} / venue {d['venue_view']} -> {d['resolution']}")
+        if figs.get("unreconciled"):
+            lines.append("  foreign lots held at the end: " + ", ".join(
+                f"{k} {v['lots']:g}" for k, v in figs["unreconciled"].items()))
     if "acceptance" in figs:
         f = figs["filter"]
         if f["from"] or f["to"] or f["pair"]:

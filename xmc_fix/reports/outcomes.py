@@ -66,7 +66,8 @@ def repair_figures(t: pd.DataFrame, tr: pd.DataFrame, sf: pd.DataFrame | None = 
     residual = {}
     if not t.empty:
         for pair, g in t.groupby("pair"):
-            open_or_failed = g[g["state"].isin(("FAILED", "LEGGED", "REPAIRING"))]
+            # every ticket not finished (a WORKING one with one leg filled is legged too) and every FAILED one
+            open_or_failed = g[g["state"].isin(("FAILED", "LEGGED", "REPAIRING", "WORKING", "PENDING"))]
             residual[str(pair)] = float(open_or_failed["residual"].sum()) if not open_or_failed.empty else 0.0
     n = len(rows)
     currencies = {ccy.get(r["ticket_id"]) for r in rows} - {None}

@@ -56,6 +56,10 @@ def test_chaos_demo_repairs_every_legged_ticket(tmp_path):
     for r in figs["repairs"]:
         assert r["path"] and r["outcome"] in ("COMPLETED", "UNWOUND"), r
     assert "repaired tickets" in res.stdout   # the report shows how each was repaired
+    # busts, corrections, done for day and a silent gateway included, the engine ends holding what the
+    # simulator says it holds
+    truth = next(r for r in figs["acceptance"] if r["claim"] == "position truth: engine = venue")
+    assert truth["met"] is True, truth
 
 
 def test_a_demo_and_its_report_without_paths_write_into_the_data_folder(data_folder):

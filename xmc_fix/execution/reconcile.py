@@ -114,9 +114,9 @@ class Reconciler:
                          cl_ord_id=order.cl_ord_id, exec_id=er.exec_id, exec_ref_id=c.exec_ref_id,
                          old_qty=str(c.old.qty) if c.old else None, old_px=str(c.old.price) if c.old else None,
                          new_qty=str(c.new.qty) if c.new else None, new_px=str(c.new.price) if c.new else None,
-                         position_change=str(delta * order.side.sign))
+                         position_change=str(delta * order.side.sign + 0))
         self.monitor.correction(pr, order, kind, f"{what}{was} of {order.cl_ord_id}: position "
-                                f"{delta * order.side.sign:+} lots", er.recv_ns)
+                                f"{delta * order.side.sign + 0:+} lots", er.recv_ns)
 
     def _foreign(self, er: ExecReport) -> None:
         """A report about an order the engine did not send (a manual order on the same account,

@@ -359,6 +359,7 @@ class EngineApp:
                 "residual_units": {p.name: str(p.residual_units) for p in e.pairs.values()},
                 "exposure": self.serial.call(e.exposure),
                 "drop_copy": dict(e.drop_copy.counts),
+                "positions": {f"{a}|{i}": str(v) for (a, i), v in e.state.ledger.by_account.items() if v},
                 "audit_rows": dict(self.audit.stats.rows), "audit_errors": self.audit.stats.errors}
 
     def status_line(self) -> str:

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.integration.conftest import ROOT, wait_until
-from xmc_fix.app import free_ports
+from xmc_fix.demo import free_ports
 from xmc_fix.procutil import stop_child
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -22,6 +22,7 @@ from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.records import JournalSink, Records, order_record, ticket_record
 from xmc_fix.execution.settlement import Settlement
 from xmc_fix.execution.state import EngineState, PairRuntime, TicketProgress
+from xmc_fix.failpoints import crash_point
 from xmc_fix.risk.alerts import Alert, Alerter
 from xmc_fix.risk.gate import LegPlan, OrderKind, RiskGate
 
@@ -140,6 +141,7 @@ class FlattenPath:
         p.next_ns = now_ns + policy.unwind_interval_ms * MS
         for order in orders:
             self.desk.send(order)
+        crash_point("flatten_sent")
         if not first:
             self.settle.transition(ticket, TicketTrigger.REPAIR_STARTED, self.clock.now_ns(), "flatten: another step")
         self.records.audit.event("verdict", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, ok=True,

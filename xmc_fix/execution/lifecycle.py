@@ -28,6 +28,7 @@ from xmc_fix.execution.flatten import FlattenPath
 from xmc_fix.execution.records import JournalSink, Records, cmd_record, order_record
 from xmc_fix.execution.settlement import Settlement, settle_cause
 from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
+from xmc_fix.failpoints import crash_point
 from xmc_fix.risk.gate import LegPlan, OrderKind, RiskGate, describe
 from xmc_fix.risk.monitor import Monitor
 
@@ -141,7 +142,12 @@ class Lifecycle:
                          "fx": str(e.fx if e.fx is not None else 1), "planned_residual": str(e.planned)}},
             orders=[cmd_record(c, tid, role.value, "ENTRY", now) for role, c in out])
         # Both legs (or the first, when sequential), back to back, from this callback.
-        sent = [self.desk.send_cmd(c) for _, c in out]
+        crash_point("before_send")
+        sent = []
+        for i, (_, c) in enumerate(out):
+            if i:
+                crash_point("between_legs")
+            sent.append(self.desk.send_cmd(c))
         # --- orders are out; everything below is bookkeeping ---
         recv_ns = e.recv_ns
         ib, ob, fxb = e.books
@@ -422,6 +428,7 @@ class Lifecycle:
             self.journal.write("order", **order_record(order))
         for order in orders:
             self.desk.send(order)
+            crash_point("repair_sent")
         self.settle.transition(ticket, TicketTrigger.REPAIR_STARTED, self.clock.now_ns(), result.reason)
         audit = self.records.audit
         audit.event("verdict", now_ns, pair=pr.name, ticket_id=ticket.ticket_id, ok=True, order_kind=kind,

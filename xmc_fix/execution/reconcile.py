@@ -19,6 +19,7 @@ from xmc_fix.execution.lifecycle import Lifecycle
 from xmc_fix.execution.records import AuditSink, Records, book_top
 from xmc_fix.execution.settlement import Settlement
 from xmc_fix.execution.state import EngineState, PairRuntime
+from xmc_fix.failpoints import crash_point
 from xmc_fix.risk.gate import RiskGate
 from xmc_fix.risk.monitor import Monitor
 
@@ -101,6 +102,8 @@ class Reconciler:
             self.audit.event("order_rejected", er.recv_ns, venue=venue, pair=ticket.pair,
                              ticket_id=ticket.ticket_id, cl_ord_id=order.cl_ord_id, text=er.text)
         self.records.order(order)
+        if applied.fill is not None:
+            crash_point("after_fill")
         self.lifecycle.progress(ticket, er.recv_ns)
         if delta or c is not None:
             self.settle.audit_ticket(ticket)   # the ticket's fills and residual as they now stand

@@ -71,7 +71,7 @@ class Recovery:
                 log.error("journal has open ticket %s of unknown pair %s", rec["ticket_id"], rec["pair"])
                 continue
             t = self._ticket_from_record(pr, rec)
-            p = TicketProgress(t, closes=rec.get("closes"))
+            p = TicketProgress(t, closes=rec.get("closes"), flatten=t.intent is TicketIntent.FLATTEN)
             for o in ot.orders:
                 order = self._order_from_record(o, order_fills.get(o["cl_ord_id"]))
                 t.legs[LegRole(o["leg"])].orders.append(order)

@@ -15,6 +15,7 @@ from xmc_fix.domain.tickets import Ticket, TicketState, TicketTrigger
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.records import JournalSink, Records, units
 from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
+from xmc_fix.failpoints import crash_point
 from xmc_fix.risk.gate import Denial
 from xmc_fix.risk.monitor import Monitor, Protect
 from xmc_fix.risk.states import StateTrigger
@@ -115,6 +116,7 @@ class Settlement:
         inner, outer = net_lots(ticket)
         self.journal.write("end", ticket_id=ticket.ticket_id, state=ticket.state.value,
                            net={"INNER": inner, "OUTER": outer})
+        crash_point("ticket_end")
 
     def give_up(self, ticket: Ticket, p: TicketProgress, pr: PairRuntime, now_ns: int, reason: str) -> None:
         if ticket.state is TicketState.REPAIRING and ticket.working:

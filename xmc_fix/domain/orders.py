@@ -94,6 +94,7 @@ class Order:
     exec_ids: set[str] = field(default_factory=set)
     cum_trusted: bool = False   # a bust or correction set CumQty: it stands over the sum of our fills
     last_report_ns: int | None = None   # when the venue last said anything about it (status answers too)
+    restored: bool = False      # loaded from the journal at a restart (sent by an earlier process)
 
     def __post_init__(self) -> None:
         if not self.cl_ord_id:

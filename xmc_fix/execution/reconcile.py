@@ -84,7 +84,7 @@ class Reconciler:
                                                                 fx_for(pr, order.ticket_id), er.exec_id))
         if c is not None:
             self._corrected(pr, order, c, delta, er)
-        if not acked and order.ack_ns is not None and order.sent_ns is not None:
+        if not acked and order.ack_ns is not None and order.sent_ns is not None and not order.restored:
             self.settle.protect(self.monitor.on_ack(order, er.recv_ns))
         if applied.status_changed and order.is_terminal and order.sent_ns is not None:
             self.settle.protect(self.monitor.on_outcome(self.gate, order, er.recv_ns))

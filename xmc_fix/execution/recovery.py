@@ -17,7 +17,7 @@ from xmc_fix.clock import Clock
 from xmc_fix.domain.commands import NewOrder
 from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdType, PositionEffect, Side, TicketIntent,
                                   TimeInForce, TradingState)
-from xmc_fix.domain.orders import Order
+from xmc_fix.domain.orders import Fill, Order
 from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState
 from xmc_fix.execution.journal import JournalState, OpenTicket
 from xmc_fix.execution.records import AuditSink, order_record, ticket_record
@@ -105,15 +105,15 @@ class Recovery:
         return Ticket(rec["ticket_id"], pr.name, direction, TicketIntent(rec["intent"]), int(rec["created_ns"]), dec,
                       legs, pr.inner.unit, pr.cfg.residual_tolerance, aim=Decimal(rec.get("aim", "0")))
 
-    def _restore_ledger(self, journal: JournalState) -> dict[str, tuple[Decimal, list[str]]]:
+    def _restore_ledger(self, journal: JournalState) -> dict[str, list[list]]:
         """The ledger from its last snapshot and the fills and foreign lots after it; the fills each
-        order had, by ClOrdID (lots, ExecIDs)."""
+        order had, by ClOrdID ([ExecID, lots, price] each)."""
         st = self.state
         ledger = st.ledger
         if journal.ledger is not None:
             ledger.load(journal.ledger)
         insts = st.strategy.instruments
-        per_order: dict[str, tuple[Decimal, list[str]]] = {}
+        per_order: dict[str, list[list]] = {}
         for f in journal.fills:
             inst = insts.get(f["instrument"])
             if inst is None:
@@ -126,28 +126,33 @@ class Recovery:
                 ledger.roll_day(f["pair"], f["day"])
             if f.get("realised") and Decimal(f["realised"]):
                 ledger.add_realised(f["pair"], Decimal(f["realised"]))
-            lots, ids = per_order.get(f["cl_ord_id"], (Decimal(0), []))
-            per_order[f["cl_ord_id"]] = (lots + qty, ids + ([f["exec_id"]] if f.get("exec_id") else []))
+            per_order.setdefault(f["cl_ord_id"], []).append([f.get("exec_id"), f["qty"], f["px"]])
         for x in journal.foreign:
             inst = insts.get(x["instrument"])
             if inst is not None:
                 ledger.on_foreign_fill(inst, Side(x["side"]), Decimal(x["qty"]), Decimal(x["px"]), x.get("account"))
         return per_order
 
-    def _order_from_record(self, o: dict, fills: tuple[Decimal, list[str]] | None = None) -> Order:
+    def _order_from_record(self, o: dict, fills: list[list] | None = None) -> Order:
         inst = self.state.strategy.instruments[o["instrument"]]
         cmd = NewOrder(o["cl_ord_id"], inst, Side(o["side"]), Decimal(o["qty"]), OrdType(o["ord_type"]),
                        Decimal(o["price"]) if o.get("price") is not None else None, TimeInForce(o["tif"]),
                        o.get("account"), PositionEffect(o["position_effect"]) if o.get("position_effect") else None)
         order = Order(cmd, o["ticket_id"], LegRole(o["leg"]), OrderRole(o["role"]), int(o["created_ns"]))
         order.sent_ns = int(o["created_ns"])
-        order.uncertain = True
-        lots, exec_ids = fills or (Decimal(o.get("cum_qty", "0")), list(o.get("exec_ids", [])))
-        if lots:
-            # what the order had filled stands (CumQty): the venue's answer adds only what is new
-            order.cum_qty, order.cum_trusted = lots, True
-            order.avg_px = Decimal(o["avg_px"]) if o.get("avg_px") else (cmd.price or Decimal(0))
-        order.exec_ids.update(exec_ids)
+        order.uncertain = order.restored = True
+        for exec_id, qty, px in fills if fills is not None else o.get("fills", []):
+            # what the order had filled stands: the venue's answer adds only what is new, and a later
+            # bust or correction finds the fill it names
+            order.fills.append(Fill(exec_id or f"journal-{len(order.fills)}", order.cl_ord_id, Decimal(qty),
+                                    Decimal(px), None, 0))
+            if exec_id:
+                order.exec_ids.add(exec_id)
+        if order.fills:
+            # the venue's CumQty is what counts from here on (a resent report adds nothing twice)
+            order.cum_qty, order.cum_trusted = sum((f.qty for f in order.fills), Decimal(0)), True
+            if order.cum_qty:
+                order.avg_px = sum((f.qty * f.price for f in order.fills), Decimal(0)) / order.cum_qty
         return order
 
     def journal_state(self) -> JournalState:
@@ -179,6 +184,6 @@ def _with_fills(o: Order) -> dict:
     """An open order's journal record with what it has filled so far (the ledger snapshot has its
     position; this is what the order itself knows)."""
     rec = order_record(o)
-    if o.filled_qty:
-        rec.update(cum_qty=str(o.filled_qty), avg_px=str(o.avg_px), exec_ids=sorted(o.exec_ids))
+    if o.fills:
+        rec["fills"] = [[f.exec_id, str(f.qty), str(f.price)] for f in o.fills]
     return rec

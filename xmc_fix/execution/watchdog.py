@@ -72,7 +72,8 @@ class Watchdog:
                     self.asks.pop(order.cl_ord_id, None)
                     continue
                 age = now_ns - order.sent_ns
-                if order.ack_ns is None and age > max_ack and order.cl_ord_id not in self._unacked:
+                # (an order restored at a restart waited for our restart, not for the venue)
+                if order.ack_ns is None and age > max_ack and not order.restored and order.cl_ord_id not in self._unacked:
                     self._unacked.add(order.cl_ord_id)
                     self._unacknowledged(order, age, now_ns)
                 ask = self.asks.get(order.cl_ord_id)

@@ -34,7 +34,8 @@ from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.clock import SystemClock
 from xmc_fix.config import Strategy, load_strategy
 from xmc_fix.control.server import ControlServer, default_socket
-from xmc_fix.domain.events import Uninterpretable
+from xmc_fix.domain.events import (CancelRejected, DropCopyReport, ExecReport, MessageRejected, PositionReport,
+                                   PositionsAck, Uninterpretable)
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.errors import ConfigError
 from xmc_fix.execution.engine import Engine
@@ -48,6 +49,11 @@ from xmc_fix.venues.credentials import Credentials, load_credentials, storable_r
 from xmc_fix.venues.settings import SessionFile, load_sessions
 
 log = logging.getLogger("xmc.app")
+
+# what a venue will not send again once QuickFIX has counted it received (market data is superseded
+# by the next update, session events come from callbacks that must never wait)
+_APPLIED_BEFORE_ACK = frozenset({ExecReport, CancelRejected, MessageRejected, PositionReport, PositionsAck,
+                                 DropCopyReport, Uninterpretable})
 
 def _spill_dir(db_url: str) -> Path:
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
@@ -214,7 +220,13 @@ class EngineApp:
             self.audit.event("uninterpretable", ev.recv_ns, venue=ev.venue, msg_type=ev.msg_type,
                              ref_seq_num=ev.ref_seq_num, reason=ev.reason, symbols=list(ev.symbols),
                              raw=storable_raw(ev.raw))
-        self.serial.post(self.engine.on_event, ev)
+        if type(ev) in _APPLIED_BEFORE_ACK:
+            # QuickFIX counts the message received once this returns: apply it first (see serial.py)
+            if not self.serial.post_sync(self.engine.on_event, ev):
+                log.error("engine busy for 5 s: %s %s acknowledged before it was applied",
+                          type(ev).__name__, getattr(ev, "venue", ""))
+        else:
+            self.serial.post(self.engine.on_event, ev)
 
     def _engine_error(self, fn, args, e: BaseException) -> None:
         log.error("engine error in %s: %s: %s", getattr(fn, "__name__", fn), type(e).__name__, e, exc_info=e)

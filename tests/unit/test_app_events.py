@@ -20,6 +20,10 @@ class Recorder:
     def post(self, fn, *args):
         self.posted.append((fn, args))
 
+    def post_sync(self, fn, *args):
+        self.posted.append(("sync", fn, args))
+        return True
+
 
 def wiring() -> tuple[SimpleNamespace, Recorder]:
     rec = Recorder()
@@ -36,7 +40,7 @@ def test_an_uninterpretable_message_is_stored_masked_and_handed_to_the_engine():
     assert (kind, ts, detail["venue"], detail["msg_type"], detail["ref_seq_num"]) == ("uninterpretable", 99, "COMEX",
                                                                                       "8", 12)
     assert detail["raw"] == "8=FIX.4.4|35=8|554=***|" and detail["reason"] == "tag 11 missing"
-    assert rec.posted == [("engine.on_event", (ev,))]
+    assert rec.posted == [("sync", "engine.on_event", (ev,))]     # applied before QuickFIX counts it received
 
 
 def test_other_events_go_straight_to_the_engine():
@@ -45,3 +49,18 @@ def test_other_events_go_straight_to_the_engine():
     A.EngineApp._on_event(app, SessionUp("COMEX", 1))
 
     assert not rec.events and len(rec.posted) == 1
+
+
+def test_reports_are_applied_before_quickfix_counts_them_received_session_events_never_wait():
+    from decimal import Decimal as D
+
+    from xmc_fix.domain.enums import ExecType, OrdStatus, Side
+    from xmc_fix.domain.events import ExecReport, SessionDown
+    app, rec = wiring()
+    er = ExecReport(venue="SHFE", cl_ord_id="X-1", orig_cl_ord_id=None, order_id="O1", exec_id="E1",
+                    exec_type=ExecType.TRADE, ord_status=OrdStatus.FILLED, side=Side.BUY, symbol="CU",
+                    order_qty=D(1), cum_qty=D(1), leaves_qty=D(0), last_qty=D(1), last_px=D(1), avg_px=D(1),
+                    text=None, poss_dup=False, venue_ns=None, recv_ns=1)
+    A.EngineApp._on_event(app, er)
+    A.EngineApp._on_event(app, SessionDown("SHFE", 2, "bye"))
+    assert [p[0] for p in rec.posted] == ["sync", "engine.on_event"]

@@ -151,6 +151,9 @@ class Order:
         stale = er.cum_qty < self.cum_qty
         if er.exec_type.corrects:
             correction = self._correct(er)
+        elif (er.exec_type is ExecType.ORDER_STATUS and er.ord_status.is_terminal
+              and er.cum_qty < self.filled_qty):
+            correction = self._inferred_bust(er)
         elif er.cum_qty > self.cum_qty:
             self.cum_qty = er.cum_qty
             if er.avg_px:
@@ -160,7 +163,7 @@ class Order:
             self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
 
         before = self.status
-        if er.exec_type.corrects or er.exec_type is ExecType.RESTATED:
+        if er.exec_type.corrects or er.exec_type is ExecType.RESTATED or correction is not None:
             # the venue's own correction of the order: its quantities and status stand, even backwards
             self.status = er.ord_status
             self.leaves_qty = er.leaves_qty
@@ -208,6 +211,32 @@ class Order:
         elif self.fills:
             self.avg_px = sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills)
         return Correction(er.exec_type, er.exec_ref_id, old, new)
+
+    def _inferred_bust(self, er: ExecReport) -> Correction:
+        """The venue's answer about a finished order counts fewer lots than the fills we hold: it
+        took fills back (a bust we never received: sent while we were down on a session since reset,
+        or lost with a journal a power cut cut short). A finished order's CumQty cannot grow again, so
+        the venue's number stands; the newest fills come off, as one correction at their average price.
+        (A working order's lower CumQty is not taken: a lagging status could say that too.)"""
+        excess = self.filled_qty - er.cum_qty
+        taken = ZERO
+        cost = ZERO
+        while self.fills and taken < excess:
+            f = self.fills[-1]
+            part = min(f.qty, excess - taken)
+            if part == f.qty:
+                self.fills.pop()
+            else:
+                self.fills[-1] = Fill(f.exec_id, f.cl_ord_id, f.qty - part, f.price, f.venue_ns, f.recv_ns)
+            taken += part
+            cost += part * f.price
+        price = cost / taken if taken else (self.avg_px or ZERO)
+        old = Fill(f"status-{er.exec_id or 'answer'}", self.cl_ord_id, excess, price, er.venue_ns, er.recv_ns)
+        self.cum_qty = er.cum_qty
+        self.cum_trusted = True
+        self.avg_px = er.avg_px if er.avg_px or not self.cum_qty else (
+            sum(f.qty * f.price for f in self.fills) / sum(f.qty for f in self.fills) if self.fills else self.avg_px)
+        return Correction(ExecType.ORDER_STATUS, None, old, None)
 
     def _accepts(self, incoming: OrdStatus) -> bool:
         current = self.status

@@ -32,6 +32,8 @@ class DropCopyWatch:
         self.counts: Counter = Counter()     # reports, fills, confirmed, applied
 
     def _seen(self, er: ExecReport) -> bool:
+        if self.state.was_accounted(er.venue, er.exec_id):
+            return True
         order = self.state.orders.get(er.cl_ord_id) or self.state.orders.get(er.orig_cl_ord_id or "")
         if order is not None:
             return er.exec_id in order.exec_ids

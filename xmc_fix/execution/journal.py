@@ -96,6 +96,9 @@ class Journal:
                 f.write(json.dumps({"k": "pair", "pair": pair, **st}, separators=(",", ":")) + "\n")
             if state.global_state:
                 f.write(json.dumps({"k": "global", **state.global_state}, separators=(",", ":")) + "\n")
+            if state.accounted:
+                f.write(json.dumps({"k": "accounted", "ids": sorted(state.accounted.items())},
+                                   separators=(",", ":")) + "\n")
             for t in state.open_tickets.values():
                 f.write(json.dumps({"k": "ticket", **t.record}, default=_enc, separators=(",", ":")) + "\n")
                 for o in t.orders:
@@ -124,6 +127,7 @@ class JournalState:
     ledger: dict | None = None                               # the last ledger snapshot
     fills: list[dict] = field(default_factory=list)          # fill records after it
     foreign: list[dict] = field(default_factory=list)        # foreign records after it
+    accounted: dict[str, int] = field(default_factory=dict)  # "VENUE|ExecID" -> ns: what the ledger took
     last_prefix: str | None = None
     records: int = 0
     bad_lines: int = 0
@@ -183,8 +187,14 @@ def replay(path: str | Path) -> JournalState:
                 st.ledger, st.fills, st.foreign = r, [], []
             elif kind == "fill":
                 st.fills.append(r)
+                if r.get("exec_id") and r.get("venue"):
+                    st.accounted[f"{r['venue']}|{r['exec_id']}"] = 0
             elif kind == "foreign":
                 st.foreign.append(r)
+                if r.get("exec_id") and r.get("venue"):
+                    st.accounted[f"{r['venue']}|{r['exec_id']}"] = 0
+            elif kind == "accounted":
+                st.accounted.update({k: int(v) for k, v in r.get("ids", [])})
     for tid in [t for t, h in held.items() if held_at[t] < flat_at.get(h["pair"], -1)]:
         del held[tid]
     # opening tickets first, then the closing ones that reduce what they opened, then the rest

@@ -52,6 +52,12 @@ class Reconciler:
         if order is None and er.orig_cl_ord_id:
             order = st.orders.get(er.orig_cl_ord_id)
         if order is None:
+            if st.was_accounted(er.venue, er.exec_id):
+                # a resend of a report the ledger took, about an order finished and forgotten since
+                st.stats.duplicates += 1
+                self.audit.event("duplicate_exec_report", er.recv_ns, venue=er.venue, cl_ord_id=er.cl_ord_id,
+                                 exec_id=er.exec_id, poss_dup=er.poss_dup, forgotten_order=True)
+                return
             return self._foreign(er)
         before = order.filled_qty
         open_before = open_qty(order)
@@ -77,11 +83,13 @@ class Reconciler:
             # the busted or corrected fill comes off at its own price; a corrected one goes back on at its new
             for lots, px in ((-c.old.qty, c.old.price),) + (((c.new.qty, c.new.price),) if c.new else ()):
                 self.settle.protect(self.monitor.on_position_change(pr, order, lots, px, er.recv_ns,
-                                                                    fx_for(pr, order.ticket_id)))
+                                                                    fx_for(pr, order.ticket_id), er.exec_id))
         elif delta:
             px = applied.fill.price if applied.fill is not None else (order.avg_px or order.command.price or ZERO)
             self.settle.protect(self.monitor.on_position_change(pr, order, delta, px, er.recv_ns,
                                                                 fx_for(pr, order.ticket_id), er.exec_id))
+        if delta or c is not None:
+            st.account_for(venue, er.exec_id, er.recv_ns)
         if c is not None:
             self._corrected(pr, order, c, delta, er)
         if not acked and order.ack_ns is not None and order.sent_ns is not None and not order.restored:
@@ -109,10 +117,18 @@ class Reconciler:
             self.settle.audit_ticket(ticket)   # the ticket's fills and residual as they now stand
 
     def _corrected(self, pr: PairRuntime, order: Order, c: Correction, delta: Decimal, er: ExecReport) -> None:
-        kind = "trade_bust" if c.kind is ExecType.TRADE_CANCEL else "trade_correction"
-        what = (f"{order.instrument.venue} busted fill {c.exec_ref_id}" if c.new is None else
-                f"{order.instrument.venue} corrected fill {c.exec_ref_id} to {c.new.qty} at {c.new.price}")
-        was = f" (was {c.old.qty} at {c.old.price})" if c.old is not None else " (a fill we never received)"
+        venue = order.instrument.venue
+        if c.kind is ExecType.ORDER_STATUS:
+            kind = "inferred_bust"
+            what = (f"{venue}'s status of the finished order says CumQty {order.cum_qty}, the engine held "
+                    f"{order.cum_qty + c.old.qty}: {c.old.qty} lots the venue no longer counts came off (a bust "
+                    f"the engine never received)")
+            was = ""
+        else:
+            kind = "trade_bust" if c.kind is ExecType.TRADE_CANCEL else "trade_correction"
+            what = (f"{venue} busted fill {c.exec_ref_id}" if c.new is None else
+                    f"{venue} corrected fill {c.exec_ref_id} to {c.new.qty} at {c.new.price}")
+            was = f" (was {c.old.qty} at {c.old.price})" if c.old is not None else " (a fill we never received)"
         self.audit.event(kind, er.recv_ns, venue=order.instrument.venue, pair=pr.name, ticket_id=order.ticket_id,
                          cl_ord_id=order.cl_ord_id, exec_id=er.exec_id, exec_ref_id=c.exec_ref_id,
                          old_qty=str(c.old.qty) if c.old else None, old_px=str(c.old.price) if c.old else None,
@@ -130,7 +146,7 @@ class Reconciler:
         self.audit.event("unknown_exec_report", er.recv_ns, venue=er.venue, cl_ord_id=er.cl_ord_id,
                          exec_id=er.exec_id, exec_type=er.exec_type.value, symbol=er.symbol, side=er.side.value,
                          last_qty=str(er.last_qty), last_px=str(er.last_px), account=er.account)
-        if er.poss_dup and er.exec_id in st.foreign_fills:
+        if st.was_accounted(er.venue, er.exec_id):
             return
         inst = st.instruments_by_key.get((er.venue, er.symbol))
         moves = []
@@ -145,11 +161,13 @@ class Reconciler:
                 st.foreign_fills[er.exec_ref_id] = (er.last_qty, er.last_px)
         if not moves:
             return
+        st.account_for(er.venue, er.exec_id, er.recv_ns)
         if inst is not None:
             for qty, px in moves:
                 st.ledger.on_foreign_fill(inst, er.side, qty, px, er.account)
                 self.settle.journal.write("foreign", instrument=inst.name, account=er.account, side=er.side.value,
-                                          qty=str(qty), px=str(px), why=f"{er.venue} order {er.cl_ord_id}")
+                                          qty=str(qty), px=str(px), why=f"{er.venue} order {er.cl_ord_id}",
+                                          venue=er.venue, exec_id=er.exec_id)
             pairs = [pr for pr in st.pairs.values() if inst in (pr.inner, pr.outer)]
             held = st.ledger.foreign.get((er.account or "", inst.name))
             msg = (f"{er.venue} reports {er.exec_type.value.lower()} {er.side.value} {moves[-1][0]} {er.symbol} at "

@@ -3,7 +3,8 @@ and what the journal should say now (for compaction).
 
 Restored: the position ledger (per instrument, account and pair leg; cost basis; realised P&L of the
 trading day; foreign lots), the holdings closing tickets close, sticky holds (global and per pair),
-and open tickets with their orders and the fills they had. Open tickets' orders come back uncertain:
+open tickets with their orders and the fills they had, and the ExecIDs the ledger took (a venue's
+resend of one, or its drop copy, never counts twice). Open tickets' orders come back uncertain:
 the venue is asked about each on logon, and nothing is repaired before it answers; the logon's
 reconciliation then checks the restored positions against the venue's. Nothing is re-sent.
 """
@@ -21,7 +22,7 @@ from xmc_fix.domain.orders import Fill, Order
 from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState
 from xmc_fix.execution.journal import JournalState, OpenTicket
 from xmc_fix.execution.records import AuditSink, order_record, ticket_record
-from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
+from xmc_fix.execution.state import ACCOUNTED_KEEP_NS, EngineState, Holding, PairRuntime, TicketProgress
 from xmc_fix.risk.states import StateTrigger
 
 log = logging.getLogger("xmc.engine")
@@ -42,6 +43,7 @@ class Recovery:
         # a journal from before that only knows the holdings, which give the pairs' lots
         by_fills = journal.ledger is not None or bool(journal.fills) or bool(journal.foreign)
         order_fills = self._restore_ledger(journal) if by_fills else {}
+        st.accounted.update({k: v or now for k, v in journal.accounted.items()})
         restored["fills"] = len(journal.fills)
         for h in journal.held:
             pr = st.pairs.get(h["pair"])
@@ -160,6 +162,8 @@ class Recovery:
         st = self.state
         out = JournalState()
         out.ledger = st.ledger.snapshot()
+        horizon = self.clock.now_ns() - ACCOUNTED_KEEP_NS
+        out.accounted = {k: v for k, v in st.accounted.items() if v >= horizon}
         g = [h for h in st.trading.holds.values() if h.sticky]
         if g:
             top = max(g, key=lambda h: (h.level is TradingState.HALTED, h.since_ns))

@@ -6,6 +6,13 @@ queued work in order; nobody ever waits for the lock. The session thread therefo
 callback inline when it is uncontended (the common case: no hand-off on the hot path), and no
 thread can deadlock against QuickFIX's own session mutex, which QuickFIX holds while it calls
 ``onLogout`` and ``toApp``.
+
+A venue's report must not be acknowledged before the engine has applied it: QuickFIX advances the
+session's incoming sequence number (and persists it) as soon as ``fromApp`` returns, so a report
+queued behind another thread's work and lost in a crash would never be resent. Such callbacks use
+:meth:`Serializer.post_sync`: inline when uncontended, as before; when another thread holds the
+engine, the session thread waits until its report has run. (``fromApp`` runs outside QuickFIX's
+session mutex, so the holder can still send on that session; ``onLogon``/``onLogout`` never wait.)
 """
 
 from __future__ import annotations
@@ -41,6 +48,21 @@ class Serializer:
                             log.exception("error handler failed")
             finally:
                 self._lock.release()
+
+    def post_sync(self, fn: Callable, *args, timeout: float = 5.0) -> bool:
+        """Post ``fn`` and return only once it has run (or ``timeout`` passed: False)."""
+        done = threading.Event()
+
+        def run():
+            try:
+                fn(*args)
+            except Exception as e:
+                self._on_error(fn, args, e)
+            finally:
+                done.set()
+
+        self.post(run)
+        return done.is_set() or done.wait(timeout)
 
     def call(self, fn: Callable, *args, timeout: float = 10.0):
         """Run ``fn`` inside the engine from another thread and wait for its result."""

@@ -157,8 +157,19 @@ class EngineStats:
     md_lag: list = field(default_factory=list)          # (recv_ns, recv_ns - venue SendingTime) every 16th
 
 
+# ExecIDs the ledger took are remembered this long (a venue resends at most a session's history, and a
+# session lasts a trading day); kept in memory and across journal compactions
+ACCOUNTED_KEEP_NS = 3 * 86_400 * 1_000_000_000
+
 class EngineState:
     """Everything the engine knows. Built once from the strategy; changed only on the engine thread."""
+
+    def was_accounted(self, venue: str, exec_id: str | None) -> bool:
+        return bool(exec_id) and f"{venue}|{exec_id}" in self.accounted
+
+    def account_for(self, venue: str, exec_id: str | None, now_ns: int) -> None:
+        if exec_id:
+            self.accounted[f"{venue}|{exec_id}"] = now_ns
 
     def __init__(self, strategy: Strategy) -> None:
         self.strategy = strategy
@@ -176,6 +187,10 @@ class EngineState:
         self.venues_up: set[str] = set()
         self.asked: set[str] = set()               # orders we sent a status request or cancel for
         self.foreign_fills: dict[str, tuple] = {}  # ExecID -> (instrument, side, qty, price, account)
+        # every fill, bust and correction the ledger has taken, "VENUE|ExecID" -> receipt ns; kept in the
+        # journal across restarts: a venue's resend or a drop copy of one is never counted twice, even
+        # when the order it belongs to is long finished and forgotten
+        self.accounted: dict[str, int] = {}
         self.breaches: set[tuple[str, str]] = set()   # (kind, scope) alerted and not yet resumed
         self.stats = EngineStats()
         self.stopping = False     # no new tickets; working ones finish and legged ones are repaired
@@ -243,8 +258,12 @@ class EngineState:
     def release_finished(self, now_ns: int, retain_ns: int) -> int:
         """Forget tickets that ended more than ``retain_ns`` ago, with their orders: a process that
         runs for weeks stays flat. The audit database and the journal keep them; a report that
-        still arrives for a forgotten order is handled as one the engine did not send (its fills
-        become foreign lots, alerted and held). The number forgotten."""
+        still arrives for a forgotten order is a duplicate if the ledger took its ExecID, else handled as
+        one the engine did not send (its fills become foreign lots, alerted and held). ExecIDs older
+        than ``ACCOUNTED_KEEP_NS`` are forgotten too. The number of tickets forgotten."""
+        if len(self.accounted) > 50_000:
+            horizon = now_ns - ACCOUNTED_KEEP_NS
+            self.accounted = {k: v for k, v in self.accounted.items() if v >= horizon}
         gone = [tid for tid, p in self.progress.items()
                 if p.ticket.state.is_terminal and p.ticket.ended_ns is not None
                 and now_ns - p.ticket.ended_ns > retain_ns

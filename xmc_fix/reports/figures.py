@@ -504,7 +504,8 @@ def render_table(figs: dict) -> str:
     if rc and (rc["rounds"] or rc["foreign_fills"] or rc["drop_copy_applied"] or rc["trade_busts"]):
         lines += ["", f"reconciliation     {rc['rounds']} rounds, {rc['differences']} differences, "
                       f"{rc['foreign_fills']} fills of orders not ours, {rc['drop_copy_applied']} fills only on a "
-                      f"drop copy, {rc['trade_busts']} busts, {rc['trade_corrections']} corrections"]
+                      f"drop copy, {rc['trade_busts']} busts ({rc.get('inferred_busts', 0)} seen only in a status answer), "
+                      f"{rc['trade_corrections']} corrections"]
         for d in rc["listed"][:10]:
             lines.append(f"  {d['at'][11:23]} {d['venue']:<6} {d['about']:<9} {d['symbol'] or '-':<6} engine "
                          f"{d['engine']} / venue {d['venue_view']} -> {d['resolution']}")

@@ -67,7 +67,8 @@ def venue_truth_figures(ev: pd.DataFrame, run: dict) -> dict:
         "reconciliation": {
             "rounds": len(rounds), "differences": len(diffs), "by_venue": by_venue, "listed": listed,
             "foreign_fills": len(foreign), "drop_copy_applied": int(kinds.get("drop_copy_applied", 0)),
-            "trade_busts": int(kinds.get("trade_bust", 0)), "trade_corrections": int(kinds.get("trade_correction", 0)),
+            "trade_busts": int(kinds.get("trade_bust", 0)) + int(kinds.get("inferred_bust", 0)),
+            "inferred_busts": int(kinds.get("inferred_bust", 0)), "trade_corrections": int(kinds.get("trade_correction", 0)),
             "uninterpretable": int(kinds.get("uninterpretable", 0)),
             "drop_copy": summary.get("drop_copy") or {},
         },

@@ -177,7 +177,7 @@ class Monitor:
         if realised and order.leg is LegRole.OUTER and pr.pricer.needs_fx and fx:
             realised = realised * fx if pr.pricer.fx_mode == 1 else realised / fx
         self.journal.write("fill", pair=pr.name, leg=order.leg.value, ticket_id=order.ticket_id,
-                           cl_ord_id=order.cl_ord_id, exec_id=exec_id, instrument=inst.name,
+                           cl_ord_id=order.cl_ord_id, exec_id=exec_id, venue=inst.venue, instrument=inst.name,
                            account=order.command.account, side=order.side.value, qty=str(lots), px=str(px),
                            realised=str(realised), day=day)
         if realised:
@@ -258,7 +258,7 @@ class Monitor:
 
     def correction(self, pr: "PairRuntime", order: Order, kind: str, message: str, now_ns: int) -> None:
         """A fill busted or corrected by the venue: alerted; the ticket repairs what it changes."""
-        self.alerts.alert(Alert(kind, "critical" if kind == "trade_bust" else "warning", message, now_ns,
+        self.alerts.alert(Alert(kind, "critical" if kind in ("trade_bust", "inferred_bust") else "warning", message, now_ns,
                                 pair=pr.name, venue=order.instrument.venue,
                                 action=f"position follows the venue; ticket {order.ticket_id} re-checked"))
 

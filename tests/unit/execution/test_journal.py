@@ -108,8 +108,9 @@ def test_compaction_keeps_what_the_journal_says(strategy, journal_path):
     assert [(h["ticket_id"], h["inner"], h["outer"]) for h in after.held] == \
            [(h["ticket_id"], h["inner"], h["outer"]) for h in before.held]
     assert list(after.open_tickets) == list(before.open_tickets)
-    # the ledger's snapshot, the holding, the open ticket and its two orders
-    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 1 + 2
+    assert after.accounted.keys() == before.accounted.keys() and len(after.accounted) == 2   # the first ticket's fills
+    # the ledger's snapshot, the holding, the ExecIDs the ledger took, the open ticket and its two orders
+    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 1 + 1 + 2
 
 
 def test_a_late_fill_reopening_a_ticket_is_replayed_as_open(strategy, journal_path):
@@ -168,3 +169,34 @@ def test_the_daily_loss_starts_again_at_the_trading_day_boundary(strategy, journ
     w.clock.advance(24 * 3600 * 1_000_000_000)
     w.engine.on_timer(w.now())
     assert ledger.realised["P"] == 0                          # the next trading day starts from zero
+
+
+def test_a_fill_resent_after_a_restart_for_an_order_finished_before_it_is_not_counted_again(strategy, journal_path):
+    """The venue resends (or its drop copy repeats) a fill of an order the engine finished and no
+    longer holds: the ExecID the ledger took is in the journal, so it is a duplicate, not a foreign
+    fill, before and after a compaction."""
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    inner, outer = list(w.sender.sent)
+    w.fill(inner)
+    w.fill(outer)
+    assert w.ticket().state is TicketState.COMPLETED
+    fill_id = w.engine.orders[inner.cl_ord_id].fills[0].exec_id
+    before = dict(w.engine.state.ledger.positions)
+    for compact in (False, True):
+        again, _ = _restart(strategy, journal_path)
+        assert inner.cl_ord_id not in again.engine.orders          # finished: not restored
+        resent = again.report(inner, ExecType.TRADE, OrdStatus.FILLED, last=inner.qty, px=inner.price,
+                              exec_id=fill_id, poss_dup=True)
+        again.engine.on_event(resent)
+        assert dict(again.engine.state.ledger.positions) == before
+        assert not again.engine.state.ledger.foreign
+        assert again.engine.pair_state(again.pair) is TradingState.ACTIVE
+        if compact:
+            break
+        again.engine.journal.compact(again.engine.journal_state())
+        again.engine.journal.close()
+    # a fill the ledger never took, of an order it does not know, is still foreign
+    new = again.report(inner, ExecType.TRADE, OrdStatus.FILLED, last=inner.qty, px=inner.price, exec_id="NEW-1")
+    again.engine.on_event(new)
+    assert again.engine.state.ledger.foreign

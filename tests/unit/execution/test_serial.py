@@ -73,3 +73,44 @@ def test_call_returns_the_result_from_another_thread():
     t.start()
     t.join()
     assert box == [42]
+
+
+def test_post_sync_returns_only_after_its_work_ran_even_when_another_thread_holds_the_engine():
+    """A venue's report is applied before QuickFIX counts it received (see serial.py)."""
+    serial = Serializer()
+    holding = threading.Event()
+    release = threading.Event()
+    ran: list[str] = []
+
+    def long_work():
+        holding.set()
+        release.wait(5)
+        ran.append("long")
+
+    holder = threading.Thread(target=serial.post, args=(long_work,))
+    holder.start()
+    assert holding.wait(5)
+    returned = threading.Event()
+
+    def session_thread():
+        assert serial.post_sync(ran.append, "report")
+        returned.set()
+
+    t = threading.Thread(target=session_thread)
+    t.start()
+    assert not returned.wait(0.2)          # still waiting: the holder has not run it yet
+    assert ran == []
+    release.set()
+    t.join(5)
+    holder.join(5)
+    assert returned.is_set() and ran == ["long", "report"]
+
+
+def test_post_sync_reports_an_error_of_its_work_and_still_returns():
+    errors = []
+    serial = Serializer(on_error=lambda fn, args, e: errors.append((fn, args, str(e))))
+
+    def boom(x):
+        raise ValueError(x)
+    assert serial.post_sync(boom, "bad")
+    assert errors == [(boom, ("bad",), "bad")]

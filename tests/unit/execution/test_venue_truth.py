@@ -48,6 +48,34 @@ def test_a_bust_of_a_filled_leg_reopens_the_ticket_changes_the_position_and_is_a
     assert t.state is TicketState.COMPLETED and world.pair.outer_lots == 1
 
 
+def test_a_status_answer_counting_fewer_lots_of_a_finished_order_takes_the_missed_bust(world):
+    """The bust itself never reached us (sent while we were down on a session since reset): the
+    venue's answer about the finished order is the truth, and the position follows it."""
+    inner, outer = _completed(world)
+    status = world.report(outer, ExecType.ORDER_STATUS, OrdStatus.CANCELED, cum=D(0))
+    world.engine.on_event(status)
+    assert world.pair.outer_lots == 0 and world.engine.state.ledger.position("LME_CA") == 0
+    assert world.engine.orders[outer.cl_ord_id].filled_qty == 0
+    assert _alerts(world, "inferred_bust") and "inferred_bust" in world.audit.kinds()
+    assert world.ticket().state in (TicketState.LEGGED, TicketState.REPAIRING)
+    world.engine.on_event(replace(status, recv_ns=world.now()))     # asked again: nothing more comes off
+    assert world.engine.state.ledger.position("LME_CA") == 0 and len(_alerts(world, "inferred_bust")) == 1
+
+
+def test_a_status_answer_counting_fewer_lots_of_a_working_order_changes_nothing(tmp_path):
+    """A working order's lower CumQty may be a lagging answer: the engine keeps the fills it has."""
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\ntif = "DAY"'), tmp_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.engine.on_event(w.report(outer, ExecType.NEW, OrdStatus.NEW))
+    w.engine.on_event(w.report(outer, ExecType.TRADE, OrdStatus.PARTIALLY_FILLED, last=D(1), px=outer.price))
+    held = w.engine.state.ledger.position("LME_CA")
+    assert held != 0
+    w.engine.on_event(w.report(outer, ExecType.ORDER_STATUS, OrdStatus.NEW, cum=D(0)))
+    assert w.engine.state.ledger.position("LME_CA") == held and not _alerts(w, "inferred_bust")
+
+
 def test_a_trade_correction_moves_the_position_by_the_corrected_quantity(tmp_path):
     w = _world_with(STRATEGY.replace("ticket_qty = 25\nmax_position = 50", "ticket_qty = 50\nmax_position = 100"),
                     tmp_path)

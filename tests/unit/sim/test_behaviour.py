@@ -158,8 +158,11 @@ def test_the_venue_truth_scenario_loads_against_the_default_market():
     assert any(v.positions for v in b.values())
 
 
-def test_chaos_has_no_venue_side_behaviour_yet():
+def test_chaos_plays_the_venue_side_behaviours_the_engine_must_survive():
+    """Busts, corrections and done-for-day on every venue, a silent gateway on SHFE (chaos.toml)."""
     b = load_scenario("chaos", load_market(SIM_MARKET), search_dir=ROOT / "sessions" / "scenarios")
-
-    assert all(not p.events and p.silent_ms is None and p.withhold_ms is None and p.quiet_ms is None
-               for v in b.values() for p in (v.plan() for _ in range(200)))
+    plans = {v: [p.plan() for _ in range(2000)] for v, p in b.items()}
+    actions = {v: {e.action for p in ps for e in p.events} for v, ps in plans.items()}
+    for v in ("SHFE", "LME", "COMEX"):
+        assert {"bust", "correct"} <= actions[v], (v, actions[v])
+    assert any(p.silent_ms for p in plans["SHFE"]) and not any(p.silent_ms for p in plans["LME"])

@@ -24,6 +24,8 @@ from xmc_fix.domain.enums import Direction, LegRole, OrdType, Side, TicketIntent
 from xmc_fix.execution.lifecycle import Entry
 from xmc_fix.execution.records import AuditSink, units
 from xmc_fix.execution.state import EngineState, PairRuntime
+from xmc_fix.marketdata.book import Book
+from xmc_fix.risk.alerts import Alert
 from xmc_fix.risk.gate import Denial, DenyReason, LegPlan, OrderKind, RiskGate, describe
 from xmc_fix.risk.monitor import Monitor
 
@@ -45,11 +47,19 @@ class Decider:
         self.audit = audit
         self.clock = clock
 
-    def evaluate(self, pr: PairRuntime, recv_ns: int) -> Entry | None:
+    def evaluate(self, pr: PairRuntime, recv_ns: int, book: Book | None = None) -> Entry | None:
+        """``book``: the one whose update called for this evaluation (None: a timer or a state change)."""
         st = self.state
-        t_eval = self.clock.now_ns() if st.stats.trace else 0
-        if pr.market_until_ns and self.clock.now_ns() >= pr.market_until_ns:
-            self.monitor.check_market(pr, self.clock.now_ns())
+        now = self.clock.now_ns()
+        t_eval = now if st.stats.trace else 0
+        if pr.market_until_ns and now >= pr.market_until_ns:
+            self.monitor.check_market(pr, now)
+        if book is not None:
+            # data the venue sent longer ago than the pair's limit (a backlog in front of us, or behind
+            # our evaluation): applied to the book, not traded on, and evaluating it is work to shed
+            late = st.freshness.age_ns(book.venue, book.venue_ns, now)
+            if late is not None and late > pr.cfg.max_quote_age_ms * MS:
+                return self._shed(pr, book, late, now)
         books = st.books
         ib, ob = books[pr.inner.key], books[pr.outer.key]
         if not (ib.valid and ob.valid):
@@ -131,11 +141,11 @@ class Decider:
         denial = self.gate.check_ticket(
             kind, legs, pair=pr.name, global_state=st.trading.state, pair_state=pr.trading.state,
             sessions_up=(pr.inner.venue in st.venues_up, pr.outer.venue in st.venues_up),
-            quote_ages_ms=((recv_ns - ib.recv_ns) / MS, (recv_ns - ob.recv_ns) / MS),
+            quote_ages_ms=(self._age_ms(ib, now), self._age_ms(ob, now)),
             max_quote_age_ms=cfg.max_quote_age_ms,
-            fx_age_ms=(recv_ns - fx_book.recv_ns) / MS if fx_book is not None else None,
+            fx_age_ms=self._age_ms(fx_book, now) if fx_book is not None else None,
             max_fx_age_ms=pr.fx_max_age_ms, position_after=after, max_position=cfg.max_position,
-            pair_net=pr.residual_units, now_ns=recv_ns, venue_instruments=st.instruments_by_venue,
+            pair_net=pr.residual_units, now_ns=now, venue_instruments=st.instruments_by_venue,
             stopping=st.stopping, ran=ran)
         if denial is not None:
             self.deny(pr, denial, recv_ns, q, ran)
@@ -144,6 +154,30 @@ class Decider:
         pr.denied = None
         return Entry(pr, direction, intent, q, legs, fx, threshold, planned, aim, recv_ns, (ib, ob, fx_book), holding,
                      t_eval, ran)
+
+    def _age_ms(self, book: Book, now: int) -> float:
+        """A book's age now: since our receipt of its last change, or since the venue sent it (by the
+        venue's clock), whichever is older."""
+        late = self.state.freshness.age_ns(book.venue, book.venue_ns, now)
+        local = now - book.recv_ns
+        return (local if late is None or late < local else late) / MS
+
+    def _shed(self, pr: PairRuntime, book: Book, late_ns: int, now: int) -> None:
+        """Skip an evaluation on data already too old; say so once per episode (a denial, and an
+        alert that the engine is behind the venue)."""
+        st = self.state
+        st.stats.shed += 1
+        pr.denials += 1
+        if pr.last_denial is DenyReason.STALE_QUOTE:
+            return None
+        pr.last_denial = DenyReason.STALE_QUOTE
+        detail = (f"{book.venue} {book.symbol} data sent {late_ns / MS:.0f} ms ago by the venue's clock "
+                  f"(limit {pr.cfg.max_quote_age_ms}): not traded on, evaluation shed")
+        self.audit.event("denial", now, pair=pr.name, reason=DenyReason.STALE_QUOTE.value, detail=detail,
+                         shed=True)
+        self.monitor.alerts.alert(Alert("md_backlog", "warning", detail, now, pair=pr.name, venue=book.venue,
+                                        action="decisions on it shed until data is fresh"))
+        return None
 
     @staticmethod
     def _crossing(pr: PairRuntime, sig) -> None:

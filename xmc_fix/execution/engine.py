@@ -176,8 +176,9 @@ class Engine:
             return self._unknown_instrument(snap.venue, snap.symbol, snap.recv_ns)
         book.apply_snapshot(snap)
         st.stats.md_updates += 1
+        st.freshness.sample(snap.venue, snap.recv_ns, snap.venue_ns)
         for pr in st.pairs_by_key.get((snap.venue, snap.symbol), ()):
-            self._evaluate(pr, snap.recv_ns)
+            self._evaluate(pr, snap.recv_ns, book)
 
     def on_book_update(self, upd: BookUpdate) -> None:
         st = self.state
@@ -186,6 +187,7 @@ class Engine:
             return self._unknown_instrument(upd.venue, upd.symbol, upd.recv_ns)
         stats = st.stats
         stats.md_updates += 1
+        st.freshness.sample(upd.venue, upd.recv_ns, upd.venue_ns)
         if stats.trace and not stats.md_updates & 15 and upd.venue_ns:
             stats.md_lag.append((upd.recv_ns, upd.recv_ns - upd.venue_ns))
         if not book.apply(upd):
@@ -197,10 +199,10 @@ class Engine:
                 self.desk.subscribe(inst)
             return
         for pr in st.pairs_by_key.get((upd.venue, upd.symbol), ()):
-            self._evaluate(pr, upd.recv_ns)
+            self._evaluate(pr, upd.recv_ns, book)
 
-    def _evaluate(self, pr: PairRuntime, recv_ns: int) -> None:
-        entry = self.decider.evaluate(pr, recv_ns)
+    def _evaluate(self, pr: PairRuntime, recv_ns: int, book=None) -> None:
+        entry = self.decider.evaluate(pr, recv_ns, book)
         if entry is not None:
             self.lifecycle.start(entry)
 

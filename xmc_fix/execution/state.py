@@ -28,6 +28,7 @@ from xmc_fix.domain.positions import Ledger
 from xmc_fix.domain.tickets import Ticket
 from xmc_fix.errors import ConfigError
 from xmc_fix.marketdata.book import Book
+from xmc_fix.marketdata.freshness import DelayFloor
 from xmc_fix.risk.gate import DenyReason
 from xmc_fix.risk.states import ScopeState, StateTrigger, effective
 
@@ -155,6 +156,7 @@ class EngineStats:
     trace: bool = False       # xmc bench: stage timings and market-data lag samples
     stages: list = field(default_factory=list)          # (recv, evaluate, decide, first sent, last sent) ns
     md_lag: list = field(default_factory=list)          # (recv_ns, recv_ns - venue SendingTime) every 16th
+    shed: int = 0                                       # evaluations skipped: the data was already too old
 
 
 # ExecIDs the ledger took are remembered this long (a venue resends at most a session's history, and a
@@ -176,6 +178,7 @@ class EngineState:
         self.ledger = Ledger()
         self.trading = ScopeState("global")        # the global trading state (its holds)
         self.books: dict[tuple[str, str], Book] = {}
+        self.freshness = DelayFloor()              # how late each venue's data is by its own clock
         self.md_req: dict[tuple[str, str], str] = {}
         self.pairs: dict[str, PairRuntime] = {}
         self.pairs_by_key: dict[tuple[str, str], list[PairRuntime]] = {}

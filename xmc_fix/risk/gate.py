@@ -108,7 +108,8 @@ def check_session(up: bool, venue: str) -> Denial | None:
 
 def check_quote_age(age_ms: float, limit_ms: int, venue: str) -> Denial | None:
     if age_ms > limit_ms:
-        return Denial(DenyReason.STALE_QUOTE, f"{venue} quote is {age_ms:.0f} ms old (limit {limit_ms})")
+        return Denial(DenyReason.STALE_QUOTE, f"{venue} quote is {age_ms:.0f} ms old (limit {limit_ms}; since "
+                                              f"our receipt or, if older, since the venue sent it)")
     return None
 
 

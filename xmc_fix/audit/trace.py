@@ -123,7 +123,7 @@ def trace(db_url: str, ticket_id: str) -> dict:
 def _trace(conn, ticket_id: str) -> dict:
     t_, o_, m_, e_, te_, f_, r_ = (models.tickets, models.orders, models.fix_messages, models.events,
                                    models.ticket_events, models.fills, models.runs)
-    t = conn.execute(select(t_).where(t_.c.ticket_id == ticket_id)).mappings().first()
+    t = conn.execute(select(*models.stored_columns(conn, t_)).where(t_.c.ticket_id == ticket_id)).mappings().first()
     if t is None:
         raise ConfigError(f"ticket {ticket_id!r} not found", key="TICKET",
                           remedy="use a ticket_id from the tickets table (xmc report lists runs)")
@@ -140,7 +140,8 @@ def _trace(conn, ticket_id: str) -> dict:
         if ts is not None:
             steps.append({"ts_ns": int(ts), "step": kind, "what": what, "detail": detail, "ref": ref})
 
-    orders = conn.execute(select(o_).where(o_.c.ticket_id == ticket_id).order_by(o_.c.created_ns)).mappings().all()
+    orders = conn.execute(select(*models.stored_columns(conn, o_)).where(o_.c.ticket_id == ticket_id)
+                          .order_by(o_.c.created_ns)).mappings().all()
     cl_ids = [o["cl_ord_id"] for o in orders]
     md_ns = t["md_recv_ns"] or t["created_ns"]
 
@@ -194,7 +195,8 @@ def _trace(conn, ticket_id: str) -> dict:
              f"{o['cl_ord_id']}; now {o['status']}, cum {od['cum_qty']}" + (f" avg {od['avg_px']}" if od["avg_px"] else ""),
              {"table": "orders", "cl_ord_id": o["cl_ord_id"]})
     if cl_ids:
-        msgs = conn.execute(select(m_).where(or_(m_.c.cl_ord_id.in_(cl_ids), m_.c.orig_cl_ord_id.in_(cl_ids)))
+        msgs = conn.execute(select(*models.stored_columns(conn, m_)).where(
+            or_(m_.c.cl_ord_id.in_(cl_ids), m_.c.orig_cl_ord_id.in_(cl_ids)))
                             .order_by(m_.c.ts_ns, m_.c.id)).mappings().all()
         for msg in msgs:
             step(msg["ts_ns"], f"fix {msg['direction']}",
@@ -211,7 +213,8 @@ def _trace(conn, ticket_id: str) -> dict:
     for ev in conn.execute(select(e_).where(ev_filter, e_.c.kind.not_in(("verdict", "denial")))
                            .order_by(e_.c.ts_ns, e_.c.id)).mappings():
         step(ev["ts_ns"], "event", ev["kind"], _detail(ev["detail"]), {"table": "events", "id": ev["id"]})
-    for fl in conn.execute(select(f_).where(f_.c.ticket_id == ticket_id).order_by(f_.c.recv_ns, f_.c.id)).mappings():
+    for fl in conn.execute(select(*models.stored_columns(conn, f_)).where(f_.c.ticket_id == ticket_id)
+                           .order_by(f_.c.recv_ns, f_.c.id)).mappings():
         fd = _strip(fl)
         step(fl["recv_ns"], "fill", f"{fl['venue']} {fl['side'] or ''} {fd['qty']} @ {fd['price']}",
              f"ExecID {fl['exec_id']} ClOrdID {fl['cl_ord_id']}"

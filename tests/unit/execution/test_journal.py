@@ -168,3 +168,18 @@ def test_the_daily_loss_starts_again_at_the_trading_day_boundary(strategy, journ
     w.clock.advance(24 * 3600 * 1_000_000_000)
     w.engine.on_timer(w.now())
     assert ledger.realised["P"] == 0                          # the next trading day starts from zero
+
+
+def test_every_record_carries_its_wall_time_for_the_audit_and_replay_ignores_it(strategy, journal_path):
+    from xmc_fix.execution.journal import history
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+
+    records = history(journal_path)
+
+    assert {r["k"] for r in records} >= {"intent", "fill", "end"}
+    assert all(isinstance(r["t"], int) and r["t"] > 1_600_000_000 * 10 ** 9 for r in records)
+    st = replay(journal_path)
+    assert all("t" not in h for h in st.held) and all("t" not in f for f in st.fills)

@@ -87,7 +87,7 @@ class Recovery:
         lost = sum(v["count"] for v in self.lost_incoming.values())
         return (f"run {self.run_id} had died with {self.committed} chain entries committed: recovered "
                 f"{sum(self.messages.values())} outgoing message(s) from QuickFIX's store, "
-                f"{len(self.tickets)} ticket(s) ({len(self.tickets_ended)} more ended), {len(self.orders)} order(s) "
+                f"{len(self.tickets)} ticket(s) written and {len(self.tickets_ended)} ended, {len(self.orders)} order(s) "
                 f"and {self.fills} fill(s) from the journal; {lost} incoming message(s) lost for good; sealed")
 
 

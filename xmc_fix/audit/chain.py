@@ -14,9 +14,10 @@ with the current row.
 
 The canonical encoding is JSON with sorted keys over every column of the table (absent values as
 their column default or null; a column added after the chain existed, ``models.HASHED_WHEN_SET``,
-only when it is set, so that older rows keep their hashes): integers as numbers, booleans as true/false, exact decimals as plain
-decimal text without trailing zeros, bytes as hex, text as text. It depends only on the values as
-the database returns them, so the verifier recomputes it from a plain ``SELECT``.
+only when it is set, so that older rows keep their hashes): integers as numbers, booleans as
+true/false, exact decimals as plain decimal text without trailing zeros, bytes as hex, text as text.
+It depends only on the values as the database returns them, so the verifier recomputes it from a
+plain ``SELECT``.
 
 This module is pure: no database access, no clock. It does not make the chain tamper-proof against
 someone who rewrites rows *and* recomputes every later hash; that is what anchoring the head outside

@@ -87,8 +87,9 @@ class Recovery:
         lost = sum(v["count"] for v in self.lost_incoming.values())
         return (f"run {self.run_id} had died with {self.committed} chain entries committed: recovered "
                 f"{sum(self.messages.values())} outgoing message(s) from QuickFIX's store, "
-                f"{len(self.tickets)} ticket(s) written and {len(self.tickets_ended)} ended, {len(self.orders)} order(s) "
-                f"and {self.fills} fill(s) from the journal; {lost} incoming message(s) lost for good; sealed")
+                f"{len(self.tickets)} ticket(s) written and {len(self.tickets_ended)} ended, "
+                f"{len(self.orders)} order(s) and {self.fills} fill(s) from the journal; {lost} incoming message(s) "
+                "lost for good; sealed")
 
 
 def crashed_runs(db_url: str, namespace: str, current_run_id: str | None = None) -> list[dict]:

@@ -120,6 +120,15 @@ def trace(db_url: str, ticket_id: str) -> dict:
         return _trace(conn, ticket_id)
 
 
+def _recovered(row) -> str:
+    """A row the run never stored itself: the next start wrote it after a crash (from where)."""
+    src = row.get("recovered")
+    if not src:
+        return ""
+    return " [recovered after a crash from " + ("QuickFIX's store]" if src == models.RECOVERED_FROM_STORE
+                                                else "the journal]")
+
+
 def _trace(conn, ticket_id: str) -> dict:
     t_, o_, m_, e_, te_, f_, r_ = (models.tickets, models.orders, models.fix_messages, models.events,
                                    models.ticket_events, models.fills, models.runs)
@@ -156,7 +165,8 @@ def _trace(conn, ticket_id: str) -> dict:
         msg = _last_md(conn, t["run_id"], venue, symbol, md_ns)
         if msg is not None:
             step(msg["ts_ns"], "market data", f"{leg.lower()} {venue} in seq {msg['seq_num']}",
-                 describe_message(msg["msg_type"], msg["raw"]), {"table": "fix_messages", "id": msg["id"]})
+                 describe_message(msg["msg_type"], msg["raw"]) + _recovered(msg),
+                 {"table": "fix_messages", "id": msg["id"]})
     if t["md_recv_ns"]:
         step(t["md_recv_ns"], "decision", "market-data callback entered", "the update that decided the ticket")
     ages = ", ".join(f"{k.removesuffix('_age_ms')} {v:.3f} ms" for k, v in decision.items()
@@ -192,8 +202,8 @@ def _trace(conn, ticket_id: str) -> dict:
         px = f" @ {od['price']}" if od["price"] is not None else ""
         step(o["sent_ns"] or o["created_ns"], "order", f"{o['leg']} {o['role']} {'sent' if o['sent_ns'] else 'not sent'}",
              f"{o['side']} {od['qty']} {o['symbol']}@{o['venue']} {o['ord_type']}{px} {o['tif']} ClOrdID "
-             f"{o['cl_ord_id']}; now {o['status']}, cum {od['cum_qty']}" + (f" avg {od['avg_px']}" if od["avg_px"] else ""),
-             {"table": "orders", "cl_ord_id": o["cl_ord_id"]})
+             f"{o['cl_ord_id']}; now {o['status']}, cum {od['cum_qty']}" + (f" avg {od['avg_px']}" if od["avg_px"] else "")
+             + _recovered(o), {"table": "orders", "cl_ord_id": o["cl_ord_id"]})
     if cl_ids:
         msgs = conn.execute(select(*models.stored_columns(conn, m_)).where(
             or_(m_.c.cl_ord_id.in_(cl_ids), m_.c.orig_cl_ord_id.in_(cl_ids)))
@@ -201,7 +211,8 @@ def _trace(conn, ticket_id: str) -> dict:
         for msg in msgs:
             step(msg["ts_ns"], f"fix {msg['direction']}",
                  f"{msg['venue'] or msg['session']} {msg['direction']} seq {msg['seq_num']}",
-                 describe_message(msg["msg_type"], msg["raw"]), {"table": "fix_messages", "id": msg["id"]})
+                 describe_message(msg["msg_type"], msg["raw"]) + _recovered(msg),
+                 {"table": "fix_messages", "id": msg["id"]})
 
     # -- transitions, repair steps and other events, fills --------------------------------------------
     for tr in conn.execute(select(te_).where(te_.c.ticket_id == ticket_id).order_by(te_.c.ts_ns, te_.c.id)).mappings():
@@ -218,7 +229,8 @@ def _trace(conn, ticket_id: str) -> dict:
         fd = _strip(fl)
         step(fl["recv_ns"], "fill", f"{fl['venue']} {fl['side'] or ''} {fd['qty']} @ {fd['price']}",
              f"ExecID {fl['exec_id']} ClOrdID {fl['cl_ord_id']}"
-             + (f"; venue time {_clock(fl['venue_ns'])}" if fl["venue_ns"] else ""), {"table": "fills", "id": fl["id"]})
+             + (f"; venue time {_clock(fl['venue_ns'])}" if fl["venue_ns"] else "") + _recovered(fl),
+             {"table": "fills", "id": fl["id"]})
 
     steps.sort(key=lambda s: (s["ts_ns"], _KIND_ORDER.get(s["step"], 9)))
     prev_ns = None

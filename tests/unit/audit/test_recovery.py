@@ -260,3 +260,16 @@ def test_a_database_written_before_the_recovered_column_still_verifies(audit_url
     result = verify(audit_url)
 
     assert result.ok, result.render()
+
+
+def test_the_trace_of_a_completed_ticket_says_which_rows_were_recovered_and_from_where(audit_url, tmp_path):
+    from xmc_fix.audit.trace import trace
+    run = crashed_run(audit_url, tmp_path, committed_out=2)
+    recover(audit_url, run)
+
+    steps = {(s["step"], s["detail"].rsplit(" [", 1)[-1]) for s in trace(audit_url, TID)["steps"]
+             if "recovered after a crash" in s["detail"]}
+
+    assert ("fix out", "recovered after a crash from QuickFIX's store]") in steps
+    assert ("fill", "recovered after a crash from the journal]") in steps
+    assert ("order", "recovered after a crash from the journal]") in steps

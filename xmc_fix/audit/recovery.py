@@ -154,6 +154,15 @@ def _recover(db_url: str, run: dict, later: list[dict], journal_path, instrument
     rid = run["run_id"]
     cfg = _config(run.get("config"))
     writer = AuditWriter(db_url, rid, venues_by_session=venues_by_session)
+    try:
+        return _complete(writer, run, cfg, later, journal_path, instruments, venues_by_session, now_ns)
+    finally:
+        writer.close()      # idempotent; releases the database when anything above failed
+
+
+def _complete(writer: AuditWriter, run: dict, cfg: dict, later: list[dict], journal_path, instruments,
+              venues_by_session, now_ns) -> Recovery:
+    rid = run["run_id"]
     rec = Recovery(rid, writer.chain_length, writer.chain_head)
     with writer.engine.connect() as conn:
         seen_out, max_in, last_ns = _stored(conn, rid)
@@ -200,7 +209,15 @@ def _stored(conn, rid: str) -> tuple[dict, dict, int | None]:
         seen_out.setdefault(session, {})[seq] = ts
     max_in = {s: (n, ts) for s, n, ts in conn.execute(
         select(m.c.session, func.max(m.c.seq_num), func.max(m.c.ts_ns)).where(
-            m.c.run_id == rid, m.c.direction == "in", m.c.poss_dup.is_(False)).group_by(m.c.session))}
+            m.c.run_id == rid, m.c.direction == "in").group_by(m.c.session))}
+    # a gap fill committed last accounts for the numbers up to its NewSeqNo
+    for session, (n, ts) in list(max_in.items()):
+        for (raw,) in conn.execute(select(m.c.raw).where(m.c.run_id == rid, m.c.session == session,
+                                                          m.c.direction == "in", m.c.seq_num == n,
+                                                          m.c.msg_type == "4")):
+            new = _tag(bytes(raw), b"36")
+            if new and new.isdigit() and int(new) - 1 > n:
+                max_in[session] = (int(new) - 1, ts)
     last = conn.execute(select(func.max(m.c.ts_ns)).where(m.c.run_id == rid)).scalar()
     e = models.events
     last_ev = conn.execute(select(func.max(e.c.ts_ns)).where(e.c.run_id == rid)).scalar()

@@ -7,8 +7,9 @@ each with its wall time ``t``. Compared with the ``tickets``, ``orders`` and ``f
 audit database has, that gives:
 
 - tickets the database lacks (written with what the journal knew: the decision's prices, the target
-  and filled lots, the final state when it had ended), and tickets it has in a non-final state that the
-  journal ended (their state, end time and filled lots are brought up to date);
+  and filled lots, the final state when it had ended), and tickets it has in another state than the
+  one the journal ended them in (the journal is written first, the database after: their state, end
+  time and filled lots are brought up to date);
 - orders it lacks, and orders whose fills it lacks (cumulative quantity and average price from the
   journal's fills); the status follows from the fills, and for an order of an ended ticket that was
   not filled, from what was sent (a cancel request: CANCELED; IOC or FOK: EXPIRED; else CANCELED),
@@ -30,7 +31,6 @@ from sqlalchemy import select
 
 from xmc_fix.audit import models
 from xmc_fix.domain.enums import Direction, LegRole, OrdStatus
-from xmc_fix.domain.tickets import TicketState
 
 ZERO = Decimal(0)
 _INFERRED = "recovered from the journal after a crash: status inferred (the venue's last report was lost)"
@@ -54,13 +54,6 @@ def _dec(v) -> Decimal | None:
         return Decimal(str(v))
     except InvalidOperation:
         return None
-
-
-def _terminal_ticket(state: str | None) -> bool:
-    try:
-        return TicketState(state).is_terminal
-    except ValueError:
-        return False
 
 
 def _terminal_order(status: str | None) -> bool:
@@ -195,7 +188,8 @@ def journal_rows(conn, run_id: str, records: list[dict], instruments: dict[str, 
                 "inner_filled_lots": legs.get("INNER", ZERO), "outer_filled_lots": legs.get("OUTER", ZERO),
                 "reason": f"recovered from the journal after a crash{f' (ended {ended[0]})' if ended else ''}",
                 "recovered": models.RECOVERED_FROM_JOURNAL})
-        elif ended is not None and not _terminal_ticket(have.get("state")):
+        elif ended is not None and have.get("state") != ended[0]:
+            # the journal is written before the database is asked to: a different state there is stale
             out.ticket_updates.append({
                 "ticket_id": tid, "state": ended[0], "ended_ns": ended[1] or s.last_ns,
                 "inner_filled_lots": legs.get("INNER", _dec(have.get("inner_filled_lots")) or ZERO),

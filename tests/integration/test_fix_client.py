@@ -198,4 +198,3 @@ def test_a_reject_that_names_its_message_keeps_what_the_venue_said(connect):
     rej = client.expect(lambda e: isinstance(e, MessageRejected))
 
     assert (rej.ref_msg_type, rej.ref_id) == ("F", "Y1")
-

@@ -29,6 +29,7 @@ from xmc_fix.audit.completeness import store_marks
 from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.audit.null import NullAudit
 from xmc_fix.audit.procwriter import ProcessAuditWriter
+from xmc_fix.audit.recovery import Recovery, recover_crashed_runs
 from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.clock import SystemClock
 from xmc_fix.config import Strategy, load_strategy
@@ -278,10 +279,9 @@ class EngineApp:
         self._timer.start()
         return self
 
-    def _recover_crashed_runs(self) -> list:
+    def _recover_crashed_runs(self) -> list[Recovery]:
         if not self.db_url or isinstance(self.audit, NullAudit):
             return []
-        from xmc_fix.audit.recovery import recover_crashed_runs
         try:
             return recover_crashed_runs(
                 self.db_url, self.strategy.engine.namespace, journal_path=self.journal_path,

@@ -30,6 +30,7 @@ from xmc_fix.audit.completeness import store_marks
 from xmc_fix.audit.logbridge import AuditLogFactory
 from xmc_fix.audit.null import NullAudit
 from xmc_fix.audit.procwriter import ProcessAuditWriter
+from xmc_fix.audit.recovery import Recovery, recover_crashed_runs
 from xmc_fix.audit.writer import AuditWriter
 from xmc_fix.clock import SystemClock
 from xmc_fix.config import Strategy, load_strategy
@@ -141,6 +142,7 @@ class EngineApp:
         self.strategy = strategy
         self.shadow = shadow
         self.clock = clock or SystemClock()
+        self.db_url = db_url
         ns = strategy.engine.namespace
         self.run_id = run_id or new_run_id(ns)
         self.journal_path = Path(journal_path or strategy.engine.journal
@@ -255,7 +257,13 @@ class EngineApp:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         self.started_ns = time.time_ns()
+        # an earlier run that died lost the rows its audit writer had in flight: complete it from
+        # QuickFIX's stores and the journal before either changes (QuickFIX opening the stores, the
+        # compaction below)
+        recovered = self._recover_crashed_runs()
         self.audit.start()
+        for rec in recovered:
+            self.audit.event("crashed_run_recovered", time.time_ns(), **rec.to_dict())
         restored = self.engine.restore(self.recovered)
         if self.recovered.records:
             self.journal.compact(self.engine.journal_state())
@@ -280,10 +288,26 @@ class EngineApp:
             "run_id": self.run_id, "role": "engine", "started_ns": self.started_ns, "host": socket.gethostname(),
             "pid": os.getpid(), "namespace": self.strategy.engine.namespace, "id_prefix": self.ids.prefix,
             "command": self.command, "config": json.dumps(self._config)})
+        # the run is in the database before anything is sent: a crash from here on can be completed
+        # at the next start (it finds the run, and where each store started, in this row)
+        self.audit.flush()
         self.control.start()
         self._initiator.start()
         self._timer.start()
         return self
+
+    def _recover_crashed_runs(self) -> list[Recovery]:
+        if not self.db_url or isinstance(self.audit, NullAudit):
+            return []
+        try:
+            return recover_crashed_runs(
+                self.db_url, self.strategy.engine.namespace, journal_path=self.journal_path,
+                instruments={n: (i.venue, i.symbol) for n, i in self.strategy.instruments.items()},
+                venues_by_session={s.session_key: s.venue for s in self.sessions.sessions},
+                current_run_id=self.run_id)
+        except Exception as e:   # the run it left stays unsealed: the next start tries again
+            log.error("could not complete the audit of a crashed run: %s: %s", type(e).__name__, e, exc_info=e)
+            return []
 
     def wait_logged_on(self, timeout: float = 15.0, venues: set[str] | None = None) -> bool:
         want = venues or {s.venue for s in self.sessions.sessions}

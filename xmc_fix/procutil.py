@@ -1,5 +1,6 @@
 """Child processes (the simulator, benchmark venues) stop by themselves when the process that
-started them dies, even by ``kill -9``: nothing is left listening on a port."""
+started them dies, even by ``kill -9``: nothing is left listening on a port. And whether a process
+a run recorded is still running (:func:`process_state`), for what takes over after a crash."""
 
 from __future__ import annotations
 
@@ -31,3 +32,28 @@ def stop_child(proc, timeout: float = 15.0) -> int:
             proc.kill()
             proc.wait(5)
     return proc.returncode
+
+
+def process_state(host: str | None, pid: int | None) -> str:
+    """Whether the process ``pid`` on ``host`` is running, as far as this machine can tell:
+    ``alive``, ``dead`` (no such process here, or a zombie waiting to be reaped), or ``unknown``
+    (another host, or no pid recorded). A pid the system has since given to another process reads
+    as alive: the cautious answer for anything that would take over what that process owned."""
+    import socket
+    if not pid or not host or host != socket.gethostname():
+        return "unknown"
+    if pid == os.getpid():
+        return "dead"          # not us: a pid reused since that process ended
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "dead"
+    except PermissionError:
+        return "alive"
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                return "dead"
+    except (OSError, IndexError):
+        pass
+    return "alive"

@@ -13,9 +13,11 @@ upserted ones, whose every stored version is an entry; only the last entry for a
 with the current row.
 
 The canonical encoding is JSON with sorted keys over every column of the table (absent values as
-their column default or null): integers as numbers, booleans as true/false, exact decimals as plain
-decimal text without trailing zeros, bytes as hex, text as text. It depends only on the values as
-the database returns them, so the verifier recomputes it from a plain ``SELECT``.
+their column default or null; a column added after the chain existed, ``models.HASHED_WHEN_SET``,
+only when it is set, so that older rows keep their hashes): integers as numbers, booleans as
+true/false, exact decimals as plain decimal text without trailing zeros, bytes as hex, text as text.
+It depends only on the values as the database returns them, so the verifier recomputes it from a
+plain ``SELECT``.
 
 This module is pure: no database access, no clock. It does not make the chain tamper-proof against
 someone who rewrites rows *and* recomputes every later hash; that is what anchoring the head outside
@@ -59,8 +61,8 @@ def dec_text(value) -> str:
     return format(d.normalize(), "f")
 
 
-# How each column is normalised, by table: (name, kind, default).
-_Plan = tuple[tuple[str, str, object], ...]
+# How each column is normalised, by table: (name, kind, default, left out when null).
+_Plan = tuple[tuple[str, str, object, bool], ...]
 _plans: dict[tuple[str, str], _Plan] = {}
 
 
@@ -69,6 +71,7 @@ def _plan(table: Table, dialect) -> _Plan:
     plan = _plans.get(key)
     if plan is None:
         skip = models.UNHASHED_COLUMNS.get(table.name, ())
+        when_set = models.HASHED_WHEN_SET.get(table.name, ())
         cols = []
         for c in sorted(table.columns, key=lambda c: c.name):
             if c.name in skip:
@@ -85,7 +88,7 @@ def _plan(table: Table, dialect) -> _Plan:
             else:
                 kind = "str"
             default = c.default.arg if c.default is not None and c.default.is_scalar else None
-            cols.append((c.name, kind, default))
+            cols.append((c.name, kind, default, c.name in when_set))
         plan = _plans[key] = tuple(cols)
     return plan
 
@@ -125,8 +128,10 @@ _PLAIN = {"str": str, "int": int, "bool": bool}
 def canonical(table: Table, row: dict, dialect) -> bytes:
     """The bytes a row's hash is computed over: ``{"r":{...columns sorted...},"t":"table"}``."""
     body = {}
-    for name, kind, default in _plan(table, dialect):   # columns in sorted order: no sort needed
+    for name, kind, default, when_set in _plan(table, dialect):   # columns in sorted order: no sort needed
         v = row.get(name, default)
+        if v is None and when_set:
+            continue
         # the common cases inline (this runs once per stored row, on the writer thread)
         body[name] = v if v is None or type(v) is _PLAIN.get(kind) else _norm(kind, v, dialect)
     return _encode({"r": body, "t": table.name}).encode("utf-8", "surrogatepass")

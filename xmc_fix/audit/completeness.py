@@ -10,7 +10,11 @@ in and out (a SequenceReset-GapFill accounts for the numbers it skips). The outg
 also compared byte for byte (secrets masked) with what the store holds, when the store on disk is
 still the generation the run ended on (a later reset, or another run's store in the same folder,
 is never read as this run's). A session whose range cannot be fixed — no end recorded (the run did
-not stop cleanly), the store reset during the run — is counted as *unchecked*, never complete.
+not stop cleanly and was not completed since), the store reset during the run — is counted as
+*unchecked*, never complete. A run that died and was completed at a later start
+(:mod:`xmc_fix.audit.recovery`) has its end recorded then, from the store as the crash left it: its
+outgoing numbers are checked as any run's, and the incoming numbers the crash lost are missing and
+also counted as ``known_gap`` (QuickFIX keeps no copy of what it receives).
 
 ``database`` — runs that recorded no marks (written by older versions): per session and direction
 the stored numbers must be gapless from the first to the last stored (a Logon with
@@ -28,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import case, select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.crashgap import crashed_summary
 from xmc_fix.audit.filestore import StoreMark, read_mark, read_store
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
@@ -138,7 +143,9 @@ def _gap_fill(r) -> range:
 def _store_coverage(streams: dict, marks: dict, stores: dict, run: dict) -> dict:
     sessions: dict[str, dict] = {}
     unchecked: list[dict] = []
-    expected_total = present_total = compared_total = 0
+    expected_total = present_total = compared_total = known_total = 0
+    crash = crashed_summary(run.get("summary"))
+    lost = (crash or {}).get("lost_incoming") if isinstance((crash or {}).get("lost_incoming"), dict) else {}
     keys = sorted(set(marks) | {s for s, _ in streams})
     for key in keys:
         rec = marks.get(key) if isinstance(marks.get(key), dict) else {}
@@ -147,7 +154,9 @@ def _store_coverage(streams: dict, marks: dict, stores: dict, run: dict) -> dict
         out: dict[str, dict] = {"store": store_note}
         for direction in ("out", "in"):
             msgs = streams.get((key, direction), [])
-            d = _direction(msgs, start, end, direction, store if direction == "out" else None)
+            window = lost.get(key) if direction == "in" and isinstance(lost.get(key), dict) else None
+            d = _direction(msgs, start, end, direction, store if direction == "out" else None, window)
+            known_total += d.get("known_gap", 0)
             out[direction] = d
             if d["unchecked"]:
                 unchecked.append({"session": key, "direction": direction, "reason": d["unchecked"]})
@@ -157,6 +166,14 @@ def _store_coverage(streams: dict, marks: dict, stores: dict, run: dict) -> dict
         sessions[key] = out
     missing = expected_total - present_total
     complete = missing == 0 and not unchecked and expected_total > 0
+    notes = []
+    if crash is not None:
+        notes.append(f"the run died and was completed at a later start: its outgoing messages from QuickFIX's store, "
+                     f"its tickets, orders and fills from the journal; {known_total} incoming number(s) it had not "
+                     "committed are a known gap (QuickFIX keeps no copy of what it receives)")
+    if unchecked:
+        notes.append(f"{len(unchecked)} session direction(s) could not be checked: "
+                     + "; ".join(f"{u['session']} {u['direction']}: {u['reason']}" for u in unchecked[:MAX_LISTED]))
     return {"method": "filestore",
             "compared": (f"{expected_total} sequence numbers QuickFIX used in the run (in and out, from the numbers "
                          f"recorded in its store at start and end) looked up in fix_messages; {compared_total} "
@@ -164,9 +181,8 @@ def _store_coverage(streams: dict, marks: dict, stores: dict, run: dict) -> dict
             "rate": round(present_total / expected_total, 6) if expected_total else None,
             "complete": complete, "checked": expected_total, "missing": missing,
             "store_compared": compared_total, "unchecked": unchecked, "sessions": sessions,
-            "note": None if not unchecked else
-            f"{len(unchecked)} session direction(s) could not be checked: "
-            + "; ".join(f"{u['session']} {u['direction']}: {u['reason']}" for u in unchecked[:MAX_LISTED])}
+            "known_gap": known_total, "crashed": crash is not None, "note": "; ".join(notes) or None}
+
 
 
 def _store_for(key: str, folder: str | None, end: StoreMark | None):
@@ -192,7 +208,10 @@ def _iso(ns: int | None) -> str:
     return ns_to_iso(ns)[:19] + "Z" if ns else "?"
 
 
-def _direction(msgs: list, start: StoreMark | None, end: StoreMark | None, direction: str, sf) -> dict:
+def _direction(msgs: list, start: StoreMark | None, end: StoreMark | None, direction: str, sf,
+               lost: dict | None = None) -> dict:
+    """One session direction against its recorded range; ``lost``: the window of incoming numbers a
+    crash lost ({first, last}), whose missing numbers are also counted as ``known_gap``."""
     nxt = (lambda mk: None if mk is None else (mk.next_out if direction == "out" else mk.next_in))
     seen = {r.seq_num for r in msgs}
     d = {"messages": len(seen), "first_seq": min(seen, default=None), "last_seq": max(seen, default=None),
@@ -223,6 +242,8 @@ def _direction(msgs: list, start: StoreMark | None, end: StoreMark | None, direc
     missing = [n for n in expected if n not in covered]
     d.update(range=[lo, hi] if hi >= lo else None, expected=len(expected), missing=len(missing),
              first_missing=missing[:MAX_LISTED], outside_range=sum(1 for n in seen if not lo <= n <= hi))
+    if lost and isinstance(lost.get("first"), int) and isinstance(lost.get("last"), int):
+        d["known_gap"] = sum(1 for n in missing if lost["first"] <= n <= lost["last"])
     present = len(expected) - len(missing)
     if direction == "out":
         d.update(store_compared=0, store_differs=0, first_differs=[], store_lacks=0)

@@ -4,7 +4,9 @@ decimal text on SQLite (which has no exact decimal type). Times are epoch nanose
 Append-only tables: ``fix_messages``, ``session_events``, ``ticket_events``, ``fills``, ``events``.
 State tables kept current by upsert: ``runs``, ``tickets``, ``orders``.
 Every row of those tables, and every stored version of a state row, is committed to its run's hash
-chain in ``audit_chain`` (see :mod:`xmc_fix.audit.chain`).
+chain in ``audit_chain`` (see :mod:`xmc_fix.audit.chain`). A row the run itself never stored because
+the process died, and that the next start completed from QuickFIX's store or the journal, says so in
+its ``recovered`` column (:mod:`xmc_fix.audit.recovery`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ fix_messages = Table(
     Column("sending_time", String(32)),                  # the venue's SendingTime (52), as sent
     Column("ts_ns", BigInteger, nullable=False),         # our receive / send time
     Column("raw", LargeBinary, nullable=False),          # exact bytes, secrets masked
+    Column("recovered", String(16)),                     # filestore: copied from QuickFIX's store after a crash
     Index("ix_fix_messages_run", "run_id", "session", "direction", "seq_num"),
     Index("ix_fix_messages_clordid", "cl_ord_id"),
 )
@@ -129,6 +132,7 @@ tickets = Table(
     Column("reason", Text),
     Column("repairs", Text),               # the repair path, e.g. "CHASE#1,UNWIND#1"
     Column("decision", Text),              # JSON: book tops, ages, FX source at decision
+    Column("recovered", String(16)),       # journal: written (or completed) from the journal after a crash
     Index("ix_tickets_run", "run_id", "pair"),
 )
 
@@ -170,6 +174,7 @@ orders = Table(
     Column("ack_ns", BigInteger),
     Column("done_ns", BigInteger),
     Column("text", Text),
+    Column("recovered", String(16)),       # journal: written (or completed) from the journal after a crash
     Index("ix_orders_ticket", "ticket_id"),
 )
 
@@ -187,6 +192,7 @@ fills = Table(
     Column("price", Dec, nullable=False),
     Column("venue_ns", BigInteger),
     Column("recv_ns", BigInteger, nullable=False),
+    Column("recovered", String(16)),       # journal: written from the journal after a crash
     UniqueConstraint("venue", "exec_id", "cl_ord_id", name="uq_fills_exec"),
     Index("ix_fills_ticket", "ticket_id"),
 )
@@ -227,3 +233,19 @@ CHAIN_KEYS = {"runs": "run_id", "fix_messages": "id", "session_events": "id", "t
               "ticket_events": "id", "orders": "cl_ord_id", "fills": "id", "events": "id"}
 #: Columns left out of a row's hash: the chain's own seal on the run row.
 UNHASHED_COLUMNS = {"runs": ("chain_length", "chain_head")}
+#: Columns added after the chain existed: in a row's hash only when set, so that every row written
+#: before them (null there) keeps the hash its chain entry committed.
+HASHED_WHEN_SET = {"fix_messages": ("recovered",), "tickets": ("recovered",), "orders": ("recovered",),
+                   "fills": ("recovered",)}
+#: Where a recovered row came from (the ``recovered`` column; null: written by the run itself).
+RECOVERED_FROM_STORE = "filestore"
+RECOVERED_FROM_JOURNAL = "journal"
+
+
+def stored_columns(conn, table: Table):
+    """The columns of ``table`` the database at ``conn`` has, for a ``select``: a reader that must not
+    change the schema (``xmc audit verify``, ``trace``) still reads a database written before a
+    column was added (the missing column reads as null)."""
+    from sqlalchemy import inspect
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    return [c for c in table.columns if c.name in have]

@@ -120,10 +120,19 @@ def trace(db_url: str, ticket_id: str) -> dict:
         return _trace(conn, ticket_id)
 
 
+def _recovered(row) -> str:
+    """A row the run never stored itself: the next start wrote it after a crash (from where)."""
+    src = row.get("recovered")
+    if not src:
+        return ""
+    return " [recovered after a crash from " + ("QuickFIX's store]" if src == models.RECOVERED_FROM_STORE
+                                                else "the journal]")
+
+
 def _trace(conn, ticket_id: str) -> dict:
     t_, o_, m_, e_, te_, f_, r_ = (models.tickets, models.orders, models.fix_messages, models.events,
                                    models.ticket_events, models.fills, models.runs)
-    t = conn.execute(select(t_).where(t_.c.ticket_id == ticket_id)).mappings().first()
+    t = conn.execute(select(*models.stored_columns(conn, t_)).where(t_.c.ticket_id == ticket_id)).mappings().first()
     if t is None:
         raise ConfigError(f"ticket {ticket_id!r} not found", key="TICKET",
                           remedy="use a ticket_id from the tickets table (xmc report lists runs)")
@@ -140,7 +149,8 @@ def _trace(conn, ticket_id: str) -> dict:
         if ts is not None:
             steps.append({"ts_ns": int(ts), "step": kind, "what": what, "detail": detail, "ref": ref})
 
-    orders = conn.execute(select(o_).where(o_.c.ticket_id == ticket_id).order_by(o_.c.created_ns)).mappings().all()
+    orders = conn.execute(select(*models.stored_columns(conn, o_)).where(o_.c.ticket_id == ticket_id)
+                          .order_by(o_.c.created_ns)).mappings().all()
     cl_ids = [o["cl_ord_id"] for o in orders]
     md_ns = t["md_recv_ns"] or t["created_ns"]
 
@@ -155,7 +165,8 @@ def _trace(conn, ticket_id: str) -> dict:
         msg = _last_md(conn, t["run_id"], venue, symbol, md_ns)
         if msg is not None:
             step(msg["ts_ns"], "market data", f"{leg.lower()} {venue} in seq {msg['seq_num']}",
-                 describe_message(msg["msg_type"], msg["raw"]), {"table": "fix_messages", "id": msg["id"]})
+                 describe_message(msg["msg_type"], msg["raw"]) + _recovered(msg),
+                 {"table": "fix_messages", "id": msg["id"]})
     if t["md_recv_ns"]:
         step(t["md_recv_ns"], "decision", "market-data callback entered", "the update that decided the ticket")
     ages = ", ".join(f"{k.removesuffix('_age_ms')} {v:.3f} ms" for k, v in decision.items()
@@ -191,15 +202,17 @@ def _trace(conn, ticket_id: str) -> dict:
         px = f" @ {od['price']}" if od["price"] is not None else ""
         step(o["sent_ns"] or o["created_ns"], "order", f"{o['leg']} {o['role']} {'sent' if o['sent_ns'] else 'not sent'}",
              f"{o['side']} {od['qty']} {o['symbol']}@{o['venue']} {o['ord_type']}{px} {o['tif']} ClOrdID "
-             f"{o['cl_ord_id']}; now {o['status']}, cum {od['cum_qty']}" + (f" avg {od['avg_px']}" if od["avg_px"] else ""),
-             {"table": "orders", "cl_ord_id": o["cl_ord_id"]})
+             f"{o['cl_ord_id']}; now {o['status']}, cum {od['cum_qty']}" + (f" avg {od['avg_px']}" if od["avg_px"] else "")
+             + _recovered(o), {"table": "orders", "cl_ord_id": o["cl_ord_id"]})
     if cl_ids:
-        msgs = conn.execute(select(m_).where(or_(m_.c.cl_ord_id.in_(cl_ids), m_.c.orig_cl_ord_id.in_(cl_ids)))
+        msgs = conn.execute(select(*models.stored_columns(conn, m_)).where(
+            or_(m_.c.cl_ord_id.in_(cl_ids), m_.c.orig_cl_ord_id.in_(cl_ids)))
                             .order_by(m_.c.ts_ns, m_.c.id)).mappings().all()
         for msg in msgs:
             step(msg["ts_ns"], f"fix {msg['direction']}",
                  f"{msg['venue'] or msg['session']} {msg['direction']} seq {msg['seq_num']}",
-                 describe_message(msg["msg_type"], msg["raw"]), {"table": "fix_messages", "id": msg["id"]})
+                 describe_message(msg["msg_type"], msg["raw"]) + _recovered(msg),
+                 {"table": "fix_messages", "id": msg["id"]})
 
     # -- transitions, repair steps and other events, fills --------------------------------------------
     for tr in conn.execute(select(te_).where(te_.c.ticket_id == ticket_id).order_by(te_.c.ts_ns, te_.c.id)).mappings():
@@ -211,11 +224,13 @@ def _trace(conn, ticket_id: str) -> dict:
     for ev in conn.execute(select(e_).where(ev_filter, e_.c.kind.not_in(("verdict", "denial")))
                            .order_by(e_.c.ts_ns, e_.c.id)).mappings():
         step(ev["ts_ns"], "event", ev["kind"], _detail(ev["detail"]), {"table": "events", "id": ev["id"]})
-    for fl in conn.execute(select(f_).where(f_.c.ticket_id == ticket_id).order_by(f_.c.recv_ns, f_.c.id)).mappings():
+    for fl in conn.execute(select(*models.stored_columns(conn, f_)).where(f_.c.ticket_id == ticket_id)
+                           .order_by(f_.c.recv_ns, f_.c.id)).mappings():
         fd = _strip(fl)
         step(fl["recv_ns"], "fill", f"{fl['venue']} {fl['side'] or ''} {fd['qty']} @ {fd['price']}",
              f"ExecID {fl['exec_id']} ClOrdID {fl['cl_ord_id']}"
-             + (f"; venue time {_clock(fl['venue_ns'])}" if fl["venue_ns"] else ""), {"table": "fills", "id": fl["id"]})
+             + (f"; venue time {_clock(fl['venue_ns'])}" if fl["venue_ns"] else "") + _recovered(fl),
+             {"table": "fills", "id": fl["id"]})
 
     steps.sort(key=lambda s: (s["ts_ns"], _KIND_ORDER.get(s["step"], 9)))
     prev_ns = None

@@ -13,6 +13,14 @@ Two independent witnesses are checked:
    carried one ignored: the store's is restamped after the scrub), and every outgoing sequence number
    the database has within the store's range is in the store.
 
+A run that died is told apart from tampering. Before the next start completes it, the outgoing
+messages QuickFIX's store holds after the last one the run committed (the tail its writer had in
+flight) are a ``crash_gap``, not rows ``deleted``; a message missing *before* a committed one still
+is. Once completed (:mod:`xmc_fix.audit.recovery`) the run's summary records the chain length at the
+crash: every entry after it must be a recovered row (``recovered`` set), the recovery's event or the
+run row, and the run's line says what was recovered and what was lost for good (incoming messages:
+QuickFIX keeps no copy of what it receives).
+
 What it cannot see: a database rewritten from some row onward *with* every later hash recomputed
 and the seal updated. Anchor the head outside the database (README) and compare it with ``--head``.
 Reading only: verify never writes to the database or the store.
@@ -32,9 +40,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from xmc_fix.audit import chain, models
+from xmc_fix.audit.crashgap import crashed_summary, describe_crash, not_recovered
 from xmc_fix.audit.database import config_error, shown, translating
 from xmc_fix.audit.filestore import StoreFile, read_store
 from xmc_fix.errors import ConfigError
+from xmc_fix.procutil import process_state
 from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
 
 _APPEND = [t for t, k in models.CHAIN_KEYS.items() if k == "id"]
@@ -73,7 +83,7 @@ def connect(url: str) -> Engine:
 class Problem:
     """One row (or chain entry) that is not what the writer committed."""
 
-    kind: str            # changed | inserted | deleted | chain | unchained
+    kind: str            # changed | inserted | deleted | chain | unchained | crash_gap
     table: str
     key: str | None
     run_id: str | None
@@ -98,6 +108,7 @@ class RunCheck:
     sealed: bool = False
     store: str = "not checked"
     store_messages: int = 0
+    crash: str | None = None       # a run that died: what its crash lost and what was recovered
 
 
 @dataclass
@@ -129,6 +140,8 @@ class Verification:
             seal = "sealed" if r.sealed else "not sealed"
             lines.append(f"run {r.run_id} ({r.role or '?'})  chain {r.entries} entries, {seal}, "
                          f"head {r.head or '-'}  store: {r.store}")
+            if r.crash:
+                lines.append(f"  crash gap: {r.crash}")
         lines += [f"note: {n}" for n in self.notes]
         if self.ok:
             lines.append(f"OK: {len(self.runs)} run(s), {self.rows_checked} rows and every chain entry verified")
@@ -224,6 +237,7 @@ class _Verifier:
                              "chain was deleted): they cannot be verified",
                              (self.pos.get(rid, _LATE), 0))
         for rc in self.out.runs:
+            self._check_crash(rc, entries.get(rc.run_id, []))
             self._check_stores(rc)
         if self.head_opt:
             self._check_anchor(entries)
@@ -322,7 +336,7 @@ class _Verifier:
             self._check_upsert(name, latest.get(name, {}), entries)
 
     def _rows(self, table, where=None):
-        q = select(table)
+        q = select(*models.stored_columns(self.conn, table))
         if where is not None:
             q = q.where(where)
         elif self.single is not None:
@@ -438,8 +452,10 @@ class _Verifier:
             rc.store = "not checked (the run did not record its FileStorePath; pass --store DIR)"
             return
         m = models.fix_messages
-        sessions = [s for (s,) in self.conn.execute(
-            select(m.c.session).where(m.c.run_id == rc.run_id, m.c.direction == "out").distinct())]
+        sessions = {s for (s,) in self.conn.execute(
+            select(m.c.session).where(m.c.run_id == rc.run_id, m.c.direction == "out").distinct())}
+        if self._open_run(rc.run_id) and isinstance(dirs, dict):
+            sessions |= set(dirs)     # a run that died may have committed nothing of a session
         checked, compared, missing = [], 0, []
         for session in sorted(sessions):
             d = dirs.get(session) if isinstance(dirs, dict) else dirs
@@ -458,6 +474,19 @@ class _Verifier:
         if missing:
             self.out.notes.append(f"run {rc.run_id}: no FileStore for {', '.join(missing)} in {where}")
 
+    def _open_run(self, rid: str) -> bool:
+        """The run never ended: still running, or it died and was not completed yet."""
+        row = self.run_rows.get(rid)
+        return row is not None and row.ended_ns is None and row.chain_length is None
+
+    def _start_out(self, rid: str, session: str) -> int | None:
+        row = self.run_rows.get(rid)
+        try:
+            cfg = json.loads(row.config) if row is not None and row.config else {}
+            return int(cfg["store_marks"][session]["start"]["next_out"])
+        except (TypeError, ValueError, KeyError):
+            return None
+
     def _check_store(self, rc: RunCheck, session: str, sf: StoreFile) -> int | None:
         m = models.fix_messages
         rid, pos = rc.run_id, self.pos[rc.run_id]
@@ -468,7 +497,9 @@ class _Verifier:
         rows = self.conn.execute(q.order_by(m.c.id)).all()
         mine = [r for r in rows if r.run_id == rid]
         run_row = self.run_rows.get(rid)
-        if not mine or not sf.messages:
+        open_run = self._open_run(rid)
+        start_out = self._start_out(rid, session) if open_run and not mine else None
+        if (not mine and start_out is None) or not sf.messages:
             ended = getattr(run_row, "ended_ns", None)
             if sf.created_ns is not None and ended is not None and ended < sf.created_ns:
                 self.out.notes.append(f"run {rid}: the store of {session} was created after the run ended "
@@ -477,17 +508,25 @@ class _Verifier:
         by_seq: dict[int, list] = defaultdict(list)
         for r in rows:
             by_seq[r.seq_num].append(r)
-        lo, hi = min(r.seq_num for r in mine), max(r.seq_num for r in mine)
+        if mine:
+            lo, hi = min(r.seq_num for r in mine), max(r.seq_num for r in mine)
+        else:
+            lo, hi = start_out, start_out - 1
         others = [r.seq_num for r in rows if r.run_id != rid]
         s_lo, s_hi = min(sf.messages), max(sf.messages)
-        span_lo = s_lo if not any(s < lo for s in others) else lo
-        span_hi = s_hi if not any(s > hi for s in others) else hi
+        # the run's numbers reach to the neighbouring runs' (what lies between is the run's own)
+        span_lo = max([s for s in others if s < lo], default=s_lo - 1) + 1
+        span_hi = min([s for s in others if s > hi], default=s_hi + 1) - 1
         compared = 0
+        tail: list[int] = []
         for seq in sorted(sf.messages):
             if not span_lo <= seq <= span_hi:
                 continue
             stored = comparable(sf.messages[seq])
             cands = by_seq.get(seq, [])
+            if not cands and open_run and seq > hi:
+                tail.append(seq)      # after the last message the run committed: in flight, or lost in a crash
+                continue
             compared += 1
             if not cands:
                 self.problem("deleted", "fix_messages", None, rid,
@@ -503,7 +542,47 @@ class _Verifier:
                 self.problem("inserted", "fix_messages", r.id, rid,
                              f"session {session} out seq {r.seq_num} is not in QuickFIX's store ({sf.prefix}.body)",
                              (pos, _LATE - 1, r.seq_num))
+        if tail:
+            self._tail(rc, session, sf, tail, run_row)
         return compared
+
+    def _tail(self, rc: RunCheck, session: str, sf: StoreFile, tail: list[int], run_row) -> None:
+        """Messages QuickFIX stored after the last one an unfinished run committed."""
+        rid = rc.run_id
+        what = (f"session {session} out seq {tail[0]}..{tail[-1]} ({len(tail)} message(s)) in QuickFIX's store "
+                f"({sf.prefix}.body) after the last one the run committed")
+        state = process_state(getattr(run_row, "host", None), getattr(run_row, "pid", None))
+        if state == "alive":
+            self.out.notes.append(f"run {rid}: {what}: the run is still running (its writer has them in flight)")
+            return
+        maybe = (f" (or it still runs on host {run_row.host})" if state == "unknown" and run_row is not None else "")
+        ns = getattr(run_row, "namespace", None) or "its namespace"
+        self.problem("crash_gap", "fix_messages", None, rid,
+                     f"{what}: not in the database because the process died before its audit writer committed "
+                     f"them{maybe}, not deleted; start the engine of namespace {ns} again to complete and seal "
+                     "the run from the store and the journal", (self.pos[rid], _LATE - 1, tail[0]))
+        rc.crash = rc.crash or ("the run never ended and its process is gone: what its audit writer had in "
+                                "flight is missing until the next start of its namespace completes it")
+
+    # -- a run that died, completed at the next start ---------------------------------------------
+    def _check_crash(self, rc: RunCheck, entries: list) -> None:
+        row = self.run_rows.get(rc.run_id)
+        crash = crashed_summary(getattr(row, "summary", None))
+        if crash is None:
+            if row is not None and self._open_run(rc.run_id) and process_state(row.host, row.pid) == "dead":
+                rc.crash = ("the run never ended and its process is gone: what its audit writer had in flight is "
+                            "missing until the next start of its namespace completes it")
+            return
+        n = crash.get("chain_length_at_crash")
+        if not isinstance(n, int) or isinstance(n, bool):
+            self.problem("chain", "runs", rc.run_id, rc.run_id, "the run's summary says it crashed but not where its "
+                         "chain stood then", (self.pos[rc.run_id], 0))
+            return
+        for e in not_recovered(self.conn, rc.run_id, [e for e in entries if e.seq > n]):
+            self.problem("inserted", e.table_name, e.row_key, rc.run_id,
+                         f"chain entry seq {e.seq} comes after the crash (the chain stood at {n} entries) but its "
+                         "row is not one the recovery wrote", (self.pos[rc.run_id], e.seq))
+        rc.crash = describe_crash(crash, n, rc.entries)
 
     # -- an external anchor -------------------------------------------------------------------
     def _check_anchor(self, entries: dict[str, list]) -> None:

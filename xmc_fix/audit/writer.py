@@ -149,6 +149,9 @@ class AuditWriter:
                             else self._default_spill_path())
         self._head = self._load_head()
         self._sequences: dict[str, str | None] = {}
+        self._hold = _test_hold_spec(os.environ.get(TEST_HOLD_ENV))
+        self._held: list[tuple] = []
+        self._holding = False
 
     def _load_head(self) -> chain.Head:
         """Continue this run's chain if it already has entries (a writer re-opened on a run)."""
@@ -259,11 +262,32 @@ class AuditWriter:
             backlog = self._q.qsize()
             if backlog > self.stats.max_backlog:
                 self.stats.max_backlog = backlog
+            if batch and self._hold is not None:
+                batch = self._held_back(batch)
             if batch:
                 self._write(batch)
             for w in waiters:
                 w.set()
+        if self._held:
+            self._write(self._held)
         self._seal()
+
+    def _held_back(self, batch: list[tuple]) -> list[tuple]:
+        """The test hook (:data:`TEST_HOLD_ENV`): the part of ``batch`` up to and including the first
+        record that matches, to be written; everything after it, in this batch and every later one,
+        is kept in memory until close. A ``kill -9`` meanwhile loses it, as a crash with a slow
+        database would."""
+        if self._holding:
+            self._held += batch
+            return []
+        for i, item in enumerate(batch):
+            if _matches(self._hold, item):
+                self._holding = True
+                self._held = batch[i + 1:]
+                log.warning("audit: %s set: holding every row after the first %s until close",
+                            TEST_HOLD_ENV, ":".join(self._hold))
+                return batch[:i + 1]
+        return batch
 
     def _seal(self) -> None:
         """Anchor the end of the chain in the run's row, so that entries removed from (or added to)
@@ -473,6 +497,30 @@ class AuditWriter:
             os.chmod(self.log_dir / name, 0o600)
         from xmc_fix.fixwire import format_utc
         f.write(format_utc(ts_ns).encode() + b" : " + data + b"\n")
+
+
+#: For tests that kill the engine with rows certainly in flight: ``tickets`` (any table the writer
+#: stores) or ``fix_messages:out:D`` (a direction and a MsgType). Once the first matching row is
+#: written, every later row is held in memory until the writer closes. Never set in production.
+TEST_HOLD_ENV = "XMC_AUDIT_TEST_HOLD"
+
+
+def _test_hold_spec(text: str | None) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    parts = tuple(text.split(":"))
+    if parts[0] not in models.TABLES or (parts[0] == "fix_messages" and len(parts) not in (1, 3)):
+        log.error("audit: %s=%r is not <table> or fix_messages:<in|out>:<MsgType>; ignored", TEST_HOLD_ENV, text)
+        return None
+    return parts
+
+
+def _matches(spec: tuple[str, ...], item: tuple) -> bool:
+    if item[0] == "m":
+        if spec[0] != "fix_messages":
+            return False
+        return len(spec) == 1 or (item[2] == spec[1] and f"\x0135={spec[2]}\x01" in item[3])
+    return item[0] in ("r", "u") and item[1] == spec[0]
 
 
 _stmt_cache: dict[tuple, object] = {}

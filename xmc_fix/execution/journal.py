@@ -18,7 +18,7 @@ On start the journal is replayed (:func:`replay`) into the positions each pair h
 tickets still open, then rewritten compactly (:meth:`Journal.compact`): open tickets and held
 positions only, so the file stays small however long the engine runs.
 
-Records (one JSON object per line, ``k`` the kind):
+Records (one JSON object per line, ``k`` the kind, ``t`` the wall time it was written in epoch ns):
 - ``intent``: a new ticket (pair, direction, intent, lots, decision summary, bundle it closes) with
   the orders it sends first, written as one line before they leave;
 - ``ticket``: a ticket without orders yet (the flatten path, and compaction);
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +65,7 @@ class Journal:
 
     def write(self, kind: str, **fields) -> None:
         fields["k"] = kind
+        fields["t"] = time.time_ns()   # wall time: what the audit is completed with after a crash
         os.write(self._fd, (json.dumps(fields, default=_enc, separators=(",", ":")) + "\n").encode())
         if self.sync == "intent":
             os.fsync(self._fd)
@@ -157,6 +159,7 @@ def replay(path: str | Path) -> JournalState:
             except (json.JSONDecodeError, KeyError, AttributeError):
                 st.bad_lines += 1
                 continue
+            r.pop("t", None)
             st.records += 1
             if kind == "intent":      # a new ticket and the orders it sent first, in one line
                 t = r["ticket"]
@@ -206,6 +209,29 @@ def replay(path: str | Path) -> JournalState:
     st.held = [h for h in held.values() if Decimal(h["inner"]) != 0 or Decimal(h["outer"]) != 0]
     st.open_tickets = {tid: OpenTicket(t, orders.get(tid, [])) for tid, t in tickets.items() if tid not in ends}
     return st
+
+
+def history(path: str | Path) -> list[dict]:
+    """Every record of the journal as written, in order, each with its kind ``k`` and, when it has
+    one, its wall time ``t`` (epoch ns; lines of older versions have none). For completing the audit
+    of a run that died (:mod:`xmc_fix.audit.recovery`): unlike :func:`replay` it folds nothing.
+    A torn line is skipped."""
+    p = Path(path)
+    out: list[dict] = []
+    if not p.exists():
+        return out
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(r, dict) and "k" in r:
+                out.append(r)
+    return out
 
 
 def _fold_end(held: dict[str, dict], ticket: dict, end: dict) -> None:

@@ -17,6 +17,10 @@ store is scrubbed when the engine starts (what a crash left), the Logon as soon 
 stored it (:meth:`EngineApplication.on_outgoing`, called by the message log between QuickFIX's
 write to the store and its write to the socket), and again at logon and logout.
 
+A Logout numbered past the next expected number leaves the gap before it to be resent at the next
+logon (QuickFIX alone would count the Logout as the missing message: see
+:meth:`EngineApplication._keep_gap_before_logout`).
+
 Drop-copy sessions (``DropCopyFor=VENUE``) are read-only: their execution reports are handed on as
 :class:`~xmc_fix.domain.events.DropCopyReport`, a second source of fills, never as the order
 session's.
@@ -222,10 +226,28 @@ class EngineApplication(fix.Application):
                 text = fields(raw).get("58")
                 if text:
                     self._logout_text[self.venue(sessionID)] = text
+                self._keep_gap_before_logout(message, sessionID)
         except QUICKFIX_EXCEPTIONS:
             raise
         except Exception as e:
             self._fail("fromAdmin", e, sessionID, raw)
+
+    def _keep_gap_before_logout(self, message, sessionID) -> None:
+        """QuickFIX 1.16 counts a Logout as the next expected message whatever its MsgSeqNum
+        (``Session::nextLogout`` adds one to the expected number once this callback returns). A
+        Logout that overtook messages the venue sent before it (numbered above the expected one)
+        would thus make the engine skip a number it never received — an execution report, say —
+        and never ask for it again. Keep the expected number where it is: the next logon finds
+        the gap and asks the venue to resend it."""
+        seq = int(message.getHeader().getField(34))
+        session = fix.Session.lookupSession(sessionID)
+        if session is None:
+            return
+        expected = session.getExpectedTargetNum()
+        if seq != expected and expected > 1:
+            session.setNextTargetMsgSeqNum(expected - 1)     # QuickFIX adds the one back
+            log.warning("%s: Logout numbered %d while %d was expected: %d is kept to be resent at the next logon",
+                        self.venue(sessionID), seq, expected, expected)
 
     def _referred(self, ev: MessageRejected) -> MessageRejected:
         """Fill what the venue left out of a Reject from our record of what that sequence number

@@ -465,3 +465,24 @@ def test_file_logs_are_masked_too_and_private(make_writer, tmp_path):
     data = all_bytes_under(logs)
     for secret in (PASSWORD, NEW_PASSWORD, TOKEN):
         assert secret.encode() not in data
+
+
+def test_the_test_hold_keeps_every_row_after_the_first_match_until_close(audit_url, monkeypatch):
+    from xmc_fix.audit.writer import TEST_HOLD_ENV
+    monkeypatch.setenv(TEST_HOLD_ENV, "fix_messages:out:D")
+    w = AuditWriter(audit_url, "R1").start()
+    w.message(SESSION, "out", fix_text("0", seq=1), 1)
+    w.message(SESSION, "out", fix_text("D", ("11", "C1"), seq=2), 2)
+    w.message(SESSION, "out", fix_text("D", ("11", "C2"), seq=3), 3)
+    w.event("verdict", 4, ok=True)
+    assert w.flush()
+
+    eng = create_engine(audit_url)
+    with eng.connect() as conn:
+        held = [r.seq_num for r in conn.execute(select(models.fix_messages.c.seq_num))]
+    assert held == [1, 2]          # the first order and what came before it; the rest is "in flight"
+    w.close()                      # a clean stop still writes everything
+    with eng.connect() as conn:
+        assert conn.execute(select(models.fix_messages.c.seq_num)).scalars().all() == [1, 2, 3]
+        assert conn.execute(select(models.events.c.kind)).scalars().all() == ["verdict"]
+    eng.dispose()

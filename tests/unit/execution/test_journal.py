@@ -200,3 +200,18 @@ def test_a_fill_resent_after_a_restart_for_an_order_finished_before_it_is_not_co
     new = again.report(inner, ExecType.TRADE, OrdStatus.FILLED, last=inner.qty, px=inner.price, exec_id="NEW-1")
     again.engine.on_event(new)
     assert again.engine.state.ledger.foreign
+
+
+def test_every_record_carries_its_wall_time_for_the_audit_and_replay_ignores_it(strategy, journal_path):
+    from xmc_fix.execution.journal import history
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+
+    records = history(journal_path)
+
+    assert {r["k"] for r in records} >= {"intent", "fill", "end"}
+    assert all(isinstance(r["t"], int) and r["t"] > 1_600_000_000 * 10 ** 9 for r in records)
+    st = replay(journal_path)
+    assert all("t" not in h for h in st.held) and all("t" not in f for f in st.fills)

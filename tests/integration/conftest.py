@@ -17,6 +17,8 @@ from xmc_fix.venues.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = ROOT / "sessions"
+# the engine's sessions in sessions/venues.cfg (order sessions and drop copies): what verify checks
+VENUE_SESSIONS = (SESSIONS / "venues.cfg").read_text().count("[SESSION]")
 
 
 def wait_until(pred, timeout: float = 15.0) -> bool:

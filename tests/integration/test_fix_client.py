@@ -100,7 +100,7 @@ ER = [(37, "O1"), (11, "C1"), (17, "E1"), (150, "0"), (39, "0"), (55, "HG"), (54
 
 @pytest.mark.parametrize("change, reason_code, words", [
     ({11: None}, b"5", "tag 11 missing"),          # ClOrdID is optional in the dictionary, not for us
-    ({150: "H"}, b"0", "tag 150='H' not supported"),  # Trade Cancel: valid FIX 4.4, not a report we read
+    ({54: "5"}, b"0", "tag 54='5' not supported"),    # Sell short: valid FIX 4.4, not a side we trade
 ])
 def test_a_report_we_cannot_interpret_is_handed_on_and_answered_with_a_business_reject(connect, change, reason_code,
                                                                                        words):

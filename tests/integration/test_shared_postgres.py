@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.integration.conftest import VENUE_SESSIONS
 from xmc_fix import demo as D
 from xmc_fix.venues.settings import load_session_file
 
@@ -103,7 +104,7 @@ def test_two_engines_share_one_postgresql_database_without_colliding(pg_url, tmp
                               "--db", pg_url, "--run", rid, "--store", str(tmp_path / f"store-{ns}")],
                              capture_output=True, text=True, timeout=120, cwd=str(ROOT))
         assert res.returncode == 0, res.stdout + res.stderr
-        assert "4 session(s)" in res.stdout
+        assert f"{VENUE_SESSIONS} session(s)" in res.stdout
     res = subprocess.run([sys.executable, "-m", "xmc_fix", "--log-file", str(tmp_path / "v.log"), "audit", "verify",
                           "--db", pg_url], capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert res.returncode == 0 and "OK: 2 run(s)" in res.stdout, res.stdout + res.stderr

@@ -444,7 +444,14 @@ class Lifecycle:
     # -- repair pauses -----------------------------------------------------------------------
     def on_timer(self, now_ns: int) -> None:
         """A legged ticket takes its next repair step when its pause is over (order deadlines are
-        the watchdog's: :mod:`xmc_fix.execution.watchdog`)."""
+        the watchdog's: :mod:`xmc_fix.execution.watchdog`). So does a flatten ticket with nothing
+        out: its step found no book or session, or it was restored from the journal that way."""
         for p in list(self.state.open_progress()):
-            if p.ticket.state is TicketState.LEGGED and now_ns >= p.next_ns:
-                self.repair(p.ticket, p, now_ns)
+            t = p.ticket
+            if now_ns < p.next_ns:
+                continue
+            if t.state is TicketState.LEGGED:
+                self.repair(t, p, now_ns)
+            elif (p.flatten and t.state is TicketState.WORKING and not t.working
+                  and not any(o.uncertain for o in t.orders())):
+                self.flatten.progress(t, p, self.state.pairs[t.pair], now_ns)

@@ -158,6 +158,27 @@ def test_flatten_takes_a_legged_position_to_zero_while_halted(tmp_path):
     assert w.engine.pair_state(w.pair) is TradingState.HALTED          # still halted after the flatten
 
 
+def test_a_flatten_that_finds_no_book_waits_and_goes_on_when_the_book_is_back(tmp_path):
+    w = world_with(tmp_path, replace=("chase_ticks = 4", 'mode = "halt"\nchase_ticks = 4'))
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.reject(outer)
+    w.engine.state.books[w.pair.inner.key].invalidate()           # SHFE's book gone (a snapshot is due)
+    sent = len(w.sender.sent)
+    (f,) = w.engine.cmd_flatten("P", "carol")["flatten"]
+    assert len(w.sender.sent) == sent and "repair_waiting" in w.audit.kinds()
+    flat = w.engine.tickets[f["ticket"]]
+    assert flat.state is TicketState.WORKING and not flat.working
+    w.clock.advance(10_000_000_000)
+    w.calm_market()                                                # the book is back
+    w.engine.on_timer(w.now())
+    order = w.sender.sent[-1]
+    assert len(w.sender.sent) == sent + 1 and (order.venue, order.side, order.qty) == ("SHFE", Side.BUY, D(5))
+    w.fill(order)
+    assert flat.state is TicketState.COMPLETED and (w.pair.inner_lots, w.pair.outer_lots) == (D(0), D(0))
+
+
 def test_flatten_supersedes_a_ticket_still_being_repaired(world):
     world.cross_above()
     inner, outer = world.sender.sent

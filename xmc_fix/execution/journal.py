@@ -31,7 +31,11 @@ Records (one JSON object per line, ``k`` the kind, ``t`` the wall time it was wr
 - ``flat``: the flatten path took a pair to zero: what it held before no longer counts;
 - ``fill``: a fill booked to a pair's leg (position, cost basis, realised P&L of its trading day);
 - ``foreign``: lots no pair traded (an order the engine did not send, a reconciled difference);
-- ``ledger``: (compaction only) the position ledger as it stood; fills after it add to it.
+- ``ledger``: (compaction only) the position ledger as it stood; fills after it add to it;
+- ``accounted``: (compaction only) the ExecIDs the ledger took lately (a resend never counts twice);
+- ``recent``: (compaction only) a ticket finished within ``retain_finished_ms``, with its orders and
+  their fills: a late fill or bust of one after the restart reopens it instead of passing for an
+  order the engine did not send.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ class Journal:
             if state.accounted:
                 f.write(json.dumps({"k": "accounted", "ids": sorted(state.accounted.items())},
                                    separators=(",", ":")) + "\n")
+            for ft in state.finished.values():
+                f.write(json.dumps({"k": "recent", "ticket": ft.record, "orders": ft.orders, "net": ft.net,
+                                    "ended_ns": ft.ended_ns}, default=_enc, separators=(",", ":")) + "\n")
             for t in state.open_tickets.values():
                 f.write(json.dumps({"k": "ticket", **t.record}, default=_enc, separators=(",", ":")) + "\n")
                 for o in t.orders:
@@ -119,6 +126,17 @@ class OpenTicket:
 
 
 @dataclass
+class FinishedTicket:
+    """A ticket that ended (its lots are in the holdings already), kept so that a report still
+    arriving for one of its orders after a restart — a late fill, a bust — finds it."""
+
+    record: dict
+    orders: list[dict]
+    net: dict                       # {"INNER": lots, "OUTER": lots} when it ended
+    ended_ns: int | None            # wall time of its end (None: a journal too old to say)
+
+
+@dataclass
 class JournalState:
     """What a replay found: lots still held per opening ticket, tickets without an end."""
 
@@ -130,6 +148,7 @@ class JournalState:
     fills: list[dict] = field(default_factory=list)          # fill records after it
     foreign: list[dict] = field(default_factory=list)        # foreign records after it
     accounted: dict[str, int] = field(default_factory=dict)  # "VENUE|ExecID" -> ns: what the ledger took
+    finished: dict[str, "FinishedTicket"] = field(default_factory=dict)   # ended tickets, by ticket id
     last_prefix: str | None = None
     records: int = 0
     bad_lines: int = 0
@@ -148,6 +167,8 @@ def replay(path: str | Path) -> JournalState:
     held: dict[str, dict] = {}
     held_at: dict[str, int] = {}
     flat_at: dict[str, int] = {}
+    ended_ns: dict[str, int | None] = {}
+    recent: dict[str, FinishedTicket] = {}
     with open(p, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f):
             line = line.strip()
@@ -159,7 +180,7 @@ def replay(path: str | Path) -> JournalState:
             except (json.JSONDecodeError, KeyError, AttributeError):
                 st.bad_lines += 1
                 continue
-            r.pop("t", None)
+            t_ns = r.pop("t", None)
             st.records += 1
             if kind == "intent":      # a new ticket and the orders it sent first, in one line
                 t = r["ticket"]
@@ -180,8 +201,16 @@ def replay(path: str | Path) -> JournalState:
                 st.pair_states[r.pop("pair")] = r
             elif kind == "end":
                 ends[r["ticket_id"]] = (n, r)     # the last end of a ticket counts
+                ended_ns[r["ticket_id"]] = r.get("ended_ns") or t_ns
+            elif kind == "recent":                # a finished ticket a compaction kept (its lots are in "held")
+                tid = r["ticket"]["ticket_id"]
+                recent[tid] = FinishedTicket(r["ticket"], r["orders"], r["net"], r.get("ended_ns"))
             elif kind == "reopen":
                 ends.pop(r["ticket_id"], None)    # a late fill broke its match: open again
+                back = recent.pop(r["ticket_id"], None)
+                if back is not None:
+                    tickets[r["ticket_id"]] = back.record
+                    orders[r["ticket_id"]] = list(back.orders)
             elif kind == "flat":
                 flat_at[r["pair"]] = n
             elif kind == "global":
@@ -208,6 +237,12 @@ def replay(path: str | Path) -> JournalState:
                 _fold_end(held, t, end)
     st.held = [h for h in held.values() if Decimal(h["inner"]) != 0 or Decimal(h["outer"]) != 0]
     st.open_tickets = {tid: OpenTicket(t, orders.get(tid, [])) for tid, t in tickets.items() if tid not in ends}
+    st.finished = dict(recent)
+    for tid, (_, end) in ends.items():
+        t = tickets.get(tid)
+        if t is not None:
+            st.finished[tid] = FinishedTicket({**t, "state": end.get("state", t.get("state"))}, orders.get(tid, []),
+                                              end["net"], ended_ns.get(tid))
     return st
 
 

@@ -16,16 +16,17 @@ from decimal import Decimal
 
 from xmc_fix.clock import Clock
 from xmc_fix.domain.commands import NewOrder
-from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdType, PositionEffect, Side, TicketIntent,
+from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdStatus, OrdType, PositionEffect, Side, TicketIntent,
                                   TimeInForce, TradingState)
 from xmc_fix.domain.orders import Fill, Order
 from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState
-from xmc_fix.execution.journal import JournalState, OpenTicket
+from xmc_fix.execution.journal import FinishedTicket, JournalState, OpenTicket
 from xmc_fix.execution.records import AuditSink, order_record, ticket_record
 from xmc_fix.execution.state import ACCOUNTED_KEEP_NS, EngineState, Holding, PairRuntime, TicketProgress
 from xmc_fix.risk.states import StateTrigger
 
 log = logging.getLogger("xmc.engine")
+MS = 1_000_000
 
 
 class Recovery:
@@ -90,7 +91,39 @@ class Recovery:
             restored["tickets"] += 1
             self.audit.event("ticket_recovered", now, pair=pr.name, ticket_id=t.ticket_id,
                              orders=[o["cl_ord_id"] for o in ot.orders])
+        self._restore_finished(journal, order_fills, now)
         return restored
+
+    def _restore_finished(self, journal: JournalState, order_fills: dict[str, list[list]], now: int) -> None:
+        """Tickets that ended within ``retain_finished_ms`` come back finished, with their orders and
+        fills: a late fill or a bust of one of them after the restart reopens its ticket (and is
+        repaired) as it would have before, instead of passing for an order the engine did not send."""
+        st = self.state
+        keep = st.strategy.engine.retain_finished_ms * MS
+        for tid, ft in journal.finished.items():
+            pr = st.pairs.get(ft.record.get("pair"))
+            if tid in st.tickets or pr is None or ft.ended_ns is None or now - ft.ended_ns > keep:
+                continue
+            t = self._ticket_from_record(pr, ft.record)
+            t.state = TicketState(ft.record["state"])
+            if not t.state.is_terminal:
+                continue
+            t.ended_ns = ft.ended_ns
+            p = TicketProgress(t, closes=ft.record.get("closes"), flatten=t.intent is TicketIntent.FLATTEN)
+            p.ended_net = (Decimal(ft.net["INNER"]), Decimal(ft.net["OUTER"]))
+            for o in ft.orders:
+                fills = list(o.get("fills") or [])
+                seen = {f[0] for f in fills if f[0]}
+                fills += [f for f in order_fills.get(o["cl_ord_id"], []) if not f[0] or f[0] not in seen]
+                order = self._order_from_record(o, fills)
+                order.uncertain = False
+                order.status = OrdStatus.FILLED if order.filled_qty >= order.qty else OrdStatus.CANCELED
+                order.leaves_qty = Decimal(0)
+                order.done_ns = ft.ended_ns
+                t.legs[LegRole(o["leg"])].orders.append(order)
+                st.orders[order.cl_ord_id] = order
+            st.tickets[tid] = t
+            st.progress[tid] = p
 
     @staticmethod
     def _ticket_from_record(pr: PairRuntime, rec: dict) -> Ticket:
@@ -177,10 +210,16 @@ class Recovery:
             if sticky:
                 top = max(sticky, key=lambda h: (h.level is TradingState.HALTED, h.since_ns))
                 out.pair_states[pr.name] = {"state": top.level.value, "reason": top.reason}
+        keep = st.strategy.engine.retain_finished_ms * MS
+        now = self.clock.now_ns()
         for tid, p in st.progress.items():
             t = p.ticket
             if not t.state.is_terminal:
                 out.open_tickets[tid] = OpenTicket(ticket_record(t, p.closes), [_with_fills(o) for o in t.orders()])
+            elif t.ended_ns is not None and now - t.ended_ns <= keep:
+                inner, outer = p.ended_net or (Decimal(0), Decimal(0))
+                out.finished[tid] = FinishedTicket(ticket_record(t, p.closes), [_with_fills(o) for o in t.orders()],
+                                                   {"INNER": inner, "OUTER": outer}, t.ended_ns)
         return out
 
 

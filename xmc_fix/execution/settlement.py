@@ -115,7 +115,7 @@ class Settlement:
     def journal_end(self, ticket: Ticket) -> None:
         inner, outer = net_lots(ticket)
         self.journal.write("end", ticket_id=ticket.ticket_id, state=ticket.state.value,
-                           net={"INNER": inner, "OUTER": outer})
+                           net={"INNER": inner, "OUTER": outer}, ended_ns=ticket.ended_ns)
         crash_point("ticket_end")
 
     def give_up(self, ticket: Ticket, p: TicketProgress, pr: PairRuntime, now_ns: int, reason: str) -> None:

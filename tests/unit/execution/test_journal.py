@@ -109,8 +109,10 @@ def test_compaction_keeps_what_the_journal_says(strategy, journal_path):
            [(h["ticket_id"], h["inner"], h["outer"]) for h in before.held]
     assert list(after.open_tickets) == list(before.open_tickets)
     assert after.accounted.keys() == before.accounted.keys() and len(after.accounted) == 2   # the first ticket's fills
-    # the ledger's snapshot, the holding, the ExecIDs the ledger took, the open ticket and its two orders
-    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 1 + 1 + 2
+    assert list(after.finished) == list(before.finished) and len(after.finished) == 1
+    # the ledger's snapshot, the holding, the ExecIDs the ledger took, the first ticket (finished lately),
+    # the open ticket and its two orders
+    assert len(journal_path.read_text().splitlines()) == 1 + 1 + 1 + 1 + 1 + 2
 
 
 def test_a_late_fill_reopening_a_ticket_is_replayed_as_open(strategy, journal_path):
@@ -126,9 +128,11 @@ def test_a_late_fill_reopening_a_ticket_is_replayed_as_open(strategy, journal_pa
 
 
 # -- state that survives a restart --------------------------------------------------------------------
-def _restart(strategy, journal_path):
+def _restart(strategy, journal_path, later_ns: int = 0):
     again = World.__new__(World)
     World.__init__(again, strategy)
+    again.clock.advance(later_ns)
+    again.engine.ids.prefix = "R"          # a new process: its own ids (the real one's start time)
     again.engine.journal = Journal(journal_path)
     return again, again.engine.restore(replay(journal_path))
 
@@ -173,8 +177,8 @@ def test_the_daily_loss_starts_again_at_the_trading_day_boundary(strategy, journ
 
 def test_a_fill_resent_after_a_restart_for_an_order_finished_before_it_is_not_counted_again(strategy, journal_path):
     """The venue resends (or its drop copy repeats) a fill of an order the engine finished and no
-    longer holds: the ExecID the ledger took is in the journal, so it is a duplicate, not a foreign
-    fill, before and after a compaction."""
+    longer holds (ended longer than ``retain_finished_ms`` before the restart): the ExecID the ledger
+    took is in the journal, so it is a duplicate, not a foreign fill, before and after a compaction."""
     w = journaled_world(strategy, journal_path)
     w.cross_above()
     inner, outer = list(w.sender.sent)
@@ -184,8 +188,8 @@ def test_a_fill_resent_after_a_restart_for_an_order_finished_before_it_is_not_co
     fill_id = w.engine.orders[inner.cl_ord_id].fills[0].exec_id
     before = dict(w.engine.state.ledger.positions)
     for compact in (False, True):
-        again, _ = _restart(strategy, journal_path)
-        assert inner.cl_ord_id not in again.engine.orders          # finished: not restored
+        again, _ = _restart(strategy, journal_path, later_ns=strategy.engine.retain_finished_ms * 1_000_000 * 2)
+        assert inner.cl_ord_id not in again.engine.orders          # finished long ago: not restored
         resent = again.report(inner, ExecType.TRADE, OrdStatus.FILLED, last=inner.qty, px=inner.price,
                               exec_id=fill_id, poss_dup=True)
         again.engine.on_event(resent)
@@ -215,3 +219,55 @@ def test_every_record_carries_its_wall_time_for_the_audit_and_replay_ignores_it(
     assert all(isinstance(r["t"], int) and r["t"] > 1_600_000_000 * 10 ** 9 for r in records)
     st = replay(journal_path)
     assert all("t" not in h for h in st.held) and all("t" not in f for f in st.fills)
+
+
+def test_a_late_fill_after_a_restart_reopens_a_recently_finished_ticket_instead_of_passing_for_foreign(
+        strategy, journal_path):
+    """The outer leg was cancelled with nothing done, the ticket repaired (chased) and ended, the
+    engine restarted; then the venue reports the fill it had made after all (a late fill). The restarted
+    engine knows the order (finished tickets are kept for ``retain_finished_ms``, across a
+    compaction too): the ticket reopens and is repaired, nothing is foreign, nothing halts."""
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    inner, outer = list(w.sender.sent)
+    w.fill(inner)
+    w.engine.on_event(w.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))
+    chase = w.sender.sent[-1]
+    w.fill(chase)                                        # chased: matched, ended
+    assert w.ticket().state is TicketState.COMPLETED
+    for compact in (True, False):
+        again, _ = _restart(strategy, journal_path)
+        if compact:
+            again.engine.journal.compact(again.engine.journal_state())
+            again.engine.journal.close()
+            again, _ = _restart(strategy, journal_path)
+        t = again.engine.tickets.get(w.ticket().ticket_id)
+        assert t is not None and t.state is TicketState.COMPLETED
+        assert again.engine.orders[outer.cl_ord_id].is_terminal
+        if compact:
+            continue
+        again.calm_market()
+        late = again.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=outer.qty, px=outer.price)
+        again.engine.on_event(late)
+        assert not again.engine.state.ledger.foreign
+        assert again.engine.pair_state(again.pair) is TradingState.ACTIVE
+        assert t.state in (TicketState.LEGGED, TicketState.REPAIRING)      # reopened: one lot too many
+        excess = again.sender.sent[-1]
+        assert (excess.venue, excess.side, excess.qty) == (outer.venue, outer.side.opposite, outer.qty)
+
+
+def test_a_ticket_finished_longer_ago_than_the_retention_is_not_restored(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    tid = w.ticket().ticket_id
+    again = World.__new__(World)
+    World.__init__(again, strategy)
+    again.clock.advance(strategy.engine.retain_finished_ms * 1_000_000 + 1_000_000_000)
+    again.engine.journal = Journal(journal_path)
+    st = replay(journal_path)
+    for ft in st.finished.values():            # as if it ended at the first world's time
+        ft.ended_ns = w.now()
+    again.engine.restore(st)
+    assert tid not in again.engine.tickets

@@ -2,7 +2,9 @@
 between the legs, between a fill and its repair, mid-repair, at a ticket's end, mid-flatten — and
 restarted each time against the same simulator, which goes on trading and misbehaving. At the end:
 the engine's positions equal the simulator's for every instrument of the account, no ClOrdID ever
-reached the venue twice, and every ticket ended."""
+reached the venue twice, every ticket ended, every order the venue received is in the audit (the
+crashed runs completed from QuickFIX's store and the journal at the next start) and ``xmc audit
+verify`` passes, naming each crash gap."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 
 from tests.integration.conftest import ROOT, SESSIONS, start_sim, wait_until
 from tests.integration.test_repair import _rows, _scenario
+from xmc_fix.audit.verify import verify
 from xmc_fix.control.client import request
 from xmc_fix.venues.credentials import env_prefix
 
@@ -145,6 +148,12 @@ def test_twenty_kills_at_every_moment_of_a_tickets_life_leave_the_engine_holding
     received = [r[0] for r in _rows(sim.db_url, "select cl_ord_id from fix_messages where direction='in' "
                                                 "and msg_type='D'")]
     assert len(received) == len(set(received)), "a ClOrdID reached the venue twice"
+    audited = {c for (c,) in _rows(db, "select cl_ord_id from fix_messages where direction='out' and msg_type='D'")}
+    assert set(received) <= audited, f"orders the venue received missing from the audit: {set(received) - audited}"
+    result = verify(db, "all")
+    assert result.ok, result.render()
+    crashed_runs = [r for r in result.runs if r.crash]
+    assert len(crashed_runs) >= 20 and all(r.sealed for r in crashed_runs), result.render()
 
     (summary,) = _rows(db, "select summary from runs where role='engine' and summary is not null "
                            "order by started_ns desc limit 1")[0]

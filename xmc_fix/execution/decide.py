@@ -138,10 +138,11 @@ class Decider:
         legs = self._leg_plans(pr, direction, q, inner_lots, outer_lots, (ib, ob))
         kind = OrderKind.OPEN if intent is TicketIntent.OPEN else OrderKind.CLOSE
         ran: list = []
+        ages = (self._age_ms(ib, now), self._age_ms(ob, now))
         denial = self.gate.check_ticket(
             kind, legs, pair=pr.name, global_state=st.trading.state, pair_state=pr.trading.state,
             sessions_up=(pr.inner.venue in st.venues_up, pr.outer.venue in st.venues_up),
-            quote_ages_ms=(self._age_ms(ib, now), self._age_ms(ob, now)),
+            quote_ages_ms=ages,
             max_quote_age_ms=cfg.max_quote_age_ms,
             fx_age_ms=self._age_ms(fx_book, now) if fx_book is not None else None,
             max_fx_age_ms=pr.fx_max_age_ms, position_after=after, max_position=cfg.max_position,
@@ -153,7 +154,7 @@ class Decider:
         pr.last_denial = None
         pr.denied = None
         return Entry(pr, direction, intent, q, legs, fx, threshold, planned, aim, recv_ns, (ib, ob, fx_book), holding,
-                     t_eval, ran)
+                     t_eval, ran, (int(ages[0] * MS), int(ages[1] * MS)))
 
     def _age_ms(self, book: Book, now: int) -> float:
         """A book's age now: since our receipt of its last change, or since the venue sent it (by the

@@ -78,6 +78,7 @@ class Entry:
     holding: Holding | None          # the holding a closing ticket closes
     t_eval: int = 0                  # xmc bench: when the evaluation that decided it began
     checks: list = ()                # what the gate ran: (check, subject) pairs, all passed
+    ages_ns: tuple | None = None     # each leg's book age when the gate passed it (venue clock included)
 
 
 def shfe_trading_day(ns: int) -> int:
@@ -156,7 +157,8 @@ class Lifecycle:
             outer_converted=q.outer_converted, fx=e.fx if e.fx is not None else Decimal(1),
             inner_book=ib.top(), outer_book=ob.top(),
             fx_age_ns=(recv_ns - fxb.recv_ns) if fxb is not None else None,
-            inner_age_ns=recv_ns - ib.recv_ns, outer_age_ns=recv_ns - ob.recv_ns, planned_residual=e.planned)
+            inner_age_ns=e.ages_ns[0] if e.ages_ns else recv_ns - ib.recv_ns,
+            outer_age_ns=e.ages_ns[1] if e.ages_ns else recv_ns - ob.recv_ns, planned_residual=e.planned)
         legs = {LegRole.INNER: Leg(LegRole.INNER, p_in.inst, p_in.side, p_in.lots),
                 LegRole.OUTER: Leg(LegRole.OUTER, p_out.inst, p_out.side, p_out.lots)}
         ticket = Ticket(tid, pr.name, direction, intent, now, decision, legs, pr.inner.unit, cfg.residual_tolerance,

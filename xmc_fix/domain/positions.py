@@ -3,7 +3,8 @@
 Signed lots (bought positive) per instrument, per account and instrument, and per pair and leg (the
 lots each pair's tickets traded, which the pair's basis position and residual are computed from);
 average cost per pair and instrument with the P&L each fill realises; lots still working per
-instrument and side (the worst case the risk gate adds to a position). The engine changes it on
+instrument and side (the worst case the risk gate adds to a position); on venues whose closes name
+the day, the lots by the trading day they were opened (:mod:`xmc_fix.domain.daybook`). The engine changes it on
 every fill and order; the risk gate and the operator's views only read it.
 
 It does not decide anything, convert currencies or know about venues' sessions.
@@ -14,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from xmc_fix.domain.enums import LegRole, Side
+from xmc_fix.domain.daybook import DayBook
+from xmc_fix.domain.enums import LegRole, PositionEffect, Side
 from xmc_fix.domain.instruments import Instrument
 
 ZERO = Decimal(0)
@@ -38,6 +40,8 @@ class Ledger:
     #: lots no pair traded: fills of orders the engine did not send, and differences a venue's
     #: position reports showed; (account, instrument) -> signed lots. Nobody's hedge: exposure.
     foreign: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    #: instruments whose closes name the day (SHFE, INE): lots by the trading day they were opened
+    days: DayBook = field(default_factory=DayBook)
 
     # -- reading ------------------------------------------------------------------------------
     def position(self, instrument: str) -> Decimal:
@@ -72,9 +76,13 @@ class Ledger:
         held[0 if leg is LegRole.INNER else 1] += lots
 
     def on_fill(self, pair: str, inst: Instrument, side: Side, qty: Decimal, price: Decimal, *,
-                leg: LegRole | None = None, account: str | None = None) -> Decimal:
-        """Book a fill; the P&L it realises in the instrument's currency (average cost)."""
+                leg: LegRole | None = None, account: str | None = None, effect: PositionEffect | None = None,
+                day: int | None = None) -> Decimal:
+        """Book a fill; the P&L it realises in the instrument's currency (average cost). ``effect``
+        and ``day`` (the instrument's trading day) keep the lots by open day where closes name it."""
         signed = qty * side.sign
+        if inst.position_effect:
+            self.days.on_fill(account, inst.name, side, qty, effect, day)
         self.positions[inst.name] = self.positions.get(inst.name, ZERO) + signed
         key = (account or "", inst.name)
         self.by_account[key] = self.by_account.get(key, ZERO) + signed
@@ -100,10 +108,10 @@ class Ledger:
         return realised
 
     def on_foreign_fill(self, inst: Instrument, side: Side, qty: Decimal, price: Decimal,
-                        account: str | None) -> None:
+                        account: str | None, day: int | None = None) -> None:
         """A fill of an order no pair sent: it moves the instrument's and the account's position and
         is held apart as foreign lots (``qty`` negative to take one back, e.g. a bust)."""
-        self.on_fill("", inst, side, qty, price, account=account)
+        self.on_fill("", inst, side, qty, price, account=account, day=day)
         key = (account or "", inst.name)
         self.foreign[key] = self.foreign.get(key, ZERO) + qty * side.sign
 
@@ -129,7 +137,8 @@ class Ledger:
                 "pair_lots": {p: [str(x) for x in v] for p, v in self.pair_lots.items()},
                 "cost": [[p, i, str(c.lots), str(c.avg)] for (p, i), c in self.cost.items() if c.lots],
                 "realised": {p: [str(v), self.realised_day.get(p)] for p, v in self.realised.items()},
-                "foreign": [[a, i, str(v)] for (a, i), v in self.foreign.items() if v]}
+                "foreign": [[a, i, str(v)] for (a, i), v in self.foreign.items() if v],
+                "days": self.days.snapshot()}
 
     def load(self, snap: dict) -> None:
         """Take a :meth:`snapshot` back (the ledger starts empty)."""
@@ -140,3 +149,5 @@ class Ledger:
         self.realised = {p: Decimal(v[0]) for p, v in snap.get("realised", {}).items()}
         self.realised_day = {p: v[1] for p, v in snap.get("realised", {}).items() if v[1] is not None}
         self.foreign = {(a, i): Decimal(v) for a, i, v in snap.get("foreign", [])}
+        self.days = DayBook()
+        self.days.load(snap.get("days", []))

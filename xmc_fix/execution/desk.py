@@ -8,11 +8,12 @@ line for an order is written by whoever creates it, before it reaches the desk.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
 from xmc_fix.clock import Clock
 from xmc_fix.domain.commands import CancelOrder, NewOrder, QueryOrderStatus, SubscribeMarketData
-from xmc_fix.domain.enums import OrdStatus
+from xmc_fix.domain.enums import OrdStatus, PositionEffect, Side
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.domain.instruments import Instrument
 from xmc_fix.domain.orders import Order
@@ -43,6 +44,25 @@ class OrderDesk:
 
     def is_up(self, venue: str) -> bool:
         return venue in self.state.venues_up and self.sender.is_up(venue)
+
+    def closes_by_day(self, venue: str) -> bool:
+        """Does the venue's dialect split closes by the day a position was opened (SHFE, INE)? A
+        sender that cannot say (a recorder in unit tests) is taken to."""
+        dialect = getattr(self.sender, "dialect", None)
+        return dialect is None or dialect(venue).closes_by_day
+
+    def close_parts(self, inst: Instrument, side: Side, qty: Decimal, now_ns: int,
+                    account: str | None) -> list[tuple[PositionEffect | None, Decimal]]:
+        """The orders a close of ``qty`` lots takes: one without PositionEffect where the instrument
+        has none, one CLOSE where the venue does not name the day, else split by open day
+        (yesterday's lots first, :meth:`xmc_fix.domain.daybook.DayBook.closes`)."""
+        if not inst.position_effect:
+            return [(None, qty)]
+        if not self.closes_by_day(inst.venue):
+            return [(PositionEffect.CLOSE, qty)]
+        st = self.state
+        return st.ledger.days.closes(account, inst.name, side, qty, st.trading_day(inst, now_ns)) or \
+            [(PositionEffect.CLOSE_TODAY, qty)]
 
     def send_cmd(self, cmd: NewOrder) -> int | None:
         """Hand an order to its venue; the time it was handed over, or None if it could not be

@@ -33,6 +33,7 @@ from xmc_fix.config import Strategy
 from xmc_fix.domain.events import (BookSnapshot, BookUpdate, CancelRejected, DropCopyReport, DropCopySession,
                                    ExecReport, MarketDataRejected, MessageRejected, PositionReport, PositionsAck,
                                    SessionDown, SessionUp, Uninterpretable)
+from xmc_fix.domain.enums import OrdStatus, PositionEffect
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.execution.decide import Decider
 from xmc_fix.execution.desk import OrderDesk, OrderSender
@@ -44,6 +45,7 @@ from xmc_fix.execution.operator import Operator
 from xmc_fix.execution.reconcile import Reconciler
 from xmc_fix.execution.records import AuditSink, JournalSink, NullJournal, Records, units
 from xmc_fix.execution.recovery import Recovery
+from xmc_fix.execution.repair import refused_for_position
 from xmc_fix.execution.settlement import Settlement
 from xmc_fix.execution.state import EngineState, PairRuntime
 from xmc_fix.execution.venue_sync import VenueCaps, VenueSync
@@ -51,6 +53,8 @@ from xmc_fix.execution.watchdog import Watchdog
 from xmc_fix.risk.alerts import Alerter
 from xmc_fix.risk.gate import RiskGate
 from xmc_fix.risk.monitor import Monitor
+
+CLOSES = frozenset({PositionEffect.CLOSE, PositionEffect.CLOSE_TODAY, PositionEffect.CLOSE_YESTERDAY})
 
 log = logging.getLogger("xmc.engine")
 MS = 1_000_000
@@ -213,6 +217,11 @@ class Engine:
     def on_exec_report(self, er: ExecReport) -> None:
         if not er.mass_status_req_id or (er.cl_ord_id and er.order_id != "NONE"):   # not a "no orders" answer
             self.reconciler.on_exec_report(er, self._fx_for)
+            if er.ord_status is OrdStatus.REJECTED:
+                order = self.state.orders.get(er.cl_ord_id)
+                if (order is not None and order.command.position_effect in CLOSES
+                        and refused_for_position(order.text)):
+                    self.sync.close_refused(order)
         if er.mass_status_req_id:
             self.sync.on_mass_report(er)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from xmc_fix.basis.pricing import limit_price, sweep
 from xmc_fix.clock import Clock
 from xmc_fix.domain.commands import NewOrder
-from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdType, PositionEffect, Side, TicketIntent,
+from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdType, Side, TicketIntent,
                                   TimeInForce)
 from xmc_fix.domain.ids import IdGenerator
 from xmc_fix.domain.orders import Order
@@ -126,14 +126,16 @@ class FlattenPath:
             if denial is not None:
                 p.next_ns = now_ns + policy.unwind_interval_ms * MS
                 return self.settle.deny_repair(ticket, pr, denial, now_ns)
-            pe = PositionEffect.CLOSE_TODAY if inst.position_effect else None
-            cmd = NewOrder(self.ids.cl_ord_id(), inst, side, abs(held), OrdType.LIMIT, price, TimeInForce.IOC,
-                           st.strategy.engine.account, pe)
-            order = Order(cmd, ticket.ticket_id, role, OrderRole.FLATTEN, now_ns)
-            ticket.legs[role].orders.append(order)
-            st.orders[cmd.cl_ord_id] = order
-            orders.append(order)
-            self.journal.write("order", **order_record(order))
+            account = st.strategy.engine.account
+            # closes on SHFE/INE name the day the lots were opened: one order per day's lots
+            for pe, lots in self.desk.close_parts(inst, side, abs(held), now_ns, account):
+                cmd = NewOrder(self.ids.cl_ord_id(), inst, side, lots, OrdType.LIMIT, price, TimeInForce.IOC,
+                               account, pe)
+                order = Order(cmd, ticket.ticket_id, role, OrderRole.FLATTEN, now_ns)
+                ticket.legs[role].orders.append(order)
+                st.orders[cmd.cl_ord_id] = order
+                orders.append(order)
+                self.journal.write("order", **order_record(order))
         if not orders:
             return self._settle_when_quiet(ticket, p, pr, now_ns)
         p.attempts["FLATTEN"] += 1

@@ -121,17 +121,22 @@ class Lifecycle:
         tid = ids.ticket_id()
         p_in, p_out = e.legs
         intent, direction, q = e.intent, e.direction, e.quote
-        cmd_in = NewOrder(ids.cl_ord_id(), p_in.inst, p_in.side, p_in.lots, cfg.inner_order_type, p_in.price,
-                          cfg.inner_tif, self.account, self.position_effect(p_in.inst, intent, e.holding, now))
-        cmd_out = NewOrder(ids.cl_ord_id(), p_out.inst, p_out.side, p_out.lots, cfg.outer_order_type, p_out.price,
-                           cfg.outer_tif, self.account, self.position_effect(p_out.inst, intent, e.holding, now))
         pending = None
         if cfg.submission == "sequential":
+            cmd_in = NewOrder(ids.cl_ord_id(), p_in.inst, p_in.side, p_in.lots, cfg.inner_order_type, p_in.price,
+                              cfg.inner_tif, self.account, self.position_effect(p_in.inst, intent, e.holding, now))
+            cmd_out = NewOrder(ids.cl_ord_id(), p_out.inst, p_out.side, p_out.lots, cfg.outer_order_type,
+                               p_out.price, cfg.outer_tif, self.account,
+                               self.position_effect(p_out.inst, intent, e.holding, now))
             lead = self.sequential_first(pr, q, p_in.lots, p_out.lots)
             out = ((LegRole.INNER, cmd_in),) if lead is LegRole.INNER else ((LegRole.OUTER, cmd_out),)
             pending = cmd_out if lead is LegRole.INNER else cmd_in
         else:
-            out = ((LegRole.INNER, cmd_in), (LegRole.OUTER, cmd_out))
+            # a close on SHFE/INE of lots opened on different days goes out as one order per day
+            out = tuple((role, NewOrder(ids.cl_ord_id(), lp.inst, lp.side, lots, otype, lp.price, tif, self.account, pe))
+                        for role, lp, otype, tif in ((LegRole.INNER, p_in, cfg.inner_order_type, cfg.inner_tif),
+                                                     (LegRole.OUTER, p_out, cfg.outer_order_type, cfg.outer_tif))
+                        for pe, lots in self.position_parts(lp, intent, e.holding, now))
         closes = e.holding.ticket_id if e.holding else None
         # Intent first: the ticket and the orders about to leave are on disk before they do.
         self.journal.write("intent", ticket={
@@ -213,6 +218,13 @@ class Lifecycle:
         depth_i = sum(s for _, s in (ib.bids if side_i is Side.SELL else ib.asks)) / inner_lots
         depth_o = sum(s for _, s in (ob.bids if side_o is Side.SELL else ob.asks)) / outer_lots
         return LegRole.INNER if depth_i <= depth_o else LegRole.OUTER
+
+    def position_parts(self, lp: LegPlan, intent: TicketIntent, holding: Holding | None,
+                       now_ns: int) -> list[tuple[PositionEffect | None, Decimal]]:
+        """A leg's orders: one, or, for a close on a venue whose closes name the day, one per day's lots."""
+        if not lp.inst.position_effect or intent is TicketIntent.OPEN or not self.desk.closes_by_day(lp.inst.venue):
+            return [(self.position_effect(lp.inst, intent, holding, now_ns), lp.lots)]
+        return self.desk.close_parts(lp.inst, lp.side, lp.lots, now_ns, self.account)
 
     def position_effect(self, inst: Instrument, intent: TicketIntent, holding: Holding | None,
                         now_ns: int) -> PositionEffect | None:
@@ -416,18 +428,18 @@ class Lifecycle:
         for step in result.steps:
             leg = ticket.legs[step.leg]
             inst = leg.instrument
-            pe = None
-            if inst.position_effect:
-                # chasing continues the ticket's intent; unwinding reverses it
-                opening = (ticket.intent is TicketIntent.OPEN) == (step.role is OrderRole.CHASE)
-                pe = PositionEffect.OPEN if opening else PositionEffect.CLOSE_TODAY
-            cmd = NewOrder(self.ids.cl_ord_id(), inst, step.side, step.lots, OrdType.LIMIT, step.price,
-                           TimeInForce.IOC, self.account, pe)
-            order = Order(cmd, ticket.ticket_id, step.leg, step.role, now_ns)
-            leg.orders.append(order)
-            st.orders[cmd.cl_ord_id] = order
-            orders.append(order)
-            self.journal.write("order", **order_record(order))
+            # chasing continues the ticket's intent; unwinding reverses it (a close: by open day)
+            opening = (ticket.intent is TicketIntent.OPEN) == (step.role is OrderRole.CHASE)
+            parts = ([(PositionEffect.OPEN if inst.position_effect else None, step.lots)] if opening else
+                     self.desk.close_parts(inst, step.side, step.lots, now_ns, self.account))
+            for pe, lots in parts:
+                cmd = NewOrder(self.ids.cl_ord_id(), inst, step.side, lots, OrdType.LIMIT, step.price,
+                               TimeInForce.IOC, self.account, pe)
+                order = Order(cmd, ticket.ticket_id, step.leg, step.role, now_ns)
+                leg.orders.append(order)
+                st.orders[cmd.cl_ord_id] = order
+                orders.append(order)
+                self.journal.write("order", **order_record(order))
         for order in orders:
             self.desk.send(order)
             crash_point("repair_sent")

@@ -164,10 +164,11 @@ class Reconciler:
         st.account_for(er.venue, er.exec_id, er.recv_ns)
         if inst is not None:
             for qty, px in moves:
-                st.ledger.on_foreign_fill(inst, er.side, qty, px, er.account)
+                iday = st.trading_day(inst, er.recv_ns) if inst.position_effect else None
+                st.ledger.on_foreign_fill(inst, er.side, qty, px, er.account, iday)
                 self.settle.journal.write("foreign", instrument=inst.name, account=er.account, side=er.side.value,
                                           qty=str(qty), px=str(px), why=f"{er.venue} order {er.cl_ord_id}",
-                                          venue=er.venue, exec_id=er.exec_id)
+                                          venue=er.venue, exec_id=er.exec_id, iday=iday)
             pairs = [pr for pr in st.pairs.values() if inst in (pr.inner, pr.outer)]
             held = st.ledger.foreign.get((er.account or "", inst.name))
             msg = (f"{er.venue} reports {er.exec_type.value.lower()} {er.side.value} {moves[-1][0]} {er.symbol} at "

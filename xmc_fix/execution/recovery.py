@@ -156,7 +156,8 @@ class Recovery:
                 continue
             qty = Decimal(f["qty"])
             ledger.on_fill(f["pair"], inst, Side(f["side"]), qty, Decimal(f["px"]), leg=LegRole(f["leg"]),
-                           account=f.get("account"))
+                           account=f.get("account"), effect=PositionEffect(f["pe"]) if f.get("pe") else None,
+                           day=f.get("iday"))
             if f.get("day") is not None:
                 ledger.roll_day(f["pair"], f["day"])
             if f.get("realised") and Decimal(f["realised"]):
@@ -165,7 +166,8 @@ class Recovery:
         for x in journal.foreign:
             inst = insts.get(x["instrument"])
             if inst is not None:
-                ledger.on_foreign_fill(inst, Side(x["side"]), Decimal(x["qty"]), Decimal(x["px"]), x.get("account"))
+                ledger.on_foreign_fill(inst, Side(x["side"]), Decimal(x["qty"]), Decimal(x["px"]), x.get("account"),
+                                       x.get("iday"))
         return per_order
 
     def _order_from_record(self, o: dict, fills: list[list] | None = None) -> Order:

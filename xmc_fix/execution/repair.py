@@ -68,6 +68,16 @@ FINAL_REJECT_TEXTS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p, re
 ))
 
 
+#: A reject's text saying the account does not hold what a close asked for (whatever the code: SHFE
+#: gateways send 103=3 "exceeds limit" with it).
+POSITION_TEXT = re.compile(r"insufficient\b.*\bposition|position\b.*\binsufficient|not enough position|"
+                           r"no position to close", re.I)
+
+
+def refused_for_position(text: str | None) -> bool:
+    return bool(text and POSITION_TEXT.search(text))
+
+
 def final_reject(code: str | None, text: str | None) -> str | None:
     """Why a rejected order cannot succeed if sent to the same venue again, or ``None`` if a retry
     may pass (a simulated or unexplained reject, a price outside today's limits)."""

@@ -12,6 +12,9 @@ resolved toward the venue:
 - an order the engine believes working that the venue does not list: asked about (status request);
 - a position that differs: the engine's ledger takes the venue's number, the difference held as
   foreign lots (nobody's hedge, reported as exposure), the pairs trading the instrument held.
+- on a venue whose closes name the day (SHFE, INE), the lots by open day (PositionReport SOD and
+  TQ) are taken as the venue has them whenever they add up to its net: the next close is split
+  against the venue's own buckets.
 
 Holds follow ``[reconcile] on_difference`` (HALTED or REDUCING) until an operator resumes. Positions
 are compared only while the engine has no order in flight at the venue (a fill on its way would be
@@ -30,6 +33,7 @@ from xmc_fix.domain.commands import RequestMassStatus, RequestPositions
 from xmc_fix.domain.enums import Side
 from xmc_fix.domain.events import ExecReport, MessageRejected, PositionReport, PositionsAck
 from xmc_fix.domain.ids import IdGenerator
+from xmc_fix.domain.orders import Order
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.records import AuditSink
 from xmc_fix.execution.settlement import Settlement
@@ -38,6 +42,9 @@ from xmc_fix.risk.alerts import Alert
 from xmc_fix.risk.monitor import Monitor
 
 MS = 1_000_000
+# PositionReport PosTypes (703) that split a position by open day: SOD (start of day: carried from
+# an earlier trading day) and TQ (transaction quantity: traded today); value: carried
+DAY_POS_TYPES = {"SOD": True, "TQ": False}
 ZERO = Decimal(0)
 ROUND_TIMEOUT_MS = 5_000     # a venue that has not answered by then: the round ends incomplete
 BUSY_RETRY_MS = 300          # orders in flight: positions asked again this much later
@@ -63,6 +70,8 @@ class Round:
     pos_done: bool = True
     working: dict[str, ExecReport] = field(default_factory=dict)   # ClOrdID -> the venue's report
     positions: dict[str, Decimal] = field(default_factory=dict)    # symbol -> net lots
+    # symbol -> [long today, long carried, short today, short carried] (PosType TQ and SOD)
+    by_day: dict[str, list[Decimal]] = field(default_factory=dict)
     pos_expected: int | None = None
     busy_retries: int = 0
     result: dict | None = None
@@ -90,8 +99,19 @@ class VenueSync:
         self._by_req: dict[str, Round] = {}
         self._next_ns: dict[str, int] = {}
         self._retry_ns: dict[str, int] = {}
+        self._days: dict[str, list] = {}         # instrument -> the venue's lots by open day, this round
 
     # -- starting rounds ---------------------------------------------------------------------
+    def close_refused(self, order: Order) -> None:
+        """The venue refused a close of ours for want of the position (on SHFE/INE: not in the bucket
+        of the day the close named). Its own positions by day are asked, unless a round is already
+        asking: the next close is split against them."""
+        venue = order.instrument.venue
+        r = self.rounds.get(venue)
+        if r is None or r.result is not None:
+            self.start(venue, f"{venue} refused close {order.cl_ord_id}: {order.text or 'no position'}",
+                       query_uncertain=False)
+
     def start(self, venue: str, reason: str, query_uncertain: bool = True) -> dict:
         """Ask a venue for its working orders and positions; uncertain orders are asked about too."""
         st = self.state
@@ -187,6 +207,12 @@ class VenueSync:
         if r is None or r.positions is None:
             return
         r.positions[rep.symbol] = r.positions.get(rep.symbol, ZERO) + rep.net
+        for pos_type, long_qty, short_qty in rep.quantities:
+            if pos_type in DAY_POS_TYPES:
+                b = r.by_day.setdefault(rep.symbol, [ZERO, ZERO, ZERO, ZERO])
+                carried = DAY_POS_TYPES[pos_type]
+                b[1 if carried else 0] += long_qty
+                b[3 if carried else 2] += short_qty
         if r.pos_expected is None and rep.total:
             r.pos_expected = rep.total
         self._positions_progress(r)
@@ -305,6 +331,10 @@ class VenueSync:
                 continue
             venue_net = r.positions.get(inst.symbol, ZERO)
             ours = st.ledger.by_account.get((acct, inst.name), ZERO)
+            days = r.by_day.get(inst.symbol)
+            if inst.position_effect and days is not None and sum(days[:2]) - sum(days[2:]) == venue_net:
+                # the venue's own split by open day is what its closes will be checked against
+                self._days[inst.name] = days
             if venue_net == ours:
                 continue
             delta = venue_net - ours
@@ -315,6 +345,11 @@ class VenueSync:
                                         f"engine set to the venue's {venue_net}; {delta:+} lots held as foreign",
                                         f"{inst.name} position: engine {ours}, {r.venue} {venue_net}",
                                         instrument=inst.name, delta=str(delta)))
+        now = self.clock.now_ns()
+        for name, days in self._days.items():
+            inst = st.strategy.instruments[name]
+            st.ledger.days.set(acct, name, *days, st.trading_day(inst, now))
+        self._days.clear()
         return out
 
     def _difference(self, r: Round, kind: str, symbol: str, engine: str, venue: str, resolution: str, what: str,

@@ -173,13 +173,16 @@ class Monitor:
         out = []
         day = self.state.trading_day(pr.inner, now_ns)
         ledger.roll_day(pr.name, day)
-        realised = ledger.on_fill(pr.name, inst, order.side, lots, px, leg=order.leg, account=order.command.account)
+        iday = self.state.trading_day(inst, now_ns) if inst.position_effect else None
+        effect = order.command.position_effect
+        realised = ledger.on_fill(pr.name, inst, order.side, lots, px, leg=order.leg, account=order.command.account,
+                                  effect=effect, day=iday)
         if realised and order.leg is LegRole.OUTER and pr.pricer.needs_fx and fx:
             realised = realised * fx if pr.pricer.fx_mode == 1 else realised / fx
         self.journal.write("fill", pair=pr.name, leg=order.leg.value, ticket_id=order.ticket_id,
                            cl_ord_id=order.cl_ord_id, exec_id=exec_id, venue=inst.venue, instrument=inst.name,
                            account=order.command.account, side=order.side.value, qty=str(lots), px=str(px),
-                           realised=str(realised), day=day)
+                           realised=str(realised), day=day, pe=effect.value if effect else None, iday=iday)
         if realised:
             total = ledger.add_realised(pr.name, realised)
             limit = self.risk.pair(pr.name).daily_loss_limit

@@ -158,6 +158,29 @@ def test_flatten_takes_a_legged_position_to_zero_while_halted(tmp_path):
     assert w.engine.pair_state(w.pair) is TradingState.HALTED          # still halted after the flatten
 
 
+def test_a_flatten_on_shfe_closes_each_day_s_lots_with_its_own_position_effect(tmp_path):
+    """Three of the five short lots were opened on an earlier trading day: SHFE refuses a close-today
+    of them. The flatten sends one close-yesterday and one close-today order."""
+    w = world_with(tmp_path, replace=("chase_ticks = 4", 'mode = "halt"\nchase_ticks = 4'))
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.reject(outer)
+    st = w.engine.state
+    inst = w.pair.inner
+    st.ledger.days.set("ACC1", inst.name, D(0), D(0), D(2), D(3), st.trading_day(inst, w.now()))
+    sent = len(w.sender.sent)
+    w.engine.cmd_flatten("P", "carol")
+    orders = w.sender.sent[sent:]
+    assert [(o.venue, o.side, o.qty, o.position_effect) for o in orders] == [
+        ("SHFE", Side.BUY, D(3), PositionEffect.CLOSE_YESTERDAY), ("SHFE", Side.BUY, D(2), PositionEffect.CLOSE_TODAY)]
+    for o in orders:
+        w.fill(o)
+    assert (w.pair.inner_lots, w.pair.outer_lots) == (D(0), D(0))
+    p = st.ledger.days.get("ACC1", inst.name)
+    assert (p.short_today, p.short_yday) == (0, 0)
+
+
 def test_a_flatten_that_finds_no_book_waits_and_goes_on_when_the_book_is_back(tmp_path):
     w = world_with(tmp_path, replace=("chase_ticks = 4", 'mode = "halt"\nchase_ticks = 4'))
     w.cross_above()

@@ -76,6 +76,8 @@ def test_a_position_the_venue_holds_and_the_engine_does_not_is_taken_from_the_ve
     assert (d["about"], d["engine"], d["venue_view"]) == ("position", "0", "3")
     ledger = e.state.ledger
     assert ledger.position("SHFE_CU") == 3 and ledger.foreign[("ACC1", "SHFE_CU")] == 3
+    days = ledger.days.get("ACC1", "SHFE_CU")                     # SHFE's own split by open day, taken too
+    assert (days.long_yday, days.long_today, days.short_today) == (4, 0, 1)
     assert e.pair_state(e.pairs["P"]) is TradingState.HALTED
     assert any(x["state"] == "FOREIGN" for x in e.exposure())
     kinds = [kw.get("alert") for k, kw in audit.events if k == "alert"]

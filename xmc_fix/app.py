@@ -200,6 +200,8 @@ class EngineApp:
               "resume": lambda: e.cmd_resume(args.get("pair"), who),
               "flatten": lambda: e.cmd_flatten(args.get("pair"), who),
               "cancel-all": lambda: e.cmd_cancel_all(args.get("pair"), who),
+              "set-mode": lambda: e.cmd_set_mode(args.get("pair"), args.get("mode"), who),
+              "set-size": lambda: e.cmd_set_size(args.get("pair"), args.get("qty"), who),
               "reconcile": lambda: e.cmd_reconcile(args.get("venue"), who),
               "reconcile-result": lambda: e.cmd_reconcile_result()}[cmd]
         result = self.serial.call(fn)

@@ -232,6 +232,8 @@ def restore(state: EngineState, records: dict[str, dict]) -> dict:
             superseded[pair] = {"journal": {"mode": rec.get("mode"), "live_max_qty": rec.get("live_max_qty")},
                                 "strategy": _file(pr)}
             continue
+        if {"mode": rec.get("mode"), "live_max_qty": rec.get("live_max_qty")} == _file(pr):
+            continue                 # back to the file's values since: nothing to restore
         cap = Decimal(rec["live_max_qty"]) if rec.get("live_max_qty") is not None else None
         if rec.get("mode") not in RELEASE_MODES or (
                 cap is not None and live_size_problem(pr.cfg, pr.inner, pr.outer, cap) is not None):

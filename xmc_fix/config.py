@@ -33,6 +33,7 @@ class EngineConfig:
     journal_sync: str = "batch"    # fsync the journal: "batch" (timer thread), "intent" (every line), "none"
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
     retain_finished_ms: int = 600_000  # finished tickets are forgotten this long after they ended
+    metrics_port: int = 0          # Prometheus endpoint on 127.0.0.1 (0: off; README "Metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +222,11 @@ def load_strategy(path: str | Path) -> Strategy:
         journal_sync=e.str("journal_sync", "batch", choices=("intent", "batch", "none")),
         basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
         retain_finished_ms=e.int("retain_finished_ms", 600_000, minimum=1_000),
+        metrics_port=e.int("metrics_port", 0, minimum=0),
     )
     e.check_unknown()
+    if engine.metrics_port > 65535:
+        raise e.error("metrics_port", f"{engine.metrics_port} is not a TCP port", "use 1-65535, or 0 for no endpoint")
     if not (engine.namespace.isascii() and engine.namespace.isalnum()) or len(engine.namespace) > 4:
         raise ConfigError(f"{engine.namespace!r} is not 1-4 letters or digits", file=file,
                           key="engine.namespace", remedy="give each engine process a short alphanumeric namespace")

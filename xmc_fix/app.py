@@ -77,6 +77,18 @@ def _file_hash(path: str) -> str:
         return ""
 
 
+def check_port_free(port: int, *, key: str, file: str | None = None) -> None:
+    """Fail before anything starts when the metrics port is taken (127.0.0.1, as it will listen)."""
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError as e:
+        raise ConfigError(f"port {port} on 127.0.0.1 is not free ({e.strerror or e})", file=file, key=key,
+                          remedy="choose a free port, or 0 to turn the metrics endpoint off") from None
+    finally:
+        s.close()
+
+
 def check_venues(sessions: SessionFile, strategy: Strategy) -> None:
     """Every venue the strategy trades or prices from must have an order session (a drop copy is
     not one), and every drop copy a venue with one."""
@@ -136,8 +148,16 @@ class EngineApp:
 
     def __init__(self, sessions: SessionFile, strategy: Strategy, db_url: str, credentials: dict[str, Credentials],
                  *, log_dir: str | None = None, timer_ms: int = 20, command: str = "", journal_path: str | None = None,
-                 shadow: bool = False, control_path: str | None = None, clock=None, run_id: str | None = None) -> None:
+                 shadow: bool = False, control_path: str | None = None, clock=None, run_id: str | None = None,
+                 metrics_port: int | None = None) -> None:
         check_venues(sessions, strategy)
+        # the Prometheus endpoint (README "Metrics"): the option wins over the strategy file; 0 is off
+        self.metrics_port = strategy.engine.metrics_port if metrics_port is None else metrics_port
+        self._metrics_where = {"key": "--metrics-port"} if metrics_port is not None else \
+            {"file": strategy.path, "key": "engine.metrics_port"}
+        if self.metrics_port:
+            check_port_free(self.metrics_port, **self._metrics_where)
+        self.metrics = None
         self.sessions = sessions
         self.strategy = strategy
         self.shadow = shadow
@@ -200,6 +220,8 @@ class EngineApp:
               "resume": lambda: e.cmd_resume(args.get("pair"), who),
               "flatten": lambda: e.cmd_flatten(args.get("pair"), who),
               "cancel-all": lambda: e.cmd_cancel_all(args.get("pair"), who),
+              "set-mode": lambda: e.cmd_set_mode(args.get("pair"), args.get("mode"), who),
+              "set-size": lambda: e.cmd_set_size(args.get("pair"), args.get("qty"), who),
               "reconcile": lambda: e.cmd_reconcile(args.get("venue"), who),
               "reconcile-result": lambda: e.cmd_reconcile_result()}[cmd]
         result = self.serial.call(fn)
@@ -294,7 +316,18 @@ class EngineApp:
         self.control.start()
         self._initiator.start()
         self._timer.start()
+        if self.metrics_port:
+            self.metrics = self._metrics_server().start()
         return self
+
+    def _metrics_server(self):
+        from xmc_fix.metrics.server import EngineSource, MetricsServer
+        marks = {k: m.get("start") for k, m in (self._config or {}).get("store_marks", {}).items()}
+        info = {"run_id": self.run_id, "namespace": self.strategy.engine.namespace, "shadow": self.shadow,
+                "started_ns": self.started_ns, "store_marks": marks}
+        source = EngineSource(serial=self.serial, engine=self.engine, sessions=self.sessions, fix_app=self.app,
+                              log_factory=self._logs, audit=self.audit, info=info)
+        return MetricsServer(self.metrics_port, source, **self._metrics_where)
 
     def _recover_crashed_runs(self) -> list[Recovery]:
         if not self.db_url or isinstance(self.audit, NullAudit):
@@ -339,6 +372,9 @@ class EngineApp:
         if self._timer.is_alive():
             self._timer.join(2)
         self.serial.call(e.close)
+        if self.metrics is not None:    # before the sessions are freed: a scrape reads them
+            self.metrics.stop()
+            self.metrics = None
         if self._initiator is not None:
             self._initiator.stop()
             self._initiator = None
@@ -441,7 +477,8 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
                       ports: dict[str, int] | None = None, store: str | None = None, log_dir: str | None = None,
                       command: str = "", extra_credentials: dict[str, Credentials] | None = None,
                       journal_path: str | None = None, shadow: bool = False,
-                      control_path: str | None = None, clock=None, run_id: str | None = None) -> EngineApp:
+                      control_path: str | None = None, clock=None, run_id: str | None = None,
+                      metrics_port: int | None = None) -> EngineApp:
     strategy = load_strategy(strategy_path)
     sessions = load_sessions(sessions_path, "initiator", ports, store)
     venues = {s.venue for s in sessions.sessions}
@@ -449,4 +486,4 @@ def engine_from_files(sessions_path: str, strategy_path: str, db_url: str, *, cr
     if extra_credentials:
         creds.update(extra_credentials)
     return EngineApp(sessions, strategy, db_url, creds, log_dir=log_dir, command=command, journal_path=journal_path,
-                     shadow=shadow, control_path=control_path, clock=clock, run_id=run_id)
+                     shadow=shadow, control_path=control_path, clock=clock, run_id=run_id, metrics_port=metrics_port)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from xmc_fix.basis.alignment import align, smallest_size
 from xmc_fix.domain.enums import OrdType, TimeInForce
 from xmc_fix.domain.instruments import Instrument
 from xmc_fix.domain.units import UNITS, dimension
@@ -32,6 +33,7 @@ class EngineConfig:
     journal_sync: str = "batch"    # fsync the journal: "batch" (timer thread), "intent" (every line), "none"
     basis_sample_ms: int = 250     # how often each pair's executable basis is recorded (0: never)
     retain_finished_ms: int = 600_000  # finished tickets are forgotten this long after they ended
+    metrics_port: int = 0          # Prometheus endpoint on 127.0.0.1 (0: off; README "Metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class PairConfig:
     repair: RepairPolicy = field(default_factory=RepairPolicy)
     inputs: dict = field(default_factory=dict)      # named pricing inputs for a custom formula
     residual_policy: str = "refuse"                 # refuse | carry (README "Quantity alignment")
+    mode: str = "live"                              # live | shadow (README "Gray release")
+    live_max_qty: Decimal | None = None             # live tickets at most this (inner unit); None: ticket_qty
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +222,11 @@ def load_strategy(path: str | Path) -> Strategy:
         journal_sync=e.str("journal_sync", "batch", choices=("intent", "batch", "none")),
         basis_sample_ms=e.int("basis_sample_ms", 250, minimum=0),
         retain_finished_ms=e.int("retain_finished_ms", 600_000, minimum=1_000),
+        metrics_port=e.int("metrics_port", 0, minimum=0),
     )
     e.check_unknown()
+    if engine.metrics_port > 65535:
+        raise e.error("metrics_port", f"{engine.metrics_port} is not a TCP port", "use 1-65535, or 0 for no endpoint")
     if not (engine.namespace.isascii() and engine.namespace.isalnum()) or len(engine.namespace) > 4:
         raise ConfigError(f"{engine.namespace!r} is not 1-4 letters or digits", file=file,
                           key="engine.namespace", remedy="give each engine process a short alphanumeric namespace")
@@ -307,6 +314,8 @@ def load_strategy(path: str | Path) -> Strategy:
             repair=_repair(file, name, s.raw("repair", {})),
             inputs=_inputs(s),
             residual_policy=s.str("residual_policy", "refuse", choices=("refuse", "carry")),
+            mode=s.str("mode", "live", choices=RELEASE_MODES),
+            live_max_qty=s.dec("live_max_qty", None, positive=True),
         )
         s.check_unknown()
         _check_pair(s, pc, instruments, fx)
@@ -387,6 +396,23 @@ def _risk(file: str, data: dict, instruments: dict, pairs: dict, venues: frozens
         instruments=inst_limits, accounts=accounts, pairs=pair_limits, alerts=hook)
     r.check_unknown()
     return cfg
+
+
+#: a pair's release modes (README "Gray release"): live trades; shadow decides and records, sends nothing
+RELEASE_MODES = ("live", "shadow")
+
+
+def live_size_problem(pc: PairConfig, inner: Instrument, outer: Instrument, qty: Decimal) -> str | None:
+    """Why live tickets of at most ``qty`` cannot be traded (no lots of both legs match within the
+    pair's tolerance at or below it), with the smallest size that can; None when they can."""
+    target = min(qty, pc.ticket_qty)
+    lim = dict(tolerance=pc.residual_tolerance, max_inner_lots=inner.max_order_qty, max_outer_lots=outer.max_order_qty)
+    if align(target, inner, outer, **lim) is not None:
+        return None
+    least = smallest_size(inner, outer, upto=pc.ticket_qty, **lim)
+    return (f"no lots of {inner.name} and {outer.name} match within {pc.residual_tolerance} {inner.unit} at "
+            f"{target} {inner.unit} or less; " + (f"the smallest size that does is {least} {inner.unit}"
+                                                  if least is not None else "nor at any size up to ticket_qty"))
 
 
 FORMULA_NAMES = ("inner", "outer", "outer_converted", "fx", "unit_factor", "tax", "cost")
@@ -484,6 +510,10 @@ def _check_pair(s: Section, pc: PairConfig, instruments: dict[str, Instrument],
     if pc.max_position < pc.ticket_qty:
         raise s.error("max_position", f"{pc.max_position} is below ticket_qty {pc.ticket_qty}",
                       "a single ticket would already breach it")
+    if pc.live_max_qty is not None and pc.live_max_qty < pc.ticket_qty:
+        problem = live_size_problem(pc, i, o, pc.live_max_qty)
+        if problem is not None:
+            raise s.error("live_max_qty", problem, "raise it to that size, or remove it (live tickets at ticket_qty)")
     for leg, inst in (("inner", i), ("outer", o)):
         lots = pc.ticket_qty / i.lots_to_units(Decimal(1), i.unit) if leg == "inner" else None
         if lots is not None and lots > inst.max_order_qty:

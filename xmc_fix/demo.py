@@ -118,7 +118,7 @@ def _prune(base: Path, keep: int) -> None:
 def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: str, sim_config_path: str,
              strategy_path: str, market_path: str, progress: Callable[[str], None] | None = None,
              work_dir: str | None = None, scenario: str = "calm",
-             control_path: str | None = None) -> tuple[dict, str, dict]:
+             control_path: str | None = None, metrics_port: int | None = None) -> tuple[dict, str, dict]:
     """Simulator child process + engine in this process on free loopback ports, for ``duration``
     seconds; returns (engine summary, run id, audit completeness).
 
@@ -141,10 +141,12 @@ def run_demo(*, duration: float, db_url: str, seed: int | None, sessions_path: s
     sim_db = f"sqlite:///{work / 'sim.db'}"
     engine = engine_from_files(sessions_path, strategy_path, db_url, ports=ports, store=str(work / "store-engine"),
                                log_dir=str(work / "log"), command="xmc demo", extra_credentials=creds,
-                               journal_path=str(work / "journal.jsonl"), run_id=run_id, control_path=control_path)
+                               journal_path=str(work / "journal.jsonl"), run_id=run_id, control_path=control_path,
+                               metrics_port=metrics_port)
     if progress:
         progress(f"simulator: {', '.join(f'{v}@{p}' for v, p in ports.items())} (seed {seed}); "
-                 f"control socket {engine.control_path} (xmc status / watch / web)")
+                 f"control socket {engine.control_path} (xmc status / watch / web)"
+                 + (f"; metrics http://127.0.0.1:{engine.metrics_port}/metrics" if engine.metrics_port else ""))
     sim = spawn_sim(sim_config_path, market_path, ports=ports, store=str(work / "store-sim"), db_url=sim_db,
                     seed=seed, env=env, log_path=str(work / "sim.log"), extra_args=["--scenario", scenario])
     try:

@@ -61,3 +61,9 @@ class FixTranslationError(XmcError):
         self.tag = tag
         self.missing = missing
         super().__init__(message)
+
+
+class RefusedCommand(XmcError, ValueError):
+    """An operator command the engine will not carry out in its present state (a pair's mode changed
+    while one of its tickets is open, a size no lots match): the control socket answers with the
+    reason, and the command line exits non-zero."""

@@ -9,7 +9,9 @@ record and never waits for the database.
 
 Buffers go out when they pass 32 KiB or when the oldest record in them is 5 ms old (checked on every
 record and by :meth:`pump`, which the engine's timer calls), so at most a few milliseconds of audit
-sit in memory — as with the thread writer's queue. If the child dies, records are spilled to a local
+sit in memory — as with the thread writer's queue. :attr:`ProcessAuditWriter.backlog` counts the
+records handed over and not yet written (the child adds what it wrote to a counter in shared memory
+after each batch), which the metrics endpoint reads. If the child dies, records are spilled to a local
 file instead of being lost, and the error is logged. The spill file is created 0600 and holds no
 secret: every FIX message and every string in a record is masked (as the writer would have) before
 it is written.
@@ -33,6 +35,7 @@ _HDR = struct.Struct("<I")
 _MSG = struct.Struct("<BH?q")     # 0x01, session index, incoming, our time (ns)
 _FLUSH_BYTES = 32 * 1024
 _FLUSH_NS = 5_000_000
+_ROWS = frozenset("sreu")        # frames that become a row (not a session name, a flush or the stop)
 F_SETPIPE_SZ = 1031
 
 
@@ -68,6 +71,8 @@ class ProcessAuditWriter:
         self.chain_length = 0
         self.chain_head = ""
         self._sessions: dict[str, int] = {}
+        self._records = 0          # records handed over (under the lock)
+        self._written = None       # the child's count of records written (shared memory)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "ProcessAuditWriter":
@@ -79,7 +84,9 @@ class ProcessAuditWriter:
             fcntl.fcntl(tx.fileno(), F_SETPIPE_SZ, 1 << 20)   # room for bursts before we would wait
         except OSError:
             pass
-        self._proc = ctx.Process(target=_child, args=(rx, ack_tx, self.url, self.run_id, self._kw, os.getpid()),
+        self._written = ctx.Value("q", 0, lock=False)   # only the child's writer thread adds to it
+        self._proc = ctx.Process(target=_child, args=(rx, ack_tx, self.url, self.run_id, self._kw, os.getpid(),
+                                                      self._written),
                                  name="xmc-audit-writer", daemon=True)
         self._proc.start()
         rx.close()
@@ -122,7 +129,10 @@ class ProcessAuditWriter:
 
     @property
     def backlog(self) -> int:
-        return len(self._buf)
+        """Records handed to the writer and not yet written to the database (buffered here, in the
+        pipe, queued in the child, or in the batch it is writing)."""
+        written = self._written.value if self._written is not None else 0
+        return max(0, self._records - written)
 
     # -- the engine's side (any thread) ----------------------------------------------------
     def message(self, session: str, direction: str, raw: str, ts_ns: int) -> None:
@@ -133,7 +143,7 @@ class ProcessAuditWriter:
             idx = self._sessions[session] = len(self._sessions)
             self._put(("n", idx, session))
         data = _MSG.pack(0x01, idx, direction == "in", ts_ns) + raw.encode("utf-8", "surrogateescape")
-        self._put_frame(data)
+        self._put_frame(data, row=True)
 
     def session_event(self, session: str, text: str, ts_ns: int) -> None:
         self._put(("s", session, text, ts_ns))
@@ -154,10 +164,11 @@ class ProcessAuditWriter:
             self._send_buffer()
 
     def _put(self, item: tuple) -> None:
-        self._put_frame(pickle.dumps(item, 5), item[0] in ("F", "S"))
+        self._put_frame(pickle.dumps(item, 5), item[0] in ("F", "S"), item[0] in _ROWS)
 
-    def _put_frame(self, data: bytes, now: bool = False) -> None:
+    def _put_frame(self, data: bytes, now: bool = False, row: bool = False) -> None:
         with self._lock:
+            self._records += row
             if not self._buf:
                 self._first_ns = time.monotonic_ns()
             self._buf.append(_HDR.pack(len(data)))
@@ -232,8 +243,9 @@ def _masked_frames(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def _child(rx, ack, url: str, run_id: str, kw: dict, parent: int) -> None:
-    """The writer process: decode frames, feed a thread-mode AuditWriter, acknowledge flushes."""
+def _child(rx, ack, url: str, run_id: str, kw: dict, parent: int, written=None) -> None:
+    """The writer process: decode frames, feed a thread-mode AuditWriter, acknowledge flushes.
+    ``written``: shared counter the writer adds the records it wrote to."""
     from xmc_fix.audit.writer import AuditWriter
     from xmc_fix.procutil import die_with_parent
     die_with_parent(parent)
@@ -246,7 +258,9 @@ def _child(rx, ack, url: str, run_id: str, kw: dict, parent: int) -> None:
         ack.send_bytes(json.dumps(payload, default=str).encode())
 
     try:
-        writer = AuditWriter(url, run_id, **kw).start()
+        writer = AuditWriter(url, run_id, **kw)
+        writer.progress = written
+        writer.start()
     except Exception as e:
         ack.send_bytes(json.dumps({"ready": False, "error": f"{type(e).__name__}: {e}"}).encode())
         return

@@ -152,6 +152,8 @@ class AuditWriter:
         self._hold = _test_hold_spec(os.environ.get(TEST_HOLD_ENV))
         self._held: list[tuple] = []
         self._holding = False
+        #: a counter (``.value``) the records written are added to (the process writer's, in shared memory)
+        self.progress = None
 
     def _load_head(self) -> chain.Head:
         """Continue this run's chain if it already has entries (a writer re-opened on a run)."""
@@ -266,6 +268,8 @@ class AuditWriter:
                 batch = self._held_back(batch)
             if batch:
                 self._write(batch)
+                if self.progress is not None:
+                    self.progress.value += len(batch)
             for w in waiters:
                 w.set()
         if self._held:

@@ -98,6 +98,23 @@ def align(target: Decimal, inner: Instrument, outer: Instrument, *, tolerance: D
     return Alignment(m, n, iu, ou, unit)
 
 
+def smallest_size(inner: Instrument, outer: Instrument, *, tolerance: Decimal, upto: Decimal,
+                  max_inner_lots: Decimal | None = None, max_outer_lots: Decimal | None = None) -> Decimal | None:
+    """The smallest size, in the inner leg's unit and at most ``upto``, that :func:`align` finds lots
+    for: the size to suggest when a smaller one cannot be traded (None: nothing up to ``upto``)."""
+    unit = inner.unit
+    sizes = set()
+    for inst, most in ((inner, max_inner_lots), (outer, max_outer_lots)):
+        size = inst.lots_to_units(Decimal(1), unit)
+        limit = (upto + tolerance) / size
+        sizes |= {n * size for n in _lots_grid(inst, limit if most is None else min(limit, most))}
+    for target in sorted(s for s in sizes if s <= upto):
+        if align(target, inner, outer, tolerance=tolerance, max_inner_lots=max_inner_lots,
+                 max_outer_lots=max_outer_lots) is not None:
+            return target
+    return None
+
+
 def _snap(lots: Decimal, inst: Instrument, rounding) -> Decimal | None:
     if lots < 0:
         return None

@@ -112,9 +112,11 @@ def cli(log_level: str, log_file: str) -> None:
               help="The engine's control socket, for xmc status/watch/web (default var/run/xmc-<namespace>.sock).")
 @click.option("--work-dir", default=None,
               help="Folder for the demo's FIX stores, journal and simulator database (default var/demo).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Prometheus metrics on 127.0.0.1:PORT/metrics (default: [engine] metrics_port; 0: off).")
 @click.option("--quiet", is_flag=True, help="No progress lines, only the final report.")
 def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, market_path, scenario, control_path,
-         work_dir, quiet):
+         work_dir, metrics_port, quiet):
     """Run the simulated venues and the engine together, then print the audit report."""
     from xmc_fix.demo import run_demo
     from xmc_fix.reports.figures import figures, load_run, render_table
@@ -128,7 +130,8 @@ def demo(duration, db_url, seed, sessions_path, sim_config, strategy_path, marke
     summary, run_id, completeness = run_demo(duration=duration, db_url=db_url, seed=seed,
                                              sessions_path=sessions_path, sim_config_path=sim_config,
                                              strategy_path=strategy_path, market_path=market_path, progress=progress,
-                                             scenario=scenario, control_path=control_path, work_dir=work_dir)
+                                             scenario=scenario, control_path=control_path, work_dir=work_dir,
+                                             metrics_port=metrics_port)
     figs = figures(load_run(db_url, run_id))
     click.echo(render_table(figs))
     n_sessions = len(completeness["sessions"])
@@ -213,9 +216,11 @@ def sim(config_path, market_path, seed, ports, store, db_url, credentials_file, 
               help="Decide and record tickets and the orders they would send; send none (paper fills).")
 @click.option("--control", "control_path", default=None,
               help="Control socket for xmc status/halt/... (default <data folder>/run/xmc-<namespace>.sock).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Prometheus metrics on 127.0.0.1:PORT/metrics (default: [engine] metrics_port; 0: off).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports, store, log_dir, journal_path, shadow,
-        control_path, quiet):
+        control_path, metrics_port, quiet):
     """Run the engine against the venues in --sessions."""
     from xmc_fix.app import engine_from_files
 
@@ -224,8 +229,10 @@ def run(sessions_path, strategy_path, db_url, duration, credentials_file, ports,
     _usable_database(db_url)
     app = engine_from_files(sessions_path, strategy_path, db_url, credentials_file=credentials_file,
                             ports=_ports(ports), store=store, log_dir=log_dir, command=" ".join(sys.argv),
-                            journal_path=journal_path, shadow=shadow, control_path=control_path)
-    click.echo(f"run {app.run_id}: audit to {db_url}; control socket {app.control_path}", err=True)
+                            journal_path=journal_path, shadow=shadow, control_path=control_path,
+                            metrics_port=metrics_port)
+    click.echo(f"run {app.run_id}: audit to {db_url}; control socket {app.control_path}"
+               + (f"; metrics http://127.0.0.1:{app.metrics_port}/metrics" if app.metrics_port else ""), err=True)
     progress = None if quiet else (lambda line: click.echo(line, err=True))
     summary = app.run(duration, progress)
     click.echo(f"run {app.run_id} ended: {summary['tickets']} tickets {summary['by_state']}", err=True)

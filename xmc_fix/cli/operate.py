@@ -1,4 +1,4 @@
-"""``xmc status | halt | resume | flatten | cancel-all | reconcile | watch | web``: the commands that
+"""``xmc status | halt | resume | flatten | cancel-all | set-mode | set-size | reconcile | watch | web``: the commands that
 talk to a running engine over its control socket. Parsing only; the screens are
 :mod:`xmc_fix.control.screens`, the web view :mod:`xmc_fix.web`."""
 
@@ -69,6 +69,36 @@ def flatten(socket_path, namespace, pair):
     for f in res["flatten"]:
         click.echo(f"{f['pair']}: {f['state']}" + (f" ({f['ticket']})" if f.get("ticket") else ""))
     print_status(res["status"])
+
+
+@cli.command(name="set-mode")
+@_socket_option
+@click.option("--pair", required=True, help="The pair whose mode changes.")
+@click.argument("mode", type=click.Choice(["live", "shadow"]))
+def set_mode(socket_path, namespace, pair, mode):
+    """Gray release: a pair in shadow decides and records shadow tickets and sends nothing; live trades.
+    Refused while a ticket of the pair is open; kept across restarts (README "Gray release")."""
+    res = _control(socket_path, namespace, "set-mode", pair=pair, mode=mode)
+    click.echo(res["message"])
+    click.echo(_release_line(res))
+
+
+@cli.command(name="set-size")
+@_socket_option
+@click.option("--pair", required=True, help="The pair whose live size cap changes.")
+@click.argument("qty")
+def set_size(socket_path, namespace, pair, qty):
+    """Gray release: cap the pair's live tickets at QTY (in its ticket quantity's unit), or 'none' for
+    the full ticket_qty. Refused while a ticket of the pair is open, or for a size no lots match."""
+    res = _control(socket_path, namespace, "set-size", pair=pair, qty=qty)
+    click.echo(res["message"])
+    click.echo(_release_line(res))
+
+
+def _release_line(res: dict) -> str:
+    return (f"{res['pair']}: {res['mode']}; tickets open {res['ticket_qty']} {res['unit']} "
+            f"({res['lots'][0]} / {res['lots'][1]} lots)" + (f"; shadow tickets {res['shadow_tickets']}"
+                                                            if res["mode"] == "shadow" else ""))
 
 
 @cli.command()

@@ -17,7 +17,7 @@ def print_status(st: dict) -> None:
         basis = f"{float(p['basis_sell']):+.1f}/{float(p['basis_buy']):+.1f}" if p["basis_sell"] and p["basis_buy"] else "-"
         click.echo(f"{name:<16}{p['state']:<10}{p['inner_lots']:>7}{p['outer_lots']:>7}"
                    f"{float(p['position_units']):>10g}{float(p['residual_units']):>10g}{basis:>22}"
-                   f"{float(p['realised']):>12.0f}  {p['reason']}")
+                   f"{float(p['realised']):>12.0f}  {_release(p)}{p['reason']}")
     if st["open_tickets"]:
         click.echo("open tickets:")
         for t in st["open_tickets"]:
@@ -35,11 +35,21 @@ def print_status(st: dict) -> None:
                        + (f" -> {a['action']}" if a.get("action") else ""))
 
 
+def _release(p: dict) -> str:
+    """A pair's gray release, when it is not plain live at full size (README "Gray release")."""
+    if p.get("mode") == "shadow":
+        return f"[shadow: {p.get('shadow_tickets', 0)} shadow tickets, paper position {p.get('paper_position_units')}] "
+    if p.get("live_max_qty") is not None:
+        return f"[live, capped at {p['ticket_qty']}] "
+    return ""
+
+
 def render_watch(w: dict) -> str:
     from decimal import Decimal as _D
     out = [f"xmc watch   global {w['global']['state']}   venues up: {', '.join(w['venues_up']) or 'none'}", ""]
     for name, p in w["pairs"].items():
-        out.append(f"{name}  {p['state']}" + (f" ({p['reason']})" if p["reason"] else "") +
+        out.append(f"{name}  {p['state']}" + (" [SHADOW]" if p.get("mode") == "shadow" else "")
+                   + (f" ({p['reason']})" if p["reason"] else "") +
                    f"   position {p['position_units']} {p['unit']}   residual {p['residual_units']}"
                    + (f"   ticket {p['active_ticket']}" if p["active_ticket"] else ""))
         mk = "   ".join(f"{m['venue']}: {'open' if m['open'] else 'CLOSED'} ({m['reason']})" for m in p["markets"])

@@ -25,7 +25,8 @@ from typing import Callable
 log = logging.getLogger("xmc.control")
 
 COMMANDS = {"status": (), "watch": ("pair",), "halt": ("pair", "reason"), "resume": ("pair",),
-            "flatten": ("pair",), "cancel-all": ("pair",), "reconcile": ("venue",), "reconcile-result": ()}
+            "flatten": ("pair",), "cancel-all": ("pair",), "reconcile": ("venue",), "reconcile-result": (),
+            "set-mode": ("pair", "mode"), "set-size": ("pair", "qty")}
 MAX_REQUEST = 64 * 1024
 MAX_VIA = 200
 META = ("cmd", "user", "via")   # about the request, not arguments of the command

@@ -10,6 +10,9 @@ ticket's size crosses a threshold and ends when it no longer does, counted the s
 ticket may start or not (one working, a repair, a halt), so the quiet screen keeps it cheap while
 nothing crosses. An episode with at least one refusal counts once in ``denials``; each reason is
 recorded once per episode; one in which a ticket completed counts once in ``captured``.
+
+A pair in shadow mode (:mod:`xmc_fix.execution.release`) is decided the same way on its paper
+position, and its decision is handed to the release as a shadow ticket instead of being started.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from xmc_fix.clock import Clock
 from xmc_fix.domain.enums import Direction, LegRole, OrdType, Side, TicketIntent, TradingState
 from xmc_fix.execution.lifecycle import Entry
 from xmc_fix.execution.records import AuditSink, units
+from xmc_fix.execution.release import Release
 from xmc_fix.execution.state import EngineState, PairRuntime
 from xmc_fix.marketdata.book import Book
 from xmc_fix.risk.alerts import Alert
@@ -33,9 +37,9 @@ MS = 1_000_000
 ZERO = Decimal(0)
 
 
-def carry_of(pr: PairRuntime, direction: Direction) -> Decimal:
+def carry_of(pr, direction: Direction) -> Decimal:
     """The pair's residual as a ticket in ``direction`` sees it: its own residual (inner minus
-    outer filled) adds to the pair's with this sign."""
+    outer filled) adds to the pair's with this sign. ``pr``: the pair, or its paper position."""
     return (-1 if direction is Direction.SELL_BASIS else 1) * pr.residual_units
 
 
@@ -46,6 +50,7 @@ class Decider:
         self.monitor = monitor
         self.audit = audit
         self.clock = clock
+        self.release = Release(state, monitor, audit, clock)
 
     def evaluate(self, pr: PairRuntime, recv_ns: int, book: Book | None = None) -> Entry | None:
         """``book``: the one whose update called for this evaluation (None: a timer or a state change)."""
@@ -75,7 +80,9 @@ class Decider:
             if fx is None:
                 return None
         cfg = pr.cfg
-        pos = pr.inner_lots
+        # a shadow pair decides on its paper position, never on what the ledger holds for it
+        held = pr if pr.paper is None else pr.paper
+        pos = held.inner_lots
         # Cheap screen on the best levels: depth only makes the executable basis worse.
         ibid, iask, obid, oask = ib.best_bid(), ib.best_ask(), ob.best_bid(), ob.best_ask()
         if (ibid and iask and ibid[0] >= iask[0]) or (obid and oask and obid[0] >= oask[0]):
@@ -103,25 +110,25 @@ class Decider:
         if intent is TicketIntent.OPEN:
             entry = pr.entry
             if cfg.residual_policy == "carry":
-                aim = -carry_of(pr, direction)
-                entry = self._align_carry(pr, direction)
+                aim = -carry_of(held, direction)
+                entry = self._align_carry(pr, direction, held)
                 if entry is None:
                     q0 = pr.pricer.executable(direction, ib, ob, pr.entry.inner_lots, pr.entry.outer_lots, fx)
                     crossing = q0 is not None and crosses(direction, q0.basis, threshold)
                     self._crossing(pr, sig if crossing else None)
                     if crossing and not blocked:
                         self.deny(pr, Denial(DenyReason.ALIGNMENT, f"no lots offset the carried residual "
-                                             f"{units(pr.residual_units)} {pr.inner.unit} within "
+                                             f"{units(held.residual_units)} {pr.inner.unit} within "
                                              f"{cfg.residual_tolerance}"), recv_ns, q0)
                     return None
             inner_lots, outer_lots = entry.inner_lots, entry.outer_lots
             planned = entry.residual
         else:
-            while pr.holdings and pr.holdings[0].empty:
-                pr.holdings.popleft()
-            if not pr.holdings:
+            while held.holdings and held.holdings[0].empty:
+                held.holdings.popleft()
+            if not held.holdings:
                 return None
-            holding = pr.holdings[0]
+            holding = held.holdings[0]
             inner_lots, outer_lots = abs(holding.inner_lots), abs(holding.outer_lots)
             planned = aim = pr.inner.lots_to_units(inner_lots) - pr.outer.lots_to_units(outer_lots, pr.inner.unit)
         q = pr.pricer.executable(direction, ib, ob, inner_lots, outer_lots, fx)
@@ -134,7 +141,7 @@ class Decider:
         if blocked:
             return None
         sign = 1 if direction is Direction.BUY_BASIS else -1
-        after = pr.position_units + sign * pr.inner.lots_to_units(inner_lots)
+        after = held.position_units + sign * pr.inner.lots_to_units(inner_lots)
         legs = self._leg_plans(pr, direction, q, inner_lots, outer_lots, (ib, ob))
         kind = OrderKind.OPEN if intent is TicketIntent.OPEN else OrderKind.CLOSE
         ran: list = []
@@ -146,15 +153,18 @@ class Decider:
             max_quote_age_ms=cfg.max_quote_age_ms,
             fx_age_ms=self._age_ms(fx_book, now) if fx_book is not None else None,
             max_fx_age_ms=pr.fx_max_age_ms, position_after=after, max_position=cfg.max_position,
-            pair_net=pr.residual_units, now_ns=now, venue_instruments=st.instruments_by_venue,
+            pair_net=held.residual_units, now_ns=now, venue_instruments=st.instruments_by_venue,
             stopping=st.stopping, ran=ran)
         if denial is not None:
             self.deny(pr, denial, recv_ns, q, ran)
             return None
         pr.last_denial = None
         pr.denied = None
-        return Entry(pr, direction, intent, q, legs, fx, threshold, planned, aim, recv_ns, (ib, ob, fx_book), holding,
-                     t_eval, ran, (int(ages[0] * MS), int(ages[1] * MS)))
+        entry = Entry(pr, direction, intent, q, legs, fx, threshold, planned, aim, recv_ns, (ib, ob, fx_book), holding,
+                      t_eval, ran, (int(ages[0] * MS), int(ages[1] * MS)))
+        if pr.paper is not None:
+            return self.release.shadow(entry)      # recorded and filled on paper; nothing is sent
+        return entry
 
     def _age_ms(self, book: Book, now: int) -> float:
         """A book's age now: since our receipt of its last change, or since the venue sent it (by the
@@ -194,13 +204,14 @@ class Decider:
             pr.last_denial = None
             pr.denied = None
 
-    def _align_carry(self, pr: PairRuntime, direction: Direction) -> Alignment | None:
-        """Residual policy "carry": this ticket's lots offset the residual the pair holds, so the
-        pair's cumulative residual stays within the tolerance."""
-        carry = carry_of(pr, direction)
+    def _align_carry(self, pr: PairRuntime, direction: Direction, held=None) -> Alignment | None:
+        """Residual policy "carry": this ticket's lots offset the residual the pair holds (``held``:
+        the pair, or its paper position in shadow mode), so the pair's cumulative residual stays
+        within the tolerance."""
+        carry = carry_of(held if held is not None else pr, direction)
         key = (direction, carry)
         if key not in pr.carry_cache:
-            pr.carry_cache[key] = align(pr.cfg.ticket_qty, pr.inner, pr.outer, tolerance=pr.cfg.residual_tolerance,
+            pr.carry_cache[key] = align(pr.ticket_qty, pr.inner, pr.outer, tolerance=pr.cfg.residual_tolerance,
                                         carry=carry, max_inner_lots=pr.inner.max_order_qty,
                                         max_outer_lots=pr.outer.max_order_qty)
         return pr.carry_cache[key]

@@ -300,6 +300,12 @@ class Engine:
     def cmd_status(self) -> dict:
         return self.operator.status()
 
+    def cmd_set_mode(self, pair: str | None, mode: str | None, who: str) -> dict:
+        return self.decider.release.set_mode(pair, mode, who)
+
+    def cmd_set_size(self, pair: str | None, qty: str | None, who: str) -> dict:
+        return self.decider.release.set_size(pair, qty, who)
+
     def cmd_reconcile(self, venue: str | None, who: str) -> dict:
         """Reconcile with one venue (every venue up for None) now; the rounds' results follow in
         :meth:`cmd_reconcile_result`."""

@@ -35,7 +35,11 @@ Records (one JSON object per line, ``k`` the kind, ``t`` the wall time it was wr
 - ``accounted``: (compaction only) the ExecIDs the ledger took lately (a resend never counts twice);
 - ``recent``: (compaction only) a ticket finished within ``retain_finished_ms``, with its orders and
   their fills: a late fill or bust of one after the restart reopens it instead of passing for an
-  order the engine did not send.
+  order the engine did not send;
+- ``release``: a pair's mode (``live``/``shadow``) and live size cap set on the running engine
+  (``xmc set-mode``, ``xmc set-size``), with the strategy file's values at the time (``file``) and
+  who; the last one per pair counts. A restart keeps it unless the file's values for the pair have
+  changed since (:mod:`xmc_fix.execution.release`).
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ class Journal:
             if state.accounted:
                 f.write(json.dumps({"k": "accounted", "ids": sorted(state.accounted.items())},
                                    separators=(",", ":")) + "\n")
+            for pair, rel in state.releases.items():
+                f.write(json.dumps({"k": "release", "pair": pair, **rel}, separators=(",", ":")) + "\n")
             for ft in state.finished.values():
                 f.write(json.dumps({"k": "recent", "ticket": ft.record, "orders": ft.orders, "net": ft.net,
                                     "ended_ns": ft.ended_ns}, default=_enc, separators=(",", ":")) + "\n")
@@ -149,6 +155,7 @@ class JournalState:
     foreign: list[dict] = field(default_factory=list)        # foreign records after it
     accounted: dict[str, int] = field(default_factory=dict)  # "VENUE|ExecID" -> ns: what the ledger took
     finished: dict[str, "FinishedTicket"] = field(default_factory=dict)   # ended tickets, by ticket id
+    releases: dict[str, dict] = field(default_factory=dict)  # pair -> its last release record (mode, cap, file)
     last_prefix: str | None = None
     records: int = 0
     bad_lines: int = 0
@@ -227,6 +234,8 @@ def replay(path: str | Path) -> JournalState:
                     st.accounted[f"{r['venue']}|{r['exec_id']}"] = 0
             elif kind == "accounted":
                 st.accounted.update({k: int(v) for k, v in r.get("ids", [])})
+            elif kind == "release":
+                st.releases[r.pop("pair")] = r
     for tid in [t for t, h in held.items() if held_at[t] < flat_at.get(h["pair"], -1)]:
         del held[tid]
     # opening tickets first, then the closing ones that reduce what they opened, then the rest

@@ -21,6 +21,7 @@ from xmc_fix.domain.tickets import Leg
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.lifecycle import Lifecycle
 from xmc_fix.execution.records import units
+from xmc_fix.execution.release import pair_release
 from xmc_fix.execution.state import EngineState
 from xmc_fix.risk.alerts import Alerter
 from xmc_fix.risk.monitor import Monitor
@@ -147,6 +148,7 @@ class Operator:
                 "position_units": units(pr.position_units), "residual_units": units(pr.residual_units),
                 "unit": pr.inner.unit, "currency": pr.inner.currency,
                 "active_ticket": pr.active.ticket_id if pr.active is not None else None,
+                "mode": pr.mode,
             }
         st = self.status()
         up = v.venues_up
@@ -171,6 +173,7 @@ class Operator:
                 "realised": str(v.realised.get(pr.name, 0)), "currency": pr.inner.currency,
                 "active_ticket": pr.active.ticket_id if pr.active is not None else None,
                 "signals": pr.signals, "denials": pr.denials,
+                **{k: v for k, v in pair_release(pr).items() if k not in ("pair", "unit")},
             }
         tickets = [{"ticket_id": p.ticket.ticket_id, "pair": p.ticket.pair, "state": p.ticket.state.value,
                     "intent": p.ticket.intent.value, "direction": p.ticket.direction.value,

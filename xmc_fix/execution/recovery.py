@@ -3,8 +3,9 @@ and what the journal should say now (for compaction).
 
 Restored: the position ledger (per instrument, account and pair leg; cost basis; realised P&L of the
 trading day; foreign lots), the holdings closing tickets close, sticky holds (global and per pair),
-open tickets with their orders and the fills they had, and the ExecIDs the ledger took (a venue's
-resend of one, or its drop copy, never counts twice). Open tickets' orders come back uncertain:
+open tickets with their orders and the fills they had, the ExecIDs the ledger took (a venue's
+resend of one, or its drop copy, never counts twice), and each pair's mode and live size cap set on
+the running engine (:mod:`xmc_fix.execution.release`). Open tickets' orders come back uncertain:
 the venue is asked about each on logon, and nothing is repaired before it answers; the logon's
 reconciliation then checks the restored positions against the venue's. Nothing is re-sent.
 """
@@ -20,6 +21,7 @@ from xmc_fix.domain.enums import (Direction, LegRole, OrderRole, OrdStatus, OrdT
                                   TimeInForce, TradingState)
 from xmc_fix.domain.orders import Fill, Order
 from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState
+from xmc_fix.execution import release
 from xmc_fix.execution.journal import FinishedTicket, JournalState, OpenTicket
 from xmc_fix.execution.records import AuditSink, order_record, ticket_record
 from xmc_fix.execution.state import ACCOUNTED_KEEP_NS, EngineState, Holding, PairRuntime, TicketProgress
@@ -92,6 +94,7 @@ class Recovery:
             self.audit.event("ticket_recovered", now, pair=pr.name, ticket_id=t.ticket_id,
                              orders=[o["cl_ord_id"] for o in ot.orders])
         self._restore_finished(journal, order_fills, now)
+        restored.update(release.restore(st, journal.releases))     # after the holdings: paper starts there
         return restored
 
     def _restore_finished(self, journal: JournalState, order_fills: dict[str, list[list]], now: int) -> None:
@@ -212,6 +215,7 @@ class Recovery:
             if sticky:
                 top = max(sticky, key=lambda h: (h.level is TradingState.HALTED, h.since_ns))
                 out.pair_states[pr.name] = {"state": top.level.value, "reason": top.reason}
+        out.releases = release.journal_records(st)
         keep = st.strategy.engine.retain_finished_ms * MS
         now = self.clock.now_ns()
         for tid, p in st.progress.items():

@@ -20,6 +20,13 @@ from xmc_fix.domain.events import ExecReport
 ZERO = Decimal(0)
 
 
+def record_order(audit, cmd: NewOrder, price: Decimal | None, now_ns: int, ticket_id: str | None = None) -> None:
+    """The audit's ``shadow_order`` event: an order that would have been sent, at ``price``."""
+    audit.event("shadow_order", now_ns, venue=cmd.venue, cl_ord_id=cmd.cl_ord_id, ticket_id=ticket_id,
+                side=cmd.side.value, qty=str(cmd.qty), price=str(price) if price is not None else None,
+                symbol=cmd.instrument.symbol)
+
+
 class ShadowSender:
     def __init__(self, real, post: Callable[[object], None], audit, mark: Callable[[NewOrder], Decimal | None]) -> None:
         self._real = real
@@ -40,9 +47,7 @@ class ShadowSender:
 
     def send_new(self, cmd: NewOrder, now_ns: int) -> bool:
         price = cmd.price if cmd.price is not None else self._mark(cmd)
-        self._audit.event("shadow_order", now_ns, venue=cmd.venue, cl_ord_id=cmd.cl_ord_id, side=cmd.side.value,
-                          qty=str(cmd.qty), price=str(price) if price is not None else None,
-                          symbol=cmd.instrument.symbol)
+        record_order(self._audit, cmd, price, now_ns)
         if price is None:
             self._post(self._report(cmd, ExecType.REJECTED, OrdStatus.REJECTED, ZERO, ZERO, now_ns,
                                     "shadow: no price to fill a market order"))

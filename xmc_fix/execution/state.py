@@ -51,6 +51,35 @@ class Holding:
 
 
 @dataclass(slots=True)
+class PaperPosition:
+    """A shadow pair's position (README "Gray release"): what its shadow tickets left, filled on
+    paper, starting from what the pair really held when it went shadow. Never in the ledger: the
+    venues' positions, the risk limits and the exposure a stop reports see only what was traded."""
+
+    inner: Instrument
+    outer: Instrument
+    inner_lots: Decimal = ZERO                 # signed, as PairRuntime.inner_lots
+    outer_lots: Decimal = ZERO
+    holdings: deque = field(default_factory=deque)
+
+    @property
+    def position_units(self) -> Decimal:
+        return self.inner.lots_to_units(self.inner_lots)
+
+    @property
+    def residual_units(self) -> Decimal:
+        return self.inner.lots_to_units(self.inner_lots) + self.outer.lots_to_units(self.outer_lots, self.inner.unit)
+
+
+def ticket_size(cfg: PairConfig, shadow: bool, live_max_qty: Decimal | None) -> Decimal:
+    """The size a pair's opening tickets are aligned for: ``ticket_qty``, capped by the live size cap
+    while the pair trades live (a shadow pair decides at the full size: that is what it shows)."""
+    if shadow or live_max_qty is None:
+        return cfg.ticket_qty
+    return min(cfg.ticket_qty, live_max_qty)
+
+
+@dataclass(slots=True)
 class TicketProgress:
     """What the engine tracks about a ticket beyond the domain object: repair attempts and pauses,
     a sequential ticket's second leg, the holding a closing ticket closes."""
@@ -99,10 +128,23 @@ class PairRuntime:
     captured: int = 0                          # episodes in which a ticket completed
     captured_episode: int = 0
     last_basis: tuple[Decimal | None, Decimal | None] = (None, None)
+    live_max_qty: Decimal | None = None        # the live size cap now (the strategy's, or set on the engine)
+    paper: PaperPosition | None = None         # set while the pair is in shadow mode (its paper position)
+    shadow_tickets: int = 0                    # shadow tickets decided this run
 
     def __post_init__(self) -> None:
         if self.trading is None:
             self.trading = ScopeState(self.cfg.name)
+
+    @property
+    def mode(self) -> str:
+        """``live`` or ``shadow`` (README "Gray release")."""
+        return "live" if self.paper is None else "shadow"
+
+    @property
+    def ticket_qty(self) -> Decimal:
+        """The size its opening tickets are aligned for now (:func:`ticket_size`)."""
+        return ticket_size(self.cfg, self.paper is not None, self.live_max_qty)
 
     @property
     def name(self) -> str:
@@ -217,8 +259,9 @@ class EngineState:
             inner, outer = s.instruments[pc.inner], s.instruments[pc.outer]
             src = s.fx.get(pc.fx) if pc.fx else None
             pricer = PairPricer(pc, inner, outer, src)
-            entry = align(pc.ticket_qty, inner, outer, tolerance=pc.residual_tolerance,
-                          max_inner_lots=inner.max_order_qty, max_outer_lots=outer.max_order_qty)
+            entry = align(ticket_size(pc, pc.mode == "shadow", pc.live_max_qty), inner, outer,
+                          tolerance=pc.residual_tolerance, max_inner_lots=inner.max_order_qty,
+                          max_outer_lots=outer.max_order_qty)
             if entry is None:
                 raise ConfigError(f"no lot combination of {inner.name} and {outer.name} matches "
                                   f"{pc.ticket_qty} {inner.unit} within {pc.residual_tolerance}",
@@ -226,6 +269,9 @@ class EngineState:
                                   remedy="raise residual_tolerance or change ticket_qty")
             fx_key = (src.venue, src.symbol) if src is not None and src.rate is None and pricer.needs_fx else None
             pr = PairRuntime(pc, pricer, inner, outer, fx_key, src.max_age_ms if src else 0, entry, self.ledger)
+            pr.live_max_qty = pc.live_max_qty
+            if pc.mode == "shadow":
+                pr.paper = PaperPosition(inner, outer)     # the journal's restore seeds it from what is held
             pr.calendars = tuple(s.calendars.get(i.calendar) if i.calendar else None for i in (inner, outer))
             if not pc.enabled:
                 pr.trading.apply(StateTrigger.AUTO_HALT, 0, "disabled in the strategy file", key="config")

@@ -26,6 +26,8 @@ from xmc_fix.errors import XmcError
 from xmc_fix.reports.acceptance import acceptance
 from xmc_fix.reports.conversions import Conversions, load_conversions
 from xmc_fix.reports.outcomes import alignment, repair_figures
+from xmc_fix.reports.release import release_figures
+from xmc_fix.reports.release import render_lines as release_lines
 from xmc_fix.reports.venue_truth import acceptance_row as venue_truth_row
 from xmc_fix.reports.venue_truth import venue_truth_figures
 from xmc_fix.reports.window import NO_FILTER, ReportFilter
@@ -266,6 +268,7 @@ def figures(data: RunData) -> dict:
         **_risk_figures(data.events),
     }
     figs.update(analysis(data, sf))
+    figs.update(release_figures(data, sf))
     figs.update(venue_truth_figures(data.events, run))
     alerts = data.events[data.events["kind"] == "alert"] if not data.events.empty else None
     figs["acceptance"] = acceptance(figs, alerts) + [venue_truth_row(figs)]
@@ -500,6 +503,8 @@ def render_table(figs: dict) -> str:
         for r in figs["repairs"]:
             lines.append(f"  {r['ticket_id']:<22}{r['pair']:<16}{r['outcome']:<11}{' > '.join(r['path']) or '-':<28}"
                          f"{r['repair_ms']:>9.1f} ms  unwind {fmt(r['unwind_ccy']):>9}   {r['legged_because'][:70]}")
+    if figs.get("release"):
+        lines += [""] + release_lines(figs)
     rc = figs.get("reconciliation")
     if rc and (rc["rounds"] or rc["foreign_fills"] or rc["drop_copy_applied"] or rc["trade_busts"]):
         lines += ["", f"reconciliation     {rc['rounds']} rounds, {rc['differences']} differences, "

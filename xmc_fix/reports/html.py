@@ -386,6 +386,17 @@ def _tables(figs: dict, tl: pd.DataFrame, sf: pd.DataFrame) -> list[str]:
                                         "shortfall"], rows, left=5)]
     if len(sf) > MAX_TICKET_ROWS:
         out.append(f'<p class="note">First {MAX_TICKET_ROWS} of {len(sf)} tickets; the JSON and the Python API have all.</p>')
+    if figs.get("release"):
+        rows = [[pair, "sell" if d == "SELL_BASIS" else "buy", x["shadow"]["tickets"],
+                 x["shadow"]["mean_basis_at_decision"], x["live"]["tickets"], x["live"]["mean_basis_at_decision"],
+                 x["live"]["traded"], x["live"]["mean_realised_basis"], x["live"]["mean_basis_shortfall"]]
+                for pair, p in figs["release"].items() for d, x in p["by_direction"].items()]
+        out += ["<h2>Gray release: shadow tickets against live ones</h2>",
+                _table(["pair", "side", "shadow tickets", "basis at decision", "live tickets", "basis at decision",
+                        "traded", "realised basis", "shortfall"], rows, left=2),
+                '<p class="note">Per pair in the same window: the shadow tickets it decided while in shadow mode '
+                "(nothing sent) and the live tickets it decided, with what the live ones realised (both legs' entry "
+                "fills) and their shortfall against the decision (positive: worse).</p>"]
     c = figs["capture"]
     episodes = any("captured" in d for d in c["by_pair"].values())   # runs that counted crossings as episodes
     rows = [[p, d["signals"], d["denials"]] + ([d.get("captured")] if episodes else []) + [

@@ -28,16 +28,16 @@ def ingest_sane(thr: dict) -> bool:
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
-    out, html = tmp / "bench.json", tmp / "bench.html"
+    out, html, md = tmp / "bench.json", tmp / "bench.html", tmp / "bench.md"
     res = subprocess.run([sys.executable, "-m", "xmc_fix", "--log-file", str(tmp / "x.log"), "bench", "--tiny",
-                          "--json", str(out), "--html", str(html)], capture_output=True, text=True, timeout=900,
-                         cwd=ROOT)
+                          "--json", str(out), "--html", str(html), "--markdown", str(md)], capture_output=True,
+                         text=True, timeout=900, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(out.read_text()), res.stdout, html.read_text()
+    return json.loads(out.read_text()), res.stdout, html.read_text(), md.read_text()
 
 
 def test_the_floor_and_xmc_fixs_latency_figures(bench):
-    b, _, _ = bench
+    b = bench[0]
     assert b["floor"]["rtt_us"]["n"] > 0 and 0 < b["floor"]["rtt_us"]["p50"] <= b["floor"]["rtt_us"]["p99"]
     assert b["floor"]["ingest_per_s"] > 0
     # decision latency and its stages, with the audit writer on and off, one and ten pairs
@@ -93,7 +93,7 @@ def test_the_journals_cost_in_each_mode(bench):
 
 
 def test_every_target_is_reported_with_figure_reference_ratio_and_verdict(bench):
-    b, stdout, page = bench
+    b, stdout, page, markdown = bench
     assert len(b["targets"]) == 9
     for x in b["targets"]:
         assert isinstance(x["met"], bool) and x["figure"] is not None and x["reference"] is not None, x
@@ -103,3 +103,7 @@ def test_every_target_is_reported_with_figure_reference_ratio_and_verdict(bench)
                   "book age at decision, by venue SendingTime", "journal", "targets:", "never stale"):
         assert label in stdout
     assert "<img" in page and "data:image/png;base64," in page and "plain script" in page
+    # the README's tables: one row per target with its verdict, then the figures beside the plain script
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert sum(1 for r in rows if r.endswith("| met |") or r.endswith("| **not met** |")) == 9
+    assert "| figure | xmc_fix | plain script | ratio | floor | ratio |" in markdown

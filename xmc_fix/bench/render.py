@@ -33,74 +33,90 @@ def _row(name: str, unit: str, xmc, plain=None, floor=None) -> str:
             f"{_ratio(xmc, floor):>8}  {unit}")
 
 
-def render_table(o: dict) -> str:
-    f, p, m = o["floor"], o["plain"], o["machine"]
+def figure_rows(o: dict) -> list[tuple]:
+    """(figure, unit, xmc_fix, plain script, floor) for every figure of the run."""
+    f, p = o["floor"], o["plain"]
     rtt = f["rtt_us"]
     d, t = o["decision_latency_us"], o["tick_to_trade_us"]
     ten, pten = o["scale"]["ten_pairs"], p["ten_pairs"]
     thr, pthr, thr_off = o["throughput"], p["throughput"], o["throughput_audit_off"]
     load, pload = o["load"], p["load"]
     age, page = load["book_age"], pload["book_age"]
-    j = o["journal"]
-    lines = [f"xmc bench  {m['date']} {m.get('time', '')}  {m['cpus']} cpus  {m.get('platform', '')}  "
-             f"python {m['python']}  quickfix {m.get('quickfix')}  load avg at start {m.get('load_avg_at_start')}"
-             f"  ({o['seconds']} s)", "",
-             f"{'figure':<58}{'xmc_fix':>11} {'plain':>11}{'ratio':>8} {'floor':>11}{'ratio':>8}  unit",
-             _row("floor round trip (bare QuickFIX) p50", "us", rtt["p50"], None, rtt["p50"]),
-             _row("floor round trip p99", "us", rtt["p99"], None, rtt["p99"]),
-             _row("decision latency p50 (callback -> 2nd leg handed over)", "us", d["p50"],
-                  p["decision_latency_us"]["p50"]),
-             _row("decision latency p99", "us", d["p99"], p["decision_latency_us"]["p99"]),
-             _row("decision latency p99.9", "us", d["p999"], p["decision_latency_us"]["p999"]),
-             _row("tick-to-trade p50 (venue sends tick -> has both orders)", "us", t["p50"],
-                  p["tick_to_trade_us"]["p50"], rtt["p50"]),
-             _row("tick-to-trade p99", "us", t["p99"], p["tick_to_trade_us"]["p99"], rtt["p99"]),
-             _row("engine md throughput, one venue flooded (sustained)", "msg/s", thr["per_s_sustained"],
-                  pthr["per_s_sustained"], f["ingest_per_s"]),
-             _row("  the same, audit off", "msg/s", thr_off["per_s_sustained"], pthr["per_s_sustained"],
-                  f["ingest_per_s"]),
-             _row(f"load {load['venues']}x{load['rate_per_venue']:,}/s: processed while offered "
-                  f"({load['offered_per_s']:,}/s)", "msg/s", load["per_s_during"], pload["per_s_during"]),
-             _row("load: lag SendingTime->receipt p50, first third", "us", load["lag"]["first_third_p50_us"],
-                  pload["lag"]["first_third_p50_us"]),
-             _row("load: lag p50, last third", "us", load["lag"]["last_third_p50_us"],
-                  pload["lag"]["last_third_p50_us"]),
-             _row("load: lag growth (last third / first third)", "x", load["lag"]["growth"], pload["lag"]["growth"]),
-             _row("load: drain after the venues stop", "s", load["drain_s_after"], pload["drain_s_after"]),
-             _row(f"load: decisions ({age['crossings_offered']} crossings offered)", "", age["decisions"],
-                  page["decisions"]),
-             _row("load: book age at decision, by our receipt, p50", "ms", age["by_receipt_ms"]["p50"]),
-             _row("load: book age at decision, by our receipt, max", "ms", age["by_receipt_ms"]["max"]),
-             _row("load: book age at decision, by venue SendingTime, p50", "ms", age["by_venue_ms"]["p50"],
-                  page["by_venue_ms"]["p50"]),
-             _row("load: book age at decision, by venue SendingTime, p99", "ms", age["by_venue_ms"]["p99"],
-                  page["by_venue_ms"]["p99"]),
-             _row("load: book age at decision, by venue SendingTime, max", "ms", age["by_venue_ms"]["max"],
-                  page["by_venue_ms"]["max"]),
-             _row(f"load: decisions on a book older than {age['limit_ms']} ms (venue clock)", "",
-                  age["over_limit"], page["over_limit"]),
-             _row("decision p99, audit off (xmc_fix against its own audit on)", "us",
-                  o["decision_latency_audit_off_us"]["p99"], None, None),
-             _row("decision p50, ten pairs on five venues", "us", ten["decision_us"]["p50"],
-                  pten["decision_us"]["p50"]),
-             _row("decision p99, ten pairs", "us", ten["decision_us"]["p99"], pten["decision_us"]["p99"]),
-             _row("tick-to-trade p50, ten pairs", "us", ten["tick_to_trade_us"]["p50"],
-                  pten["tick_to_trade_us"]["p50"], rtt["p50"]),
-             _row("audit writer rows per busy second", "rows", o["audit_writer"]["rows_per_busy_s"]),
-             "", f"journal, one {j['kind']} line ({j['line_bytes']} bytes) per decision, {j['lines']} lines per mode:"]
+    jd = o["journal"]["decision_us"]
+    return [
+        ("floor round trip (bare QuickFIX) p50", "us", rtt["p50"], None, rtt["p50"]),
+        ("floor round trip p99", "us", rtt["p99"], None, rtt["p99"]),
+        ("decision latency p50 (callback -> 2nd leg handed over)", "us", d["p50"], p["decision_latency_us"]["p50"],
+         None),
+        ("decision latency p99", "us", d["p99"], p["decision_latency_us"]["p99"], None),
+        ("decision latency p99.9", "us", d["p999"], p["decision_latency_us"]["p999"], None),
+        ("tick-to-trade p50 (venue sends tick -> has both orders)", "us", t["p50"], p["tick_to_trade_us"]["p50"],
+         rtt["p50"]),
+        ("tick-to-trade p99", "us", t["p99"], p["tick_to_trade_us"]["p99"], rtt["p99"]),
+        ("engine md throughput, one venue flooded (sustained)", "msg/s", thr["per_s_sustained"],
+         pthr["per_s_sustained"], f["ingest_per_s"]),
+        ("  the same, audit off", "msg/s", thr_off["per_s_sustained"], pthr["per_s_sustained"], f["ingest_per_s"]),
+        (f"load {load['venues']}x{load['rate_per_venue']:,}/s: processed while offered "
+         f"({load['offered_per_s']:,}/s; plain: {pload['offered_per_s']:,}/s)", "msg/s", load["per_s_during"],
+         pload["per_s_during"], None),
+        ("load: lag SendingTime->receipt p50, first third", "us", load["lag"]["first_third_p50_us"],
+         pload["lag"]["first_third_p50_us"], None),
+        ("load: lag p50, last third", "us", load["lag"]["last_third_p50_us"], pload["lag"]["last_third_p50_us"], None),
+        ("load: lag growth (last third / first third)", "x", load["lag"]["growth"], pload["lag"]["growth"], None),
+        ("load: drain after the venues stop", "s", load["drain_s_after"], pload["drain_s_after"], None),
+        (f"load: decisions ({age['crossings_offered']} crossings offered)", "", age["decisions"], page["decisions"],
+         None),
+        ("load: book age at decision, by our receipt, p50", "ms", age["by_receipt_ms"]["p50"], None, None),
+        ("load: book age at decision, by our receipt, max", "ms", age["by_receipt_ms"]["max"], None, None),
+        ("load: book age at decision, by venue SendingTime, p50", "ms", age["by_venue_ms"]["p50"],
+         page["by_venue_ms"]["p50"], None),
+        ("load: book age at decision, by venue SendingTime, p99", "ms", age["by_venue_ms"]["p99"],
+         page["by_venue_ms"]["p99"], None),
+        ("load: book age at decision, by venue SendingTime, max", "ms", age["by_venue_ms"]["max"],
+         page["by_venue_ms"]["max"], None),
+        (f"load: decisions on a book older than {age['limit_ms']} ms (venue clock)", "", age["over_limit"],
+         page["over_limit"], None),
+        ("decision p99, audit off (xmc_fix against its own audit on)", "us",
+         o["decision_latency_audit_off_us"]["p99"], None, None),
+        ("decision p50, ten pairs on five venues", "us", ten["decision_us"]["p50"], pten["decision_us"]["p50"], None),
+        ("decision p99, ten pairs", "us", ten["decision_us"]["p99"], pten["decision_us"]["p99"], None),
+        ("tick-to-trade p50, ten pairs", "us", ten["tick_to_trade_us"]["p50"], pten["tick_to_trade_us"]["p50"],
+         rtt["p50"]),
+        ("decision p50, journal_sync = intent (default batch above)", "us", jd["intent"]["p50"], None, None),
+        ("decision p99, journal_sync = intent", "us", jd["intent"]["p99"], None, None),
+        ("audit writer rows per busy second", "rows", o["audit_writer"]["rows_per_busy_s"], None, None),
+    ]
+
+
+def _journal_lines(j: dict) -> list[str]:
+    out = [f"journal, one {j['kind']} line ({j['line_bytes']} bytes) per decision, {j['lines']} lines per mode:"]
     for mode in ("intent", "batch", "none"):
         w = j[mode]["write_us"]
         extra = ""
         if "timer_fsync_us" in j[mode]:
             s = j[mode]["timer_fsync_us"]
             extra = f"; then fsync on the timer thread p50 {_fmt(s['p50'])} / p99 {_fmt(s['p99'])} us"
-        lines.append(f"  {mode:<7} write p50 {_fmt(w['p50']):>8} / p99 {_fmt(w['p99']):>8} us{extra}")
+        out.append(f"  {mode:<7} write p50 {_fmt(w['p50']):>8} / p99 {_fmt(w['p99']):>8} us{extra}")
     jd, jt = j["decision_us"], j["tick_to_trade_us"]
-    lines.append(f"  decision p50 / p99: intent {_fmt(jd['intent']['p50'])} / {_fmt(jd['intent']['p99'])} us, "
-                 f"batch {_fmt(jd['batch']['p50'])} / {_fmt(jd['batch']['p99'])} us "
-                 f"({_ratio(jd['intent']['p50'], jd['batch']['p50'])} / "
-                 f"{_ratio(jd['intent']['p99'], jd['batch']['p99'])});"
-                 f" tick-to-trade p50 intent {_fmt(jt['intent']['p50'])}, batch {_fmt(jt['batch']['p50'])} us")
+    out.append(f"  decision p50 / p99: intent {_fmt(jd['intent']['p50'])} / {_fmt(jd['intent']['p99'])} us, "
+               f"batch {_fmt(jd['batch']['p50'])} / {_fmt(jd['batch']['p99'])} us "
+               f"({_ratio(jd['intent']['p50'], jd['batch']['p50'])} / "
+               f"{_ratio(jd['intent']['p99'], jd['batch']['p99'])});"
+               f" tick-to-trade p50 intent {_fmt(jt['intent']['p50'])}, batch {_fmt(jt['batch']['p50'])} us")
+    return out
+
+
+def _heading(o: dict) -> str:
+    m = o["machine"]
+    return (f"xmc bench  {m['date']} {m.get('time', '')}  {m['cpus']} cpus  {m.get('platform', '')}  "
+            f"python {m['python']}  quickfix {m.get('quickfix')}  load avg at start {m.get('load_avg_at_start')}"
+            f"  ({o['seconds']} s)")
+
+
+def render_table(o: dict) -> str:
+    lines = [_heading(o), "", f"{'figure':<58}{'xmc_fix':>11} {'plain':>11}{'ratio':>8} {'floor':>11}{'ratio':>8}  unit"]
+    lines += [_row(name, unit, xmc, plain, floor) for name, unit, xmc, plain, floor in figure_rows(o)]
+    lines += [""] + _journal_lines(o["journal"])
     lines += [""] + [f"note: {n}" for n in notes(o)]
     lines += ["", "decision path, median per stage (us): " + ", ".join(
         f"{k.replace('_', ' ')} {v}" for k, v in o["decision_stages_us_p50"].items()), "", "targets:"]
@@ -108,6 +124,24 @@ def render_table(o: dict) -> str:
         ratio = "-" if tg["ratio"] is None else f"{tg['ratio']:.2f}x"
         lines.append(f"  [{'met' if tg['met'] else 'NOT met':>7}] {tg['target']:<86} {_fmt(tg['figure']):>9} vs "
                      f"{_fmt(tg['reference']):>9} {tg['unit']:<5} {ratio:>7}")
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(o: dict) -> str:
+    """The targets and the figures as the README's tables."""
+    lines = [f"`{_heading(o)}`", "", "| target | xmc_fix | reference | ratio | |", "| --- | --- | --- | --- | --- |"]
+    for tg in o["targets"]:
+        ratio = "-" if tg["ratio"] is None else f"{tg['ratio']:.2f}x"
+        lines.append(f"| {tg['target']} | {_fmt(tg['figure'])} {tg['unit']} | {_fmt(tg['reference'])} {tg['unit']} "
+                     f"| {ratio} | {'met' if tg['met'] else '**not met**'} |")
+    lines += ["", "| figure | xmc_fix | plain script | ratio | floor | ratio |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, unit, xmc, plain, floor in figure_rows(o):
+        def cell(v):
+            return "-" if v is None else f"{_fmt(v)} {unit}".rstrip()
+        lines.append(f"| {name.strip()} | {cell(xmc)} | {cell(plain)} | {_ratio(xmc, plain)} | {cell(floor)} "
+                     f"| {_ratio(xmc, floor)} |")
+    lines += ["", "```"] + _journal_lines(o["journal"]) + ["```"]
+    lines += [f"- {n}" for n in notes(o)]
     return "\n".join(lines) + "\n"
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from xmc_fix.bench.peers import EnginePeer, PlainPeer, World, run_stage
-from xmc_fix.bench.render import render_html, render_table  # noqa: F401  (render_table: the CLI's)
+from xmc_fix.bench.render import render_html, render_markdown, render_table  # noqa: F401  (render_table: the CLI's)
 from xmc_fix.bench.tickserver import MARK0
 
 
@@ -312,7 +312,7 @@ def targets(o: dict) -> list[dict]:
 
 
 def main(quick: bool, json_path: str | None, html_path: str | None, tiny: bool = False,
-         progress: Callable[[str], None] = lambda s: None) -> dict:
+         progress: Callable[[str], None] = lambda s: None, markdown_path: str | None = None) -> dict:
     plan = TINY if tiny else QUICK if quick else FULL
     work = Path(tempfile.mkdtemp(prefix="xmc-bench-"))
     try:
@@ -323,4 +323,6 @@ def main(quick: bool, json_path: str | None, html_path: str | None, tiny: bool =
         Path(json_path).write_text(json.dumps({k: v for k, v in out.items() if k != "_samples"}, indent=2))
     if html_path:
         Path(html_path).write_text(render_html(out))
+    if markdown_path:
+        Path(markdown_path).write_text(render_markdown(out))
     return out

@@ -359,6 +359,35 @@ class EngineApp:
         unhedged (the journal keeps it for the next start). ``venue_truth`` (the demo's: the
         simulator's own positions) is compared with the engine's once the sessions are closed, and
         the comparison recorded (``position_truth``) before the run is sealed."""
+        try:
+            return self._stop(drain_s, venue_truth)
+        except BaseException:
+            # whatever went wrong (an engine that no longer answers), no thread of ours and no
+            # session outlives the stop: QuickFIX's threads calling into a half-stopped process
+            # are worse than the error, which the caller still gets
+            log.error("stopping run %s failed; tearing its sessions and threads down", self.run_id)
+            self._teardown()
+            for close in (self.audit.close, self.journal.close):
+                try:
+                    close()
+                except Exception as e:
+                    log.error("closing after a failed stop: %s", e)
+            raise
+
+    def _teardown(self) -> None:
+        """Stop the timer, the metrics server, the sessions and the control socket (each once)."""
+        self._stop_timer.set()
+        if self._timer.is_alive():
+            self._timer.join(2)
+        if self.metrics is not None:    # before the sessions are freed: a scrape reads them
+            self.metrics.stop()
+            self.metrics = None
+        if self._initiator is not None:
+            self._initiator.stop()
+            self._initiator = None
+        self.control.stop()
+
+    def _stop(self, drain_s: float | None, venue_truth: Callable[[], dict] | None) -> dict:
         if drain_s is None:
             drain_s = self.strategy.engine.drain_timeout_ms / 1000
         settle_ns = self.strategy.engine.drain_settle_ms * 1_000_000
@@ -372,13 +401,7 @@ class EngineApp:
         if self._timer.is_alive():
             self._timer.join(2)
         self.serial.call(e.close)
-        if self.metrics is not None:    # before the sessions are freed: a scrape reads them
-            self.metrics.stop()
-            self.metrics = None
-        if self._initiator is not None:
-            self._initiator.stop()
-            self._initiator = None
-        self.control.stop()
+        self._teardown()
         self.journal.compact(self.engine.journal_state())
         truth = self._position_truth(venue_truth) if venue_truth is not None else None
         self.audit.flush()

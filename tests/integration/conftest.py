@@ -18,7 +18,7 @@ from xmc_fix.venues.credentials import Credentials
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = ROOT / "sessions"
 # the engine's sessions in sessions/venues.cfg (order sessions and drop copies): what verify checks
-VENUE_SESSIONS = (SESSIONS / "venues.cfg").read_text().count("[SESSION]")
+VENUE_SESSIONS = sum(line.strip() == "[SESSION]" for line in (SESSIONS / "venues.cfg").read_text().splitlines())
 
 
 def wait_until(pred, timeout: float = 15.0) -> bool:

@@ -13,6 +13,9 @@ queued behind another thread's work and lost in a crash would never be resent. S
 :meth:`Serializer.post_sync`: inline when uncontended, as before; when another thread holds the
 engine, the session thread waits until its report has run. (``fromApp`` runs outside QuickFIX's
 session mutex, so the holder can still send on that session; ``onLogon``/``onLogout`` never wait.)
+Posted from inside the engine (the shadow sender hands its paper reports back this way), a
+``post_sync`` is queued behind the work under way and runs, on the same thread, before the engine is
+let go: the caller cannot wait for itself.
 """
 
 from __future__ import annotations
@@ -30,11 +33,17 @@ class Serializer:
         self._q: deque = deque()
         self._lock = threading.Lock()
         self._on_error = on_error or (lambda fn, args, e: log.exception("engine error in %s", fn))
+        self._owner: int | None = None       # the thread running the engine's work now
+
+    def inside(self) -> bool:
+        """The calling thread is running the engine's work."""
+        return self._owner == threading.get_ident()
 
     def post(self, fn: Callable, *args) -> None:
         self._q.append((fn, args))
         # Re-check after releasing: work posted while we were finishing is never stranded.
         while self._q and self._lock.acquire(blocking=False):
+            self._owner = threading.get_ident()
             try:
                 q = self._q
                 while q:
@@ -47,10 +56,15 @@ class Serializer:
                         except Exception:
                             log.exception("error handler failed")
             finally:
+                self._owner = None
                 self._lock.release()
 
     def post_sync(self, fn: Callable, *args, timeout: float = 5.0) -> bool:
-        """Post ``fn`` and return only once it has run (or ``timeout`` passed: False)."""
+        """Post ``fn`` and return only once it has run (or ``timeout`` passed: False). From inside
+        the engine: queued, it runs before the engine is let go (True)."""
+        if self.inside():
+            self.post(fn, *args)
+            return True
         done = threading.Event()
 
         def run():
@@ -66,6 +80,8 @@ class Serializer:
 
     def call(self, fn: Callable, *args, timeout: float = 10.0):
         """Run ``fn`` inside the engine from another thread and wait for its result."""
+        if self.inside():
+            return fn(*args)
         done = threading.Event()
         box: list = [None, None]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from xmc_fix.execution.serial import Serializer
 
@@ -114,3 +115,20 @@ def test_post_sync_reports_an_error_of_its_work_and_still_returns():
         raise ValueError(x)
     assert serial.post_sync(boom, "bad")
     assert errors == [(boom, ("bad",), "bad")]
+
+
+def test_post_sync_from_inside_the_engine_queues_instead_of_waiting_for_itself():
+    # the shadow sender hands its paper reports back from inside the engine's work: waiting there
+    # for the engine would wait for ourselves (it used to hang the engine for good)
+    s = Serializer()
+    seen = []
+
+    def outer():
+        t0 = time.monotonic()
+        assert s.post_sync(seen.append, "report") is True
+        seen.append(("waited", time.monotonic() - t0 < 1.0))
+        assert s.call(lambda: 42) == 42          # a call from inside runs inline
+
+    s.post(outer)
+    assert seen == [("waited", True), "report"]     # after the current work, before the engine is let go
+    assert not s.inside()

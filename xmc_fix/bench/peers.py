@@ -11,11 +11,14 @@ nothing itself and judges nothing: :mod:`xmc_fix.bench.run` turns the samples in
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -96,23 +99,73 @@ class EnginePeer:
 
     name = "xmc_fix"
 
-    def __init__(self, world: World, stage: str, *, audit: bool = True, journal_sync: str | None = None) -> None:
+    def __init__(self, world: World, stage: str, *, audit: bool = True, journal_sync: str | None = None,
+                 observed: bool = False) -> None:
         self.world, self.stage, self.audit = world, stage, audit
         self.journal_sync = journal_sync
+        self.observed = observed
         self.eng = None
         self.db_path = world.work / stage / "audit.db"
+        self._web: subprocess.Popen | None = None
+        self._scraping = threading.Event()
+        self.scrapes = 0
 
     def start(self) -> None:
         from xmc_fix import app as A
+        from xmc_fix.demo import free_ports
         sessions_path, strategy_path = self.world.engine_files(self.stage, journal_sync=self.journal_sync)
         db = f"sqlite:///{self.db_path}" if self.audit else None
         sockdir = Path(tempfile.mkdtemp(prefix="xmcb"))   # short: Unix socket paths are limited
-        self.eng = A.engine_from_files(str(sessions_path), str(strategy_path), db,
-                                       control_path=str(sockdir / "c.sock"))
+        sock = sockdir / "c.sock"
+        mport, wport = free_ports(2) if self.observed else (None, None)
+        self.eng = A.engine_from_files(str(sessions_path), str(strategy_path), db, control_path=str(sock),
+                                       metrics_port=mport)
         self.eng.engine.stats.trace = True
         self.eng.start()
         if not self.eng.wait_logged_on(15):
             raise RuntimeError("bench: xmc_fix did not log on")
+        if self.observed:
+            self._observe(sock, mport, wport)
+
+    def _observe(self, sock: Path, mport: int, wport: int) -> None:
+        """What a desk runs beside the engine: ``xmc web`` (its own process, polling the engine's
+        control socket: the watch screen four times a second, status once) and a Prometheus scraper
+        (here once a second, fifteen times Prometheus's default rate)."""
+        log = open(self.world.work / self.stage / "web.log", "wb")
+        self._web = subprocess.Popen([sys.executable, "-m", "xmc_fix", "--log-file", os.devnull, "web",
+                                      "--socket", str(sock), "--port", str(wport)],
+                                     stdout=log, stderr=log, cwd=ROOT)
+        url = f"http://127.0.0.1:{mport}/metrics"
+
+        def scrape():
+            while not self._scraping.wait(1.0):
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as r:
+                        r.read()
+                    self.scrapes += 1
+                except OSError:
+                    pass
+        threading.Thread(target=scrape, daemon=True, name="bench-scraper").start()
+        deadline = time.monotonic() + 15    # the web view up and reading the engine before the ticks
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{wport}/api/snapshot", timeout=2) as r:
+                    if r.status == 200 and self.scrapes:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"bench: the web view or the metrics endpoint did not answer (see {log.name})")
+
+    def _unobserve(self) -> None:
+        self._scraping.set()
+        if self._web is not None:
+            self._web.terminate()
+            try:
+                self._web.wait(10)
+            except subprocess.TimeoutExpired:
+                self._web.kill()
+            self._web = None
 
     def count(self) -> int:
         eng = self.eng
@@ -129,6 +182,8 @@ class EnginePeer:
                "writer_seconds": getattr(writer, "write_seconds", 0.0),
                "writer_max_backlog": getattr(writer, "max_backlog", None)}
         out["journal_intent"] = self._intent_line()
+        out["scrapes"] = self.scrapes
+        self._unobserve()
         eng.stop(drain_s=1)
         self.eng = None
         out["decisions"] = self._decisions() if self.audit else []
@@ -158,6 +213,7 @@ class EnginePeer:
                 for p, i, c, m, d in rows]
 
     def abort(self) -> None:
+        self._unobserve()
         if self.eng is not None:
             try:
                 self.eng.stop(drain_s=0.5)

@@ -78,6 +78,8 @@ def figure_rows(o: dict) -> list[tuple]:
          page["over_limit"], None),
         ("decision p99, audit off (xmc_fix against its own audit on)", "us",
          o["decision_latency_audit_off_us"]["p99"], None, None),
+        ("decision p99, web view polling and metrics scraped every second", "us",
+         o["decision_latency_observed_us"]["p99"], None, None),
         ("decision p50, ten pairs on five venues", "us", ten["decision_us"]["p50"], pten["decision_us"]["p50"], None),
         ("decision p99, ten pairs", "us", ten["decision_us"]["p99"], pten["decision_us"]["p99"], None),
         ("tick-to-trade p50, ten pairs", "us", ten["tick_to_trade_us"]["p50"], pten["tick_to_trade_us"]["p50"],

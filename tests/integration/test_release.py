@@ -102,7 +102,10 @@ def test_mode_and_size_change_on_a_running_engine_and_survive_a_restart(tmp_path
                      r=eng.run_id, t=shadow_at)[0][0] >= 1
         changes = [json.loads(d) for (d,) in _rows(db, "select detail from events where kind='operator' "
                                                        "and run_id=:r", r=eng.run_id)]
-        assert [c["command"] for c in changes if c["command"].startswith("set-")] == ["set-size", "set-mode"]
+        # every attempt audited (the refused ones, while a ticket was open, with the reason); two accepted
+        assert [c["command"] for c in changes if c["command"].startswith("set-") and c["ok"]] == ["set-size",
+                                                                                                    "set-mode"]
+        assert all(c["error"] for c in changes if not c["ok"])
         assert all("uid" in c["who"] for c in changes)
 
         # a restart: the journal brings the shadow mode and the cap back, whatever the strategy file says

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
-from tests.integration.conftest import SESSIONS, wait_until
+from tests.integration.conftest import SESSIONS, VENUE_SESSIONS, wait_until
 from xmc_fix.app import engine_from_files
 from xmc_fix.audit.filestore import read_store, store_prefix
 from xmc_fix.demo import free_ports
@@ -69,13 +69,13 @@ def test_a_logon_is_overwritten_in_the_store_before_it_reaches_the_venue(tmp_pat
     try:
         eng.start()
         # the venue has read every Logon: QuickFIX stored each before sending it, and none completed
-        assert wait_until(lambda: venue.logons() >= len(VENUES), 8), venue.received[:500]
+        assert wait_until(lambda: venue.logons() >= VENUE_SESSIONS, 8), venue.received[:500]
         for v in VENUES:
             sf = read_store(tmp_path / "store", f"FIX.4.4:XMC->{v}")
             logon = sf.messages[1]
             assert b"\x0135=A\x01" in logon and b"\x01553=user-" in logon
             assert f"pw-{v}".encode() not in logon and b"\x01554=" + b"*" * len(f"pw-{v}-4f9a1c") + b"\x01" in logon
-        assert len(eng.app.logon_scrub_us) == len(VENUES)
+        assert len(eng.app.logon_scrub_us) == VENUE_SESSIONS      # the drop copies' Logons too
         print(f"\nstore scrub, password handed to QuickFIX -> overwritten in the store (us): "
               f"{sorted(round(x) for x in eng.app.logon_scrub_us)}")
     finally:
@@ -123,7 +123,7 @@ def test_a_password_a_crash_left_in_a_store_is_overwritten_before_quickfix_opens
         eng.stop(drain_s=0)
     events = [d for (d,) in _rows(f"sqlite:///{tmp_path / 'engine.db'}",
                                   "select detail from events where kind='store_scrubbed'")]
-    assert events and '"SHFE": 1' in events[0]
+    assert events and '"FIX.4.4:XMC->SHFE": 1' in events[0]
 
 
 def _rows(db, sql):

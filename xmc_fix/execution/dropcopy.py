@@ -5,6 +5,12 @@ sessions file) copies every execution report of the account. The order session's
 normally arrives first; a copied fill whose ExecID the engine has not seen on the order session within
 ``[reconcile] drop_copy_grace_ms`` is applied as if it had (the order's state, the position, the
 ticket), alerted (``drop_copy_fill``), and counted apart. Reports that are not fills only confirm.
+
+A drop copy may carry more than this engine's account (a firm's drop copy carries every account the
+firm trades there, another desk's engine included). A report naming an Account (1) other than the
+engine's ``[engine] account`` is none of this engine's exposure: it is recorded
+(``drop_copy_other_account``) and counted, never applied. A report without an Account, or an engine
+without one configured, is taken as the engine's own: the conservative reading.
 """
 
 from __future__ import annotations
@@ -53,6 +59,12 @@ class DropCopyWatch:
         if not fill:
             return
         self.counts["fills"] += 1
+        mine = self.state.strategy.engine.account
+        if mine and er.account and er.account != mine:
+            self.counts["other_account"] += 1
+            self.audit.event("drop_copy_other_account", er.recv_ns, venue=er.venue, account=er.account,
+                             cl_ord_id=er.cl_ord_id, exec_id=er.exec_id, exec_type=er.exec_type.value)
+            return
         if self._seen(er):
             self.counts["confirmed"] += 1
             return

@@ -176,7 +176,7 @@ class EngineApplication(fix.Application):
 
     def scrub_stores(self) -> dict[str, int]:
         """Overwrite every secret in every configured store (a password a crash left between a
-        Logon's send and its scrub), before QuickFIX opens them; ``{venue: values overwritten}``."""
+        Logon's send and its scrub), before QuickFIX opens them; ``{session key: values overwritten}``."""
         done = {}
         for key, path in self._store_body_by_key.items():
             if path:

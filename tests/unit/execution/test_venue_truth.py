@@ -182,3 +182,22 @@ def test_an_order_never_acknowledged_counts_against_max_ack_ms_while_it_waits(tm
     w.engine.on_timer(w.now())
     assert w.engine.pair_state(w.pair) is TradingState.REDUCING
     assert any("has not acknowledged" in a["message"] for a in _alerts(w, "latency_spike"))
+
+
+def test_a_drop_copy_fill_of_another_account_is_recorded_and_never_applied(world):
+    # a firm's drop copy carries every account it trades: another desk's fill is none of our exposure
+    from xmc_fix.domain.events import DropCopyReport
+    er = ExecReport(venue="SHFE", cl_ord_id="OTHER-1", orig_cl_ord_id=None, order_id="V7", exec_id="VO1",
+                    exec_type=ExecType.TRADE, ord_status=OrdStatus.FILLED, side=Side.BUY, symbol="CU",
+                    order_qty=D(3), cum_qty=D(3), leaves_qty=D(0), last_qty=D(3), last_px=D(77300),
+                    avg_px=D(77300), text=None, poss_dup=False, venue_ns=None, recv_ns=world.now(), account="OTHER")
+    world.engine.on_event(DropCopyReport(er))
+    world.engine.on_event(DropCopyReport(replace(er, exec_id="VO2", cl_ord_id="MANUAL-2", account="ACC1")))
+    world.clock.advance(60_000_000_000)
+    world.engine.on_timer(world.now())
+    ledger = world.engine.state.ledger
+    # the other account's 3 lots never reach the ledger; our own account's (a manual order) do
+    assert ("OTHER", "SHFE_CU") not in ledger.foreign and ledger.foreign[("ACC1", "SHFE_CU")] == 3
+    assert ledger.position("SHFE_CU") == 3
+    assert world.engine.drop_copy.counts["other_account"] == 1
+    assert [kw["account"] for k, kw in world.audit.events if k == "drop_copy_other_account"] == ["OTHER"]

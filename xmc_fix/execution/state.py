@@ -347,7 +347,20 @@ class EngineState:
         return StateView(self)
 
 
-class ScopeView:
+class _ReadOnly:
+    """Views whose attributes cannot be set or deleted (their own slots are filled once, in
+    ``__init__``, through ``object.__setattr__``)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} is read-only: cannot delete {name!r}")
+
+
+class ScopeView(_ReadOnly):
     """A trading scope's state, holds and reason, read-only: what :class:`ScopeState` shows without
     ``apply``. Live: it reads the scope as it is now, so one view serves every screen."""
 
@@ -356,26 +369,20 @@ class ScopeView:
     def __init__(self, scope: ScopeState) -> None:
         object.__setattr__(self, "_s", scope)
 
-    def __setattr__(self, name, value):
-        raise AttributeError(f"a trading scope's view is read-only: cannot set {name!r}")
-
-    def __delattr__(self, name):
-        raise AttributeError(f"a trading scope's view is read-only: cannot delete {name!r}")
-
     scope = property(lambda self: self._s.scope)
     state = property(lambda self: self._s.state)
     reason = property(lambda self: self._s.reason)
     holds = property(lambda self: MappingProxyType(self._s.holds))   # Hold is frozen
 
 
-class SamplesView(Sequence):
+class SamplesView(_ReadOnly, Sequence):
     """A bounded deque of latency samples, readable and not changeable: a scrape each second reads
     the new samples without copying a hundred thousand of them on the engine thread."""
 
     __slots__ = ("_d",)
 
     def __init__(self, samples: deque) -> None:
-        self._d = samples
+        object.__setattr__(self, "_d", samples)
 
     def __len__(self) -> int:
         return len(self._d)
@@ -387,7 +394,7 @@ class SamplesView(Sequence):
         return iter(self._d)
 
 
-class StatsView:
+class StatsView(_ReadOnly):
     """The engine's counters (:class:`EngineStats`), read-only: per-venue counts as read-only
     mappings, the decision-to-send samples as a :class:`SamplesView`."""
 
@@ -395,12 +402,6 @@ class StatsView:
 
     def __init__(self, stats: EngineStats) -> None:
         object.__setattr__(self, "_s", stats)
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"the engine's counters are read-only here: cannot set {name!r}")
-
-    def __delattr__(self, name):
-        raise AttributeError(f"the engine's counters are read-only here: cannot delete {name!r}")
 
     tickets = property(lambda self: self._s.tickets)
     md_updates = property(lambda self: self._s.md_updates)
@@ -421,7 +422,7 @@ def _read_only_strategy(s: Strategy) -> Strategy:
                    pairs=MappingProxyType(s.pairs), calendars=MappingProxyType(s.calendars))
 
 
-class StateView:
+class StateView(_ReadOnly):
     """Read-only access to the engine's state for status screens, ``xmc watch``, the web view and
     the metrics scrape.
 
@@ -444,12 +445,6 @@ class StateView:
     def __init__(self, state: EngineState) -> None:
         object.__setattr__(self, "_s", state)
         object.__setattr__(self, "_strategy", _read_only_strategy(state.strategy))
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"the engine's state view is read-only: cannot set {name!r}")
-
-    def __delattr__(self, name):
-        raise AttributeError(f"the engine's state view is read-only: cannot delete {name!r}")
 
     strategy = property(lambda self: self._strategy)
     pairs = property(lambda self: MappingProxyType(self._s.pairs))

@@ -21,10 +21,7 @@ MAPPINGS = ("pairs", "books", "tickets", "progress", "orders", "positions", "by_
 def w(strategy):  # noqa: F811
     w = World(strategy)
     w.calm_market()
-    w.cross_above()
-    inner, outer = w.sender.sent
-    w.fill(inner)
-    w.fill(outer)
+    w.complete_a_ticket()
     return w
 
 

@@ -182,10 +182,7 @@ class ReaderOnly:
 def test_the_engine_snapshot_reads_through_the_read_only_view(strategy):  # noqa: F811
     w = World(strategy)
     w.calm_market()
-    w.cross_above()
-    inner, outer = w.sender.sent
-    w.fill(inner)
-    w.fill(outer)
+    w.complete_a_ticket()
 
     f = take(ReaderOnly(w.engine), Cursors(started_ns=0))
 

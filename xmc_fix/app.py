@@ -182,7 +182,7 @@ class EngineApp:
                                             spill_dir=_spill_dir(db_url))
         self.serial = Serializer(on_error=self._engine_error)
         self.app = EngineApplication(sessions, credentials, handler=self._on_event, on_error=self._callback_error,
-                                     now_ns=self.clock.now_ns)
+                                     clock=self.clock)
         self.sender = QuickFixSender(self.app, sessions)
         sender = self.sender
         if shadow:

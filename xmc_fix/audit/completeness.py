@@ -35,10 +35,10 @@ from xmc_fix.audit import models
 from xmc_fix.audit.crashgap import crashed_summary
 from xmc_fix.audit.filestore import StoreMark, read_mark, read_store
 from xmc_fix.audit.writer import make_engine
+from xmc_fix.fixwire import SOH_B, text_value
 from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
 
 MAX_LISTED = 5
-SOH = b"\x01"
 
 
 def store_seqnums(store_dir: str, session_key: str) -> tuple[int, int] | None:
@@ -116,26 +116,11 @@ def _rows(conn, run_id: str) -> dict[tuple[str, str], list]:
     return streams
 
 
-def tag(raw, number: int) -> str | None:
-    """The first value of tag ``number`` in a raw FIX message, or None."""
-    if raw is None:
-        return None
-    data = raw.encode() if isinstance(raw, str) else bytes(raw)
-    key = f"{number}=".encode()
-    start = len(key) if data.startswith(key) else data.find(SOH + key)
-    if start < 0:
-        return None
-    if not data.startswith(key):
-        start += 1 + len(key)
-    end = data.find(SOH, start)
-    return data[start:end if end >= 0 else None].decode("ascii", "replace")
-
-
 def _gap_fill(r) -> range:
     """The numbers a SequenceReset accounts for (its own up to NewSeqNo - 1), else nothing."""
     if r.msg_type != "4":
         return range(0)
-    new = tag(r.raw, 36)
+    new = text_value(r.raw, 36)
     return range(r.seq_num, int(new)) if new and new.isdigit() and int(new) > r.seq_num else range(0)
 
 
@@ -279,10 +264,10 @@ def _comparable(raw: bytes) -> bytes:
     """A message as the store and the database can both show it: secrets masked and, for a message
     that holds one, the CheckSum ignored (the store's copy is restamped after the password is
     overwritten; the database keeps the original)."""
-    if not any(SOH + str(t).encode() + b"=" in raw for t in SECRET_TAGS):
+    if not any(SOH_B + str(t).encode() + b"=" in raw for t in SECRET_TAGS):
         return raw
     masked = mask_fix_bytes(raw)
-    i = masked.rfind(SOH + b"10=")
+    i = masked.rfind(SOH_B + b"10=")
     return masked[:i] if i >= 0 else masked
 
 
@@ -294,7 +279,7 @@ def _database_coverage(streams: dict) -> dict:
         segments: list[dict] = []
         seg = None
         for r in msgs:
-            reset = r.msg_type == "A" and r.seq_num == 1 and tag(r.raw, 141) == "Y"
+            reset = r.msg_type == "A" and r.seq_num == 1 and text_value(r.raw, 141) == "Y"
             if seg is None or (reset and seg["seen"]):
                 seg = {"seen": set(), "covered": set()}
                 segments.append(seg)

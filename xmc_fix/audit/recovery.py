@@ -46,7 +46,7 @@ from xmc_fix.audit.filestore import StoreMark, read_mark, read_store
 from xmc_fix.audit.journal_rows import JournalRows, journal_rows
 from xmc_fix.audit.writer import AuditWriter, make_engine, message_row
 from xmc_fix.execution.journal import history
-from xmc_fix.fixwire import parse_utc_ns
+from xmc_fix.fixwire import parse_utc_ns, text_value
 from xmc_fix.procutil import process_state
 
 log = logging.getLogger("xmc.audit")
@@ -215,7 +215,7 @@ def _stored(conn, rid: str) -> tuple[dict, dict, int | None]:
         for (raw,) in conn.execute(select(m.c.raw).where(m.c.run_id == rid, m.c.session == session,
                                                           m.c.direction == "in", m.c.seq_num == n,
                                                           m.c.msg_type == "4")):
-            new = _tag(bytes(raw), b"36")
+            new = text_value(raw, 36)
             if new and new.isdigit() and int(new) - 1 > n:
                 max_in[session] = (int(new) - 1, ts)
     last = conn.execute(select(func.max(m.c.ts_ns)).where(m.c.run_id == rid)).scalar()
@@ -272,7 +272,7 @@ def _from_store(rec: Recovery, rid: str, session: str, folder: str, cfg: dict, l
         if raw is None or seq in have:
             continue
         text = raw.decode("utf-8", "surrogateescape")
-        ts = parse_utc_ns(_tag(raw, b"52")) or rec.ended_ns
+        ts = parse_utc_ns(text_value(raw, 52)) or rec.ended_ns
         row = message_row(rid, session, venue, "out", text, ts)
         row["recovered"] = models.RECOVERED_FROM_STORE
         rows.append(("fix_messages", row))
@@ -291,15 +291,6 @@ def _from_store(rec: Recovery, rid: str, session: str, folder: str, cfg: dict, l
         if end.next_in - 1 >= first:
             rec.lost_incoming[session] = {"first": first, "last": end.next_in - 1, "count": end.next_in - first}
     return end
-
-
-def _tag(raw: bytes, tag: bytes) -> bytes | None:
-    key = b"\x01" + tag + b"="
-    i = raw.find(key)
-    if i < 0:
-        return None
-    j = raw.find(b"\x01", i + len(key))
-    return raw[i + len(key):j if j >= 0 else None]
 
 
 def _take_journal(rec: Recovery, jr: JournalRows, rows: list) -> None:

@@ -1,2 +1,2 @@
-"""Tickets: paired order submission, reconciliation of execution reports, and (issue 4) repair
-and recovery."""
+"""Tickets: paired order submission, reconciliation of execution reports, repair of legged tickets,
+and recovery (journal replay, reconciliation with the venues)."""

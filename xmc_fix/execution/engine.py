@@ -74,6 +74,7 @@ class Engine:
         self._journal = journal or NullJournal()
         self.alerts = alerter or Alerter(audit, strategy.risk.alerts)
         self.state = st = EngineState(strategy)
+        self.view = st.view()        # what readers outside the engine's parts read (metrics)
         self.gate = RiskGate(strategy.risk, st.ledger)
         records = Records(audit)
         self.monitor = Monitor(st, clock, self.alerts, self._journal)

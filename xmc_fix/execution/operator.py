@@ -123,7 +123,9 @@ class Operator:
                 markets.append({"venue": inst.venue, "open": ms.open if ms else True,
                                 "reason": ms.reason if ms else "no calendar (always open)"})
             sell, buy = pr.last_basis
-            sig = decide(sell, buy, pr.inner_lots, cfg)
+            # the position the engine decides on: a shadow pair's paper position, else what it holds
+            held = pr if pr.paper is None else pr.paper
+            sig = decide(sell, buy, held.inner_lots, cfg)
             src = v.strategy.fx.get(cfg.fx) if cfg.fx else None
             out[pr.name] = {
                 "state": v.pair_state(pr).value, "reason": pr.trading.reason or v.trading.reason,

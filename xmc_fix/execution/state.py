@@ -3,8 +3,8 @@
 Like NautilusTrader's Cache: every part of the engine (deciding, running tickets, post-trade risk,
 recovery, operator commands) receives this one object and changes it only through the engine thread
 (the :class:`~xmc_fix.execution.serial.Serializer`); nothing else holds a second copy. What a
-status screen, ``xmc watch`` or the web view read goes through :class:`StateView`, which cannot
-change it.
+status screen, ``xmc watch``, the web view or the metrics scrape read goes through
+:class:`StateView`, which cannot change it (its limits: see there).
 
 It holds no behaviour beyond derived values (a pair's basis position and residual, its effective
 trading state): what to do with the state is the other modules' business.
@@ -13,7 +13,8 @@ trading state): what to do with the state is the other modules' business.
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -346,31 +347,125 @@ class EngineState:
         return StateView(self)
 
 
-class StateView:
-    """Read-only access to the engine's state for status screens, ``xmc watch`` and reports:
-    mappings are proxies, nothing here can change what the engine holds."""
+class _ReadOnly:
+    """Views whose attributes cannot be set or deleted (their own slots are filled once, in
+    ``__init__``, through ``object.__setattr__``)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} is read-only: cannot delete {name!r}")
+
+
+class ScopeView(_ReadOnly):
+    """A trading scope's state, holds and reason, read-only: what :class:`ScopeState` shows without
+    ``apply``. Live: it reads the scope as it is now, so one view serves every screen."""
 
     __slots__ = ("_s",)
 
-    def __init__(self, state: EngineState) -> None:
-        self._s = state
+    def __init__(self, scope: ScopeState) -> None:
+        object.__setattr__(self, "_s", scope)
 
-    strategy = property(lambda self: self._s.strategy)
+    scope = property(lambda self: self._s.scope)
+    state = property(lambda self: self._s.state)
+    reason = property(lambda self: self._s.reason)
+    holds = property(lambda self: MappingProxyType(self._s.holds))   # Hold is frozen
+
+
+class SamplesView(_ReadOnly, Sequence):
+    """A bounded deque of latency samples, readable and not changeable: a scrape each second reads
+    the new samples without copying a hundred thousand of them on the engine thread."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, samples: deque) -> None:
+        object.__setattr__(self, "_d", samples)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __getitem__(self, i):
+        return self._d[i]
+
+    def __iter__(self):
+        return iter(self._d)
+
+
+class StatsView(_ReadOnly):
+    """The engine's counters (:class:`EngineStats`), read-only: per-venue counts as read-only
+    mappings, the decision-to-send samples as a :class:`SamplesView`."""
+
+    __slots__ = ("_s",)
+
+    def __init__(self, stats: EngineStats) -> None:
+        object.__setattr__(self, "_s", stats)
+
+    tickets = property(lambda self: self._s.tickets)
+    md_updates = property(lambda self: self._s.md_updates)
+    duplicates = property(lambda self: self._s.duplicates)
+    unknown_reports = property(lambda self: self._s.unknown_reports)
+    legged = property(lambda self: self._s.legged)
+    shed = property(lambda self: self._s.shed)
+    orders = property(lambda self: MappingProxyType(self._s.orders))
+    fills = property(lambda self: MappingProxyType(self._s.fills))
+    rejects = property(lambda self: MappingProxyType(self._s.rejects))
+    decision_to_send_ns = property(lambda self: SamplesView(self._s.decision_to_send_ns))
+
+
+def _read_only_strategy(s: Strategy) -> Strategy:
+    """The strategy with its tables as read-only mappings (the strategy itself is frozen; the engine
+    never changes it after start-up, so one copy made with the view stays true)."""
+    return replace(s, instruments=MappingProxyType(s.instruments), fx=MappingProxyType(s.fx),
+                   pairs=MappingProxyType(s.pairs), calendars=MappingProxyType(s.calendars))
+
+
+class StateView(_ReadOnly):
+    """Read-only access to the engine's state for status screens, ``xmc watch``, the web view and
+    the metrics scrape.
+
+    Nothing it hands out can change what the engine holds: its own attributes cannot be set,
+    collections come as read-only mappings (:class:`~types.MappingProxyType` over the engine's
+    own, so they are live and cost no copy), frozensets, tuples or fresh copies, the global trading
+    state as a :class:`ScopeView` and the counters as a :class:`StatsView`.
+
+    What is not wrapped: the objects inside those collections are the engine's live objects —
+    :class:`PairRuntime` (and its ``trading`` scope), :class:`~xmc_fix.domain.tickets.Ticket`,
+    :class:`TicketProgress`, :class:`~xmc_fix.domain.orders.Order`, :class:`~xmc_fix.marketdata.book.Book`.
+    Readers read their fields and call only their reading methods; a reader that changed one would
+    change the engine. Copying them for every screen or scrape would cost the engine thread more than
+    it can spare (the view is read inside the engine's Serializer, between two callbacks), so that
+    rule is the readers' to keep.
+    """
+
+    __slots__ = ("_s", "_strategy")
+
+    def __init__(self, state: EngineState) -> None:
+        object.__setattr__(self, "_s", state)
+        object.__setattr__(self, "_strategy", _read_only_strategy(state.strategy))
+
+    strategy = property(lambda self: self._strategy)
     pairs = property(lambda self: MappingProxyType(self._s.pairs))
     books = property(lambda self: MappingProxyType(self._s.books))
     tickets = property(lambda self: MappingProxyType(self._s.tickets))
     progress = property(lambda self: MappingProxyType(self._s.progress))
+    orders = property(lambda self: MappingProxyType(self._s.orders))
     positions = property(lambda self: MappingProxyType(self._s.ledger.positions))
+    by_account = property(lambda self: MappingProxyType(self._s.ledger.by_account))   # (account, instrument)
+    foreign = property(lambda self: MappingProxyType(self._s.ledger.foreign))          # lots no pair traded
     realised = property(lambda self: MappingProxyType(self._s.ledger.realised))
     venues_up = property(lambda self: frozenset(self._s.venues_up))
-    trading = property(lambda self: self._s.trading)
+    trading = property(lambda self: ScopeView(self._s.trading))
+    stats = property(lambda self: StatsView(self._s.stats))
     stopping = property(lambda self: self._s.stopping)
 
     def pair_state(self, pr: PairRuntime) -> TradingState:
         return self._s.pair_state(pr)
 
-    def scope(self, pair: str | None) -> list[PairRuntime]:
-        return self._s.scope(pair)
+    def scope(self, pair: str | None) -> tuple[PairRuntime, ...]:
+        return tuple(self._s.scope(pair))
 
     def open_progress(self):
         return self._s.open_progress()

@@ -2,11 +2,12 @@
 through its Serializer, between two callbacks), the venue sessions' (:func:`session_facts`, read
 from QuickFIX beside it) and the audit writer's backlog.
 
-:func:`take` only reads what the engine keeps anyway — the state holder, its counters, the latency
-samples of :class:`~xmc_fix.execution.state.EngineStats`, the orders' send and acknowledgement
-times, the alerter's counts — and copies out what is new since the last scrape (:class:`Cursors`),
-so that the collector can keep cumulative histograms and counters without the engine doing
-anything per message for them. Formatting and bucketing happen afterwards, off the engine thread.
+:func:`take` only reads what the engine keeps anyway, through the engine's read-only
+:class:`~xmc_fix.execution.state.StateView` — the state holder, its counters, the latency samples
+of :class:`~xmc_fix.execution.state.EngineStats`, the orders' send and acknowledgement times — and
+the alerter's counts, and copies out what is new since the last scrape (:class:`Cursors`), so that
+the collector can keep cumulative histograms and counters without the engine doing anything per
+message for them. Formatting and bucketing happen afterwards, off the engine thread.
 
 It does not change the engine, and it does not know Prometheus.
 """
@@ -114,9 +115,13 @@ class SessionFacts:
 
 
 def take(engine, cursors: Cursors) -> EngineFacts:
-    """The engine's facts now. Runs on the engine thread (``EngineApp.serial.call``): reads only."""
+    """The engine's facts now. Runs on the engine thread (``EngineApp.serial.call``) and reads only,
+    through the engine's :class:`~xmc_fix.execution.state.StateView`."""
+    # The scrape's own cost, not a figure of the engine's: it is the machine's monotonic counter on
+    # purpose, so that it reports how long the engine was really held whatever clock the engine was
+    # given (a test's manual clock would show every scrape as free).
     t0 = time.perf_counter_ns()
-    st = engine.state
+    st = engine.view
     now = engine.clock.now_ns()
     opened: dict[str, dict] = {}
     for p in st.open_progress():
@@ -133,10 +138,10 @@ def take(engine, cursors: Cursors) -> EngineFacts:
     insts = st.strategy.instruments
     account = st.strategy.engine.account or ""
     held = {(account, name): ZERO for name in insts}
-    held.update(st.ledger.by_account)
+    held.update(st.by_account)
     positions = tuple((a, i, insts[i].venue if i in insts else "", lots) for (a, i), lots in sorted(held.items()))
     foreign = tuple((a, i, lots) for (a, i), lots in sorted({**{(account, name): ZERO for name in insts},
-                                                             **st.ledger.foreign}.items()))
+                                                             **st.foreign}.items()))
     finished = []
     seen = cursors.finished_seen
     for tid, t in st.tickets.items():
@@ -144,14 +149,14 @@ def take(engine, cursors: Cursors) -> EngineFacts:
             seen.add(tid)
             if (t.ended_ns or 0) >= cursors.started_ns:     # not one a restart brought back finished
                 finished.append((t.pair, t.state.value))
-    seen.intersection_update(st.tickets)
+    seen.intersection_update(st.tickets.keys())
     acks = []
     seen = cursors.acks_seen
     for o in st.orders.values():
         if o.ack_ns is not None and o.sent_ns is not None and not o.restored and o.cl_ord_id not in seen:
             seen.add(o.cl_ord_id)
             acks.append((o.instrument.venue, o.ack_ns - o.sent_ns))
-    seen.intersection_update(st.orders)
+    seen.intersection_update(st.orders.keys())
     stats = st.stats
     return EngineFacts(
         now, st.trading.state.value, tuple(pairs), ages, positions, foreign, stats.tickets, tuple(finished),

@@ -1,7 +1,7 @@
 """The acceptance table: each figure the field asks of a basis-arbitrage engine beside what this run
 measured, and the audit-coverage figure it needs.
 
-Claims (issue 6) and how each is measured:
+The claims and how each is measured:
 
 - order response < 200 ms: ``send_to_ack`` (order handed to QuickFIX to the venue's first
   execution report) over every order sent, entry and repair; judged on the 99th percentile, the

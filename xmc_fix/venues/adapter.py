@@ -36,13 +36,13 @@ the venue for its status instead.
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from collections import OrderedDict
 from typing import Callable
 
 import quickfix as fix
 
+from xmc_fix.clock import Clock, SystemClock
 from xmc_fix.domain.commands import (CancelOrder, NewOrder, QueryOrderStatus, ReplaceOrder, RequestMassStatus,
                                      RequestPositions, SubscribeMarketData)
 from xmc_fix.domain.events import DropCopyReport, DropCopySession, MessageRejected, SessionDown, SessionUp
@@ -79,9 +79,11 @@ class EngineApplication(fix.Application):
 
     def __init__(self, sessions: SessionFile, credentials: dict[str, Credentials],
                  handler: Callable[[object], None], on_error: Callable[..., None] | None = None,
-                 now_ns: Callable[[], int] = time.time_ns) -> None:
+                 clock: Clock | None = None) -> None:
         super().__init__()
-        self._now = now_ns    # the engine's clock: every event time in one time base
+        clock = clock or SystemClock()
+        self._now = clock.now_ns      # the engine's clock: every event time in one time base
+        self._perf = clock.perf_ns    # ... and every duration it reports
         self._venue_by_key = {s.session_key: s.venue for s in sessions.sessions}
         self._store_body_by_key = {s.session_key: _body_path(s) for s in sessions.sessions}
         #: drop-copy sessions (DropCopyFor=VENUE): their reports are a second source, never the order session's
@@ -197,7 +199,7 @@ class EngineApplication(fix.Application):
                 scrub_store_file(path, tail=len(raw))
                 t0 = self._logon_ns.pop(session_key, None)
                 if t0 is not None:
-                    self.logon_scrub_us.append((time.perf_counter_ns() - t0) / 1000)
+                    self.logon_scrub_us.append((self._perf() - t0) / 1000)
         except Exception as e:
             self._fail("onOutgoing", e)
 
@@ -209,7 +211,7 @@ class EngineApplication(fix.Application):
                     if cred.username:
                         message.setField(fix.Username(cred.username))
                     if cred.password is not None:
-                        self._logon_ns[sessionID.toString()] = time.perf_counter_ns()
+                        self._logon_ns[sessionID.toString()] = self._perf()
                         message.setField(fix.Password(cred.password.reveal()))
         except Exception as e:
             self._fail("toAdmin", e, sessionID)

@@ -3,13 +3,16 @@ figures."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from xmc_fix.basis.calc import Quote2, calc, parse_price, render
 from xmc_fix.basis.pricing import PairPricer
+from xmc_fix.cli import cli
 from xmc_fix.config import load_strategy
 from xmc_fix.errors import ConfigError
 
@@ -87,3 +90,26 @@ def test_prices_parse_as_one_price_or_bid_and_ask(text, venue, bid, ask):
 def test_bad_prices_are_refused(bad):
     with pytest.raises(ConfigError):
         parse_price(bad)
+
+
+def _xmc_basis_calc(tmp_path, *args):
+    res = CliRunner().invoke(cli, ["--log-file", str(tmp_path / "xmc.log"), "basis", "calc", "--pair", "CU_SHFE_LME",
+                                   "--fx", "7.2", *args], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def test_xmc_basis_calc_names_the_signal_the_engines_rule_gives(tmp_path):
+    # sell: 77550 - 9480.5 x 7.2 x 1.13 = 77550 - 77133.348 = 416.652 >= entry_above 250
+    out = _xmc_basis_calc(tmp_path, "--price", "SHFE=77550/77560", "--price", "LME=9480/9480.5")
+    assert "basis sell = 416.6520" in out
+    assert "signal at position 0 t: sell basis (open: entry_above 250 crossed)" in out
+
+    doc = json.loads(_xmc_basis_calc(tmp_path, "--price", "SHFE=77550/77560", "--price", "LME=9480/9480.5", "--json"))
+    assert doc["signal"] == {"position": "0", "signal": "sell basis (open: entry_above 250 crossed)"}
+
+
+def test_xmc_basis_calc_says_none_between_the_thresholds(tmp_path):
+    # sell 146.652, buy 160.72: inside entry_below -250 .. entry_above 250, and nothing held
+    out = _xmc_basis_calc(tmp_path, "--price", "SHFE=77280/77290", "--price", "LME=9480/9480.5")
+    assert "signal at position 0 t: none" in out

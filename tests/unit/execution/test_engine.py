@@ -189,6 +189,14 @@ class World:
                     BookEntry(BookAction.NEW, BookSide.BID, D("77700"), D(50)),
                     BookEntry(BookAction.NEW, BookSide.ASK, D("77710"), D(50)))
 
+    def complete_a_ticket(self):
+        """The basis crosses and both legs fill: the engine holds a short basis of 25 t."""
+        self.cross_above()
+        inner, outer = self.sender.sent
+        self.fill(inner)
+        self.fill(outer)
+        return inner, outer
+
     @property
     def pair(self):
         return self.engine.pairs["P"]

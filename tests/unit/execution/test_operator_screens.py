@@ -1,5 +1,5 @@
 """What the status and watch documents say (the fields `xmc status`, `xmc watch` and the web view
-read), and what a resume reply says about the pairs it leaves held."""
+read: the rule's signal among them), and what a resume reply says about the pairs it leaves held."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from decimal import Decimal as D
 import pytest
 
 from tests.unit.execution.test_engine import STRATEGY, World
+from tests.unit.execution.test_release import TwoPairs, _strategy
 from xmc_fix.config import load_strategy
 from xmc_fix.control.screens import print_status
+from xmc_fix.domain.enums import BookAction, BookSide
+from xmc_fix.domain.events import BookEntry
 
 
 @pytest.fixture
@@ -70,3 +73,37 @@ def test_a_global_resume_says_which_pairs_stay_halted_and_why(w, capsys):
     out = capsys.readouterr().out
     assert out.startswith("engine X-1") and "P stays HALTED: pair HALTED (sticky): flatten by alice" in out
     assert w.engine.cmd_resume("P", "carol")["still_held"] == []
+
+
+def _revert_shfe(w):
+    """SHFE back to 77290/77300: buy basis = 77300 - 9500 x 7.2 x 1.13 = 8 (<= exit_above 100)."""
+    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+             BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+             BookEntry(BookAction.NEW, BookSide.BID, D("77290"), D(50)),
+             BookEntry(BookAction.NEW, BookSide.ASK, D("77300"), D(50)))
+
+
+def test_watch_shows_the_rules_signal_an_entry_then_the_exit_of_the_position_held(w):
+    assert w.engine.cmd_watch()["pairs"]["P"]["signal"] is None        # calm: basis about 0
+    w.cross_above()
+    assert w.engine.cmd_watch()["pairs"]["P"]["signal"] == "sell basis (open: entry_above 300 crossed)"
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.fill(outer)                                                       # short basis, 25 t
+
+    _revert_shfe(w)
+
+    assert w.engine.cmd_watch()["pairs"]["P"]["signal"] == "buy basis (close: exit_above 100 crossed)"
+
+
+def test_watch_shows_a_shadow_pairs_signal_on_its_paper_position(tmp_path):
+    w = TwoPairs(_strategy(tmp_path))
+    w.engine.cmd_set_mode("Q", "shadow", "tester")
+    w.cross("INE")                                   # a shadow ticket: paper short 5 lots, nothing held
+    w.engine.cmd_halt("Q", "tester")                 # ... and no shadow close when the basis comes back
+    w.revert("INE")
+    q = w.engine.pairs["Q"]
+    assert q.paper.inner_lots == D(-5) and q.inner_lots == 0
+
+    # the engine's rule on the paper position: back inside, the paper short is bought back
+    assert w.engine.cmd_watch()["pairs"]["Q"]["signal"] == "buy basis (close: exit_above 100 crossed)"

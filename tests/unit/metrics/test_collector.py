@@ -172,6 +172,24 @@ def test_the_engine_snapshot_reads_tickets_acknowledgements_and_decisions_once(s
     assert again.finished == () and again.acks_ns == () and again.decisions_ns == ()
 
 
+class ReaderOnly:
+    """An engine as a reader may see it: its read-only view, its clock and its alerter, no state."""
+
+    def __init__(self, engine) -> None:
+        self.view, self.clock, self.alerts = engine.view, engine.clock, engine.alerts
+
+
+def test_the_engine_snapshot_reads_through_the_read_only_view(strategy):  # noqa: F811
+    w = World(strategy)
+    w.calm_market()
+    w.complete_a_ticket()
+
+    f = take(ReaderOnly(w.engine), Cursors(started_ns=0))
+
+    assert f.finished == (("P", "COMPLETED"),) and len(f.decisions_ns) == 1 and len(f.acks_ns) == 2
+    assert ("ACC1", "SHFE_CU", "SHFE", D(-5)) in f.positions and f.orders == {"SHFE": 1, "LME": 1}
+
+
 def _names_in(text: str) -> set[str]:
     return set(re.findall(r"\bxmc_[a-z_]+", text))
 

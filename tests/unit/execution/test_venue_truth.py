@@ -1,7 +1,7 @@
 """Every execution report understood: busts and corrections, done for day, restatements, suspended
-orders, fills of orders the engine did not send, reports it cannot read. Driven event by event
-against the engine with a recording sender (the same reports over real sessions are in
-tests/integration/test_venue_truth.py)."""
+orders, fills of orders the engine did not send, reports it cannot read, FIX 4.2's ExecTransType.
+Driven event by event against the engine with a recording sender (busts, done for day and FIX 4.2
+over real sessions: tests/integration/test_busts.py; silence: tests/integration/test_silence.py)."""
 
 from __future__ import annotations
 

@@ -334,8 +334,9 @@ class Engine:
 
     def exposure(self) -> list[dict]:
         """What the engine holds unhedged: every ticket not finished (legged, repairing, or with an
-        order whose outcome is unknown) and every pair whose legs differ by more than its tolerance.
-        Empty when the engine can stop with nothing at risk."""
+        order whose outcome is unknown), every pair whose legs differ by more than its tolerance, and
+        every instrument's foreign lots (fills of orders it did not send, differences taken from a
+        venue). Empty when the engine can stop with nothing at risk."""
         out = []
         for p in self.state.open_progress():
             t = p.ticket
@@ -346,7 +347,12 @@ class Engine:
             if abs(pr.residual_units) > pr.cfg.residual_tolerance:
                 out.append({"pair": pr.name, "ticket_id": None, "state": "HELD",
                             "residual": units(pr.residual_units), "unit": pr.inner.unit, "orders_open": []})
+        instruments = self.strategy.instruments
         for (account, inst), lots in self.state.ledger.foreign_lots().items():
+            # lots no pair traded; in underlying units too, so a report can add them to the pairs' residuals
+            i = instruments.get(inst)
             out.append({"pair": inst, "ticket_id": None, "state": "FOREIGN", "residual": units(lots),
-                        "unit": "lots" + (f" on account {account}" if account else ""), "orders_open": []})
+                        "unit": "lots" + (f" on account {account}" if account else ""), "orders_open": [],
+                        "underlying": units(lots * i.contract_size) if i is not None else None,
+                        "underlying_unit": i.unit if i is not None else None})
         return out

@@ -269,7 +269,7 @@ def figures(data: RunData) -> dict:
     }
     figs.update(analysis(data, sf))
     figs.update(release_figures(data, sf))
-    figs.update(venue_truth_figures(data.events, run))
+    figs.update(venue_truth_figures(data.events, run, figs["residual_exposure"]))   # differences count as residual
     alerts = data.events[data.events["kind"] == "alert"] if not data.events.empty else None
     figs["acceptance"] = acceptance(figs, alerts) + [venue_truth_row(figs)]
     return figs

@@ -4,7 +4,10 @@
   every difference it found, with both views and how it was resolved; fills the engine learnt only
   from a drop copy; fills of orders it did not send; busts and corrections the venues made.
 - ``unreconciled``: lots no pair traded, as the engine held them when it stopped (the run summary's
-  foreign lots: orders it did not send, differences taken from a venue) — exposure nobody hedged.
+  foreign lots: orders it did not send, differences taken from a venue) — exposure nobody hedged —
+  per instrument, in lots and in underlying units. They count in ``residual_exposure`` too, under
+  the instrument's name beside the pairs' (an instrument two pairs trade is counted once, not in
+  each); a run recorded before the summary carried underlying units counts them in lots.
 - ``position_truth``: at the end of the run, once the sessions were closed, the engine's position
   per instrument of its account against what the venues hold (``xmc demo`` asks the simulator);
   absent when nothing was compared.
@@ -36,7 +39,9 @@ def _details(ev: pd.DataFrame, kind: str) -> list[tuple[int, dict]]:
     return out
 
 
-def venue_truth_figures(ev: pd.DataFrame, run: dict) -> dict:
+def venue_truth_figures(ev: pd.DataFrame, run: dict, residual: dict[str, float] | None = None) -> dict:
+    """The venue-truth sections; with ``residual`` (the tickets' residual exposure per pair), also
+    ``residual_exposure``: those figures with every unreconciled difference added."""
     rounds = _details(ev, "reconcile_round")
     diffs = _details(ev, "reconcile_difference")
     by_venue: dict[str, dict] = {}
@@ -63,7 +68,14 @@ def venue_truth_figures(ev: pd.DataFrame, run: dict) -> dict:
     if truth is None:
         found = _details(ev, "position_truth")
         truth = found[-1][1] if found else None
-    return {
+    unreconciled: dict[str, dict] = {}
+    for x in held:        # one row per account and instrument: summed per instrument
+        u = unreconciled.setdefault(x["pair"], {"lots": 0.0, "account": None, "units": 0.0,
+                                                "unit": x.get("underlying_unit")})
+        u["lots"] += float(x["residual"])
+        u["account"] = x.get("unit") if u["account"] is None else f"{u['account']}; {x.get('unit')}"
+        u["units"] = None if u["units"] is None or x.get("underlying") is None else u["units"] + float(x["underlying"])
+    out = {
         "reconciliation": {
             "rounds": len(rounds), "differences": len(diffs), "by_venue": by_venue, "listed": listed,
             "foreign_fills": len(foreign), "drop_copy_applied": int(kinds.get("drop_copy_applied", 0)),
@@ -72,9 +84,15 @@ def venue_truth_figures(ev: pd.DataFrame, run: dict) -> dict:
             "uninterpretable": int(kinds.get("uninterpretable", 0)),
             "drop_copy": summary.get("drop_copy") or {},
         },
-        "unreconciled": {x["pair"]: {"lots": float(x["residual"]), "account": x.get("unit")} for x in held},
+        "unreconciled": unreconciled,
         "position_truth": truth,
     }
+    if residual is not None:
+        total = dict(residual)
+        for inst, u in unreconciled.items():
+            total[inst] = total.get(inst, 0.0) + (u["units"] if u["units"] is not None else u["lots"])
+        out["residual_exposure"] = total
+    return out
 
 
 def acceptance_row(figs: dict) -> dict:

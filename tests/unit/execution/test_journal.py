@@ -8,8 +8,8 @@ from decimal import Decimal as D
 import pytest
 
 from tests.unit.execution.test_engine import World, strategy  # noqa: F401  (fixture)
-from xmc_fix.domain.enums import ExecType, OrdStatus, TradingState
-from xmc_fix.domain.events import SessionUp
+from xmc_fix.domain.enums import BookAction, BookSide, ExecType, OrdStatus, Side, TicketIntent, TradingState
+from xmc_fix.domain.events import BookEntry, SessionUp
 from xmc_fix.domain.tickets import TicketState
 from xmc_fix.execution.journal import Journal, replay
 
@@ -160,6 +160,78 @@ def test_a_global_halt_survives_a_restart(strategy, journal_path):
     again, _ = _restart(strategy, journal_path)
     assert again.engine.state.trading.state is TradingState.HALTED
     assert again.engine.pair_state(again.pair) is TradingState.HALTED
+
+
+def _round_trip(w):
+    """Open on the crossing, close when the basis comes back: the pair realises P&L."""
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+             BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+             BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
+             BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    assert w.pair.position_units == 0
+
+
+def test_realised_pnl_per_pair_and_its_trading_day_survive_a_restart(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    _round_trip(w)
+    ledger = w.engine.state.ledger
+    realised, day = ledger.realised["P"], ledger.realised_day["P"]
+    assert realised != 0 and day is not None
+    again, _ = _restart(strategy, journal_path)
+    after = again.engine.state.ledger
+    assert (after.realised["P"], after.realised_day["P"]) == (realised, day)
+    # and again after a compaction (the ledger's snapshot instead of the fills)
+    again.engine.journal.compact(again.engine.journal_state())
+    third, _ = _restart(strategy, journal_path)
+    assert (third.engine.state.ledger.realised["P"], third.engine.state.ledger.realised_day["P"]) == (realised, day)
+
+
+def test_a_pair_an_operator_halted_stays_halted_after_a_restart_and_a_resume_is_remembered_too(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.engine.cmd_halt("P", "alice", "venue maintenance")
+    again, _ = _restart(strategy, journal_path)
+    assert again.engine.pair_state(again.pair) is TradingState.HALTED
+    assert again.engine.state.trading.state is TradingState.ACTIVE           # only the pair was halted
+    assert "venue maintenance" in again.pair.trading.reason
+    again.calm_market()
+    again.cross_above()
+    assert again.sender.sent == []
+    again.engine.cmd_resume("P", "alice")
+    third, _ = _restart(strategy, journal_path)
+    assert third.engine.pair_state(third.pair) is TradingState.ACTIVE
+
+
+def test_a_global_flatten_survives_a_restart_halted_with_its_flatten_finishing(strategy, journal_path):
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    w.sender.sent.clear()
+    (f,) = w.engine.cmd_flatten(None, "alice")["flatten"]
+    assert f["state"] == "flattening"
+    closing = list(w.sender.sent)                   # out, and the engine dies before any answer
+    assert {(c.venue, c.side) for c in closing} == {("SHFE", Side.BUY), ("LME", Side.SELL)}
+
+    again, restored = _restart(strategy, journal_path)
+    assert again.engine.state.trading.state is TradingState.HALTED
+    assert "flatten by alice" in again.engine.state.trading.reason
+    flat = again.engine.tickets[f["ticket"]]
+    assert flat.intent is TicketIntent.FLATTEN and not flat.state.is_terminal
+    for v in ("SHFE", "LME"):
+        again.engine.on_event(SessionUp(v, again.now()))
+    assert sorted(q.cl_ord_id for q in again.sender.status) == sorted(c.cl_ord_id for c in closing)
+    for cmd in closing:                             # the venues filled them while the engine was down
+        again.fill(cmd)
+    assert flat.state is TicketState.COMPLETED and (again.pair.inner_lots, again.pair.outer_lots) == (0, 0)
+    again.calm_market()
+    again.cross_above()
+    assert [c for c in again.sender.sent if c.cl_ord_id not in {x.cl_ord_id for x in closing}] == []
 
 
 def test_the_daily_loss_starts_again_at_the_trading_day_boundary(strategy, journal_path):

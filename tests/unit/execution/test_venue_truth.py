@@ -1,7 +1,7 @@
 """Every execution report understood: busts and corrections, done for day, restatements, suspended
-orders, fills of orders the engine did not send, reports it cannot read. Driven event by event
-against the engine with a recording sender (the same reports over real sessions are in
-tests/integration/test_venue_truth.py)."""
+orders, fills of orders the engine did not send, reports it cannot read, FIX 4.2's ExecTransType.
+Driven event by event against the engine with a recording sender (busts, done for day and FIX 4.2
+over real sessions: tests/integration/test_busts.py; silence: tests/integration/test_silence.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from tests.unit.execution.test_engine import STRATEGY, World, _world_with, strat
 from xmc_fix.domain.enums import ExecType, OrdStatus, Side, TradingState
 from xmc_fix.domain.events import ExecReport, MessageRejected, Uninterpretable
 from xmc_fix.domain.tickets import TicketState
+from xmc_fix.fixwire import SOH, format_utc, frame
+from xmc_fix.venues.dialects import FIX42
+from xmc_fix.venues.translate import Inbound, decode_execution_report, fmt_dec
 
 MS = 1_000_000
 
@@ -151,6 +154,79 @@ def test_a_session_reject_of_a_status_request_does_not_kill_the_live_order(world
         assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.NEW
     world.engine.on_event(MessageRejected("LME", False, 3, "D", outer.cl_ord_id, "bad", world.now()))
     assert world.engine.orders[outer.cl_ord_id].status is OrdStatus.REJECTED
+
+
+# -- FIX 4.2: ExecTransType (20) says whether a report is a new execution, a cancel or correction of
+# an earlier one, or a status; its ExecType 1 / 2 (partial fill / fill) stays on every kind.
+def _fix42(w, cmd, trans, exec_type, status, exec_id, *, last=D(0), px=D(0), cum=D(0), ref=None):
+    """An execution report as a FIX 4.2 venue writes it, read as the engine reads one off the wire."""
+    tags = [("37", "O-" + cmd.cl_ord_id), ("11", cmd.cl_ord_id), ("17", exec_id), ("20", trans)]
+    tags += [("19", ref)] if ref else []
+    tags += [("150", exec_type), ("39", status), ("55", cmd.instrument.symbol), ("54", "1" if cmd.side is Side.BUY else "2"),
+             ("38", fmt_dec(cmd.qty)), ("32", fmt_dec(last)), ("31", fmt_dec(px)),
+             ("151", fmt_dec(cmd.qty - cum) if status in ("0", "1") else "0"), ("14", fmt_dec(cum)),
+             ("6", fmt_dec(px if cum else D(0))), ("60", format_utc(w.now(), 3))]
+    raw = frame("FIX.4.2", "8", "".join(f"{t}={v}{SOH}" for t, v in tags))
+    return decode_execution_report(cmd.venue, raw, w.now(), Inbound(FIX42))
+
+
+def _completed_over_fix42(w):
+    """Both legs filled; the outer leg's reports are FIX 4.2 ones (20=0, ExecType 0 then 2)."""
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    w.engine.on_event(_fix42(w, outer, "0", "0", "0", "X1"))
+    w.engine.on_event(_fix42(w, outer, "0", "2", "2", "X2", last=outer.qty, px=outer.price, cum=outer.qty))
+    assert w.ticket().state is TicketState.COMPLETED
+    return inner, outer
+
+
+def test_a_fix42_cancel_of_a_trade_busts_the_fill_and_the_ticket_repairs_it(world):
+    inner, outer = _completed_over_fix42(world)
+    assert world.pair.outer_lots == 1 and world.engine.state.ledger.position("LME_CA") == 1
+    # 20=1 with ExecType 1: read without its ExecTransType, this would be one more lot bought
+    bust = _fix42(world, outer, "1", "1", "4", "X3", last=D(1), px=outer.price, cum=D(0), ref="X2")
+    assert bust.exec_type is ExecType.TRADE_CANCEL
+    world.engine.on_event(bust)
+    assert world.pair.outer_lots == 0 and world.engine.state.ledger.position("LME_CA") == 0
+    assert world.engine.orders[outer.cl_ord_id].fills == []
+    assert world.ticket().state is TicketState.REPAIRING
+    chase = world.sender.sent[-1]
+    assert (chase.venue, chase.side, chase.qty) == ("LME", Side.BUY, D(1))
+    assert _alerts(world, "trade_bust")
+    world.fill(chase)
+    assert world.ticket().state is TicketState.COMPLETED and world.pair.outer_lots == 1
+
+
+def test_a_fix42_correction_of_a_trade_moves_the_position_to_the_corrected_fill(tmp_path):
+    w = _world_with(STRATEGY.replace("ticket_qty = 25\nmax_position = 50", "ticket_qty = 50\nmax_position = 100"),
+                    tmp_path)
+    inner, outer = _completed_over_fix42(w)                        # 10 SHFE lots against 2 LME lots
+    assert w.engine.state.ledger.position("LME_CA") == 2
+    better = outer.price - D(1)
+    corr = _fix42(w, outer, "2", "2", "4", "X3", last=D(1), px=better, cum=D(1), ref="X2")
+    assert corr.exec_type is ExecType.TRADE_CORRECT
+    w.engine.on_event(corr)
+    assert w.pair.outer_lots == 1 and w.engine.state.ledger.position("LME_CA") == 1
+    (fill,) = w.engine.orders[outer.cl_ord_id].fills
+    assert (fill.qty, fill.price) == (D(1), better)
+    assert w.engine.state.ledger.cost[("P", "LME_CA")].avg == better
+    assert _alerts(w, "trade_correction")
+    assert w.ticket().state in (TicketState.LEGGED, TicketState.REPAIRING)
+
+
+def test_a_fix42_status_report_adds_no_fill(world):
+    inner, outer = _completed_over_fix42(world)
+    fills = world.engine.state.stats.fills.get("LME", 0)
+    # 20=3 with ExecType 2 and the last fill's LastShares: an answer about the order, not a second fill
+    status = _fix42(world, outer, "3", "2", "2", "X9", last=D(1), px=outer.price, cum=D(1))
+    assert status.exec_type is ExecType.ORDER_STATUS
+    world.engine.on_event(status)
+    world.engine.on_event(replace(status, recv_ns=world.now()))   # asked again: the same answer
+    assert world.pair.outer_lots == 1 and world.engine.state.ledger.position("LME_CA") == 1
+    assert len(world.engine.orders[outer.cl_ord_id].fills) == 1
+    assert world.engine.state.stats.fills.get("LME", 0) == fills
+    assert world.ticket().state is TicketState.COMPLETED and not _alerts(world, "inferred_bust")
 
 
 # -- silence is a state ------------------------------------------------------------------------------

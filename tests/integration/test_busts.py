@@ -8,7 +8,6 @@ closed, as ``xmc demo`` does)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 from tests.integration.conftest import SESSIONS, SimWorld, start_sim, wait_until
 from tests.integration.test_repair import ONE_TICKET, ONE_TICKET_COMEX, _rows, _scenario, _strategy
 from xmc_fix import demo as D
-from xmc_fix.venues.settings import load_session_file
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +149,7 @@ def test_a_day_order_the_venue_declares_done_for_the_day_ends_and_its_ticket_is_
 # -- FIX 4.2 ----------------------------------------------------------------------------------------------
 def _fix42_sessions(tmp_path: Path) -> Path:
     """The engine's sessions file with COMEX's order session on FIX 4.2 (the simulator's COMEX speaks
-    both). Paths made absolute; no COMEX drop copy and no COMEX password (see the test)."""
+    both) and its drop copy left on FIX 4.4. Paths made absolute."""
     text = (SESSIONS / "venues.cfg").read_text().replace("../fixspecs/", f"{SESSIONS.parent / 'fixspecs'}/")
     order = "[SESSION]\nVenue=COMEX\nOrderMassStatus=Y\nRequestForPositions=N\nDialect=FIX44\n"
     copy = "[SESSION]\nDropCopyFor=COMEX\nDialect=FIX44\nTargetCompID=COMEXDC\nSocketConnectPort=9883\n"
@@ -159,30 +157,15 @@ def _fix42_sessions(tmp_path: Path) -> Path:
     text = text.replace(order, "[SESSION]\nVenue=COMEX\nBeginString=FIX.4.2\nOrderMassStatus=N\nRequestForPositions=N\n"
                                f"Dialect=FIX42\nTimestampPrecision=3\nDataDictionary={SESSIONS.parent}/fixspecs/FIX42.xml\n")
     path = tmp_path / "venues-fix42.cfg"
-    path.write_text(text.replace(copy, ""))
+    path.write_text(text)
     return path
 
 
-def _sim_without_password_for(tmp_path: Path, venue: str, scenario: str) -> SimWorld:
-    """The simulator as :func:`start_sim` starts it, except that ``venue`` checks no password."""
-    config = SESSIONS / "sim.cfg"
-    venues = list(dict.fromkeys(s.venue for s in load_session_file(str(config), "acceptor").sessions))
-    ports = dict(zip(venues, D.free_ports(len(venues))))
-    env_add, creds = D.demo_credentials([v for v in venues if v != venue])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(f"XMC_{venue}_")}
-    db_url = f"sqlite:///{tmp_path / 'sim.db'}"
-    proc = D.spawn_sim(str(config), str(SESSIONS / "sim_market.toml"), ports=ports, store=str(tmp_path / "store-sim"),
-                       db_url=db_url, seed=7, env={**env, **env_add}, log_path=str(tmp_path / "sim.log"),
-                       extra_args=["--scenario", _scenario(tmp_path, scenario)])
-    return SimWorld(proc, ports, creds, db_url, tmp_path / "store-sim", tmp_path)
-
-
 def test_on_a_fix42_session_a_bust_sent_as_exec_trans_type_cancel_is_re_hedged(tmp_path):
-    # COMEX without a drop copy and without a password: the engine's session adapter takes each venue's
-    # dialect from its last session in the file (a FIX 4.4 drop copy would make the FIX 4.2 orders FIX
-    # 4.4 ones, without HandlInst) and logs on with Username/Password (553/554), which FIX 4.2 lacks.
-    sim = _sim_without_password_for(tmp_path, "COMEX", '[[script]]\nvenue = "COMEX"\norder = 1\naction = "bust"\n'
-                                                       'ms = 400\n')
+    # the orders follow the FIX 4.2 order session's dialect (HandlInst 21), not its FIX 4.4 drop copy's;
+    # the Logon carries the password in RawData (96), FIX 4.2 having no Password (554)
+    sim = start_sim(tmp_path, extra_args=["--scenario", _scenario(
+        tmp_path, '[[script]]\nvenue = "COMEX"\norder = 1\naction = "bust"\nms = 400\n')])
     eng, db = _engine(tmp_path, sim, ONE_TICKET_COMEX, _fix42_sessions(tmp_path))
     try:
         eng.start()
@@ -205,4 +188,8 @@ def test_on_a_fix42_session_a_bust_sent_as_exec_trans_type_cancel_is_re_hedged(t
     orders = [bytes(r).decode() for (r,) in _rows(sim.db_url, "select raw from fix_messages where direction='in' and "
                                                   "msg_type='D' and session like 'FIX.4.2:%'")]
     assert len(orders) >= 2 and all("\x0121=1\x01" in o for o in orders)     # the entry and the re-hedge
+    # the FIX 4.2 Logon carried the password in RawData, and the audit holds it masked
+    [logon] = [bytes(r).decode() for (r,) in _rows(db, "select raw from fix_messages where direction='out' and "
+                                                   "msg_type='A' and session='FIX.4.2:XMC->COMEX'")][:1]
+    assert "\x01554=" not in logon and re.search("\x0195=(\\d+)\x0196=\\*+\x01", logon), logon
     _no_cl_ord_id_twice(sim)

@@ -208,11 +208,19 @@ class EngineApplication(fix.Application):
             if message.getHeader().getField(35) == "A":
                 cred = self._credentials.get(self.venue(sessionID))
                 if cred is not None:
-                    if cred.username:
+                    # FIX 4.2 has no Username (553) / Password (554): its venues take the password in
+                    # RawData (96), with its length in RawDataLength (95); masked like 554 everywhere
+                    fix42 = sessionID.getBeginString().getValue() == "FIX.4.2"
+                    if cred.username and not fix42:
                         message.setField(fix.Username(cred.username))
                     if cred.password is not None:
                         self._logon_ns[sessionID.toString()] = self._perf()
-                        message.setField(fix.Password(cred.password.reveal()))
+                        secret = cred.password.reveal()
+                        if fix42:
+                            message.setField(fix.RawDataLength(len(secret.encode())))
+                            message.setField(fix.RawData(secret))
+                        else:
+                            message.setField(fix.Password(secret))
         except Exception as e:
             self._fail("toAdmin", e, sessionID)
 
@@ -342,8 +350,11 @@ class QuickFixSender:
 
     def __init__(self, app: EngineApplication, sessions: SessionFile) -> None:
         self._app = app
-        self._dialects = {s.venue: session_dialect(s) for s in sessions.sessions}
-        self._dd_path = {s.venue: s.values.get("DataDictionary") for s in sessions.sessions}
+        # orders go over the order sessions: a venue's drop copy (read-only, perhaps another FIX
+        # version) never lends them its dialect or dictionary
+        order_sessions = sessions.by_venue().values()
+        self._dialects = {s.venue: session_dialect(s) for s in order_sessions}
+        self._dd_path = {s.venue: s.values.get("DataDictionary") for s in order_sessions}
         self._dds: dict[str, fix.DataDictionary] = {}
 
     def dialect(self, venue: str) -> Dialect:

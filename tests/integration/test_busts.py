@@ -97,34 +97,16 @@ def test_a_bust_of_a_completed_tickets_fill_reopens_it_and_the_repair_leaves_the
 
 
 # -- a DAY order done for the day ----------------------------------------------------------------------------
-# A market that moves the same way every step, with LME's feed silent from the start: LME's price
-# climbs 10 USD a step and SHFE's 80 CNY, while the engine's LME book stays the one the simulator
-# published when it started (a snapshot repeats the last published levels). The sell basis against
-# it crosses entry_above from the first step on, and by then LME's ask is above anything the engine
-# will pay: its DAY buy at LME (4 ticks above the ask it sees) rests, deterministically, and the
-# script ends it for the day 300 ms later. Chasing from that book cannot reach LME's price, so the
-# repair unwinds SHFE; the unwind's loss is over daily_loss_limit, which halts the pair instead of
-# opening the same ticket again.
-RISING = (SESSIONS / "sim_market.toml").read_text() \
-    .replace("vol = 0.0003 ", "vol = 0      ").replace("vol = 0.00003", "vol = 0") \
-    .replace("kind = \"ou\"\nstart = 0\nmean = 0\nkappa = 0.05\nsigma = 60",
-             "kind = \"ou\"\nstart = 0\nmean = 80000000\nkappa = 0.000001\nsigma = 0") \
-    .replace("sigma = 8", "sigma = 0") \
-    .replace('fair = "copper"\n', 'fair = "copper + lme_up"\n') \
-    .replace("[venues.SHFE]", "[factors.lme_up]\nkind = \"ou\"\nstart = 0\nmean = 10000000\nkappa = 0.000001\n"
-                              "sigma = 0\n\n[venues.SHFE]")
-RISING = re.sub(r"noise = [0-9.]+", "noise = 0", RISING)
-DAY_OUTER = ONE_TICKET.replace("entry_above = -100000\nexit_above = -200000", "entry_above = 60\nexit_above = -100000") \
-    .replace("outer_slippage_ticks = 80", "outer_slippage_ticks = 4\nouter_tif = \"DAY\"") \
-    + "\n[risk.pairs.CU_SHFE_LME]\ndaily_loss_limit = 1\n"
+# LME accepts the first order and holds it unmatched (a matching pause: `rest`), then ends it for the day
+# 300 ms later; the ticket's SHFE leg has filled, so the ticket is legged and repaired (chased at LME, or
+# SHFE unwound). Whatever the prices and however loaded the machine, the DAY order rests.
+DAY_OUTER = ONE_TICKET.replace("outer_slippage_ticks = 80", "outer_slippage_ticks = 80\nouter_tif = \"DAY\"")
 
 
 def test_a_day_order_the_venue_declares_done_for_the_day_ends_and_its_ticket_is_repaired(tmp_path):
-    market = tmp_path / "rising.toml"
-    market.write_text(RISING)
-    scenario = ('[venues.LME]\nmd_freeze_s = [0, 1000]\n\n'
+    scenario = ('[[script]]\nvenue = "LME"\norder = 1\naction = "rest"\n\n'
                 '[[script]]\nvenue = "LME"\norder = 1\naction = "done_for_day"\nms = 300\n')
-    sim = start_sim(tmp_path, market=market, extra_args=["--scenario", _scenario(tmp_path, scenario)])
+    sim = start_sim(tmp_path, extra_args=["--scenario", _scenario(tmp_path, scenario)])
     eng, db = _engine(tmp_path, sim, DAY_OUTER)
     try:
         eng.start()

@@ -40,6 +40,7 @@ ACTION_KEYS: dict[str, frozenset[str]] = {
     "delay": frozenset({"fraction", "ms"}), "duplicate": frozenset({"fraction", "ms"}),
     "reorder": frozenset({"fraction", "ms"}), "late_fill": frozenset({"fraction", "ms"}),
     "disconnect": frozenset({"fraction", "ms"}), "fill": frozenset({"fraction", "ms"}),
+    "rest": frozenset({"fraction", "ms"}),
     # what the venue does on its own afterwards
     "bust": frozenset({"ms", "fill", "reopen"}),
     "correct": frozenset({"ms", "fill", "fraction", "ticks", "reopen"}),
@@ -85,6 +86,8 @@ class OrderPlan:
     silent_ms: float | None = None      # from this order on, the session's gateway is silent this long
     silent_keep: bool = True            # ...and then delivers what it held (False: drops it)
     quiet_ms: float | None = None       # from this order on, the whole connection is quiet this long
+    rest: bool = False                  # accepted and held unmatched whatever its price and TimeInForce
+                                        # (a matching pause): it waits for a cancel or the venue's own act
 
     @property
     def normal(self) -> bool:
@@ -252,6 +255,8 @@ class Behaviour:
                     kw["partial"] = step.fraction
                 elif a == "delay":
                     kw["ack_ms"] = step.ms
+                elif a == "rest":
+                    kw.update(rest=True, reject=False, partial=None)
                 elif a == "late_fill":
                     kw["late_fill"] = True
                     if step.ms:

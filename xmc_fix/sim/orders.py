@@ -125,7 +125,7 @@ class OrderDesk:
             if 0 < part < full:
                 order.qty = part          # the venue lets only this much trade
                 ex.stats["partials"] += 1
-        trades = inst.book.submit(order)
+        trades = [] if plan.rest else inst.book.submit(order)   # rest: held off the book, unmatched
         if order.qty != full:
             order.qty = full
             if order.leaves > 0 or order.status is OrdStatus.FILLED:

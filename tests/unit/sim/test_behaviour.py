@@ -153,7 +153,7 @@ def test_the_venue_truth_scenario_loads_against_the_default_market():
     b = load_scenario("venue_truth", market, search_dir=ROOT / "sessions" / "scenarios")
 
     actions = {s.action for v in b.values() for s in v.script}
-    assert actions >= set(ACTION_KEYS) - {"reject", "partial", "delay", "duplicate", "reorder", "late_fill",
+    assert actions >= set(ACTION_KEYS) - {"reject", "partial", "delay", "duplicate", "reorder", "late_fill", "rest",
                                           "disconnect", "fill"}
     assert any(v.positions for v in b.values())
 

@@ -403,3 +403,17 @@ def test_initial_positions_from_the_market_file_and_the_scenario(tmp_path):
             position(ex, account="ACC2").short_yday) == (D(4), D(3), 0)
     ex.on_new_order("SHFE", C1, new_order("A1", side="2", qty="4", price="79990", pe="Y"))
     assert reports(send.take(C1))[-1]["39"] == "2"
+
+
+def test_a_resting_order_is_acknowledged_and_never_matched_however_marketable(tmp_path):
+    # `rest`: the venue holds the order unmatched (a matching pause) until a cancel or its own act
+    b = scenario(tmp_path, '[[script]]\nvenue = "SHFE"\norder = 1\naction = "rest"\n')
+    ex, send = make_exchange(behaviours=b)
+    ex.on_new_order("SHFE", C1, new_order("A1", qty="1", price="80010", tif="3"))     # an IOC that would fill
+    [ack] = reports(send.take(C1))
+    assert (ack["150"], ack["39"]) == ("0", "0")
+    ex.on_status("SHFE", C1, status_request("A1"))
+    assert reports(send.take(C1))[0]["39"] == "0"                                   # still live, nothing filled
+    ex.on_new_order("SHFE", C1, new_order("A2", qty="1", price="80010", tif="3"))     # the next order trades
+    assert [r["150"] for r in reports(send.take(C1))] == ["0", "F"]
+    assert position(ex).long_today == 1

@@ -95,6 +95,8 @@ class Order:
     cum_trusted: bool = False   # a bust or correction set CumQty: it stands over the sum of our fills
     last_report_ns: int | None = None   # when the venue last said anything about it (status answers too)
     restored: bool = False      # loaded from the journal at a restart (sent by an earlier process)
+    aliases: list[str] = field(default_factory=list)   # ClOrdIDs of our cancels of it: a venue's report
+                                                       # may name the order by one of them alone
 
     def __post_init__(self) -> None:
         if not self.cl_ord_id:

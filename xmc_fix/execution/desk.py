@@ -34,7 +34,8 @@ class OrderSender(Protocol):
 
 class OrderDesk:
     def __init__(self, state: EngineState, sender: OrderSender, gate: RiskGate, audit: AuditSink, clock: Clock,
-                 ids: IdGenerator) -> None:
+                 ids: IdGenerator, journal=None) -> None:
+        self.journal = journal          # the intent journal: a cancel's ClOrdID is on disk before it leaves
         self.state = state
         self.sender = sender
         self.gate = gate
@@ -106,6 +107,11 @@ class OrderDesk:
         cmd = CancelOrder(self.ids.cl_ord_id(), order.cl_ord_id, order.instrument, order.side, order.qty,
                           order.order_id)
         st.orders[cmd.cl_ord_id] = order   # the venue's reports may quote the cancel's ClOrdID
+        order.aliases.append(cmd.cl_ord_id)
+        if self.journal is not None:
+            # after a crash the venue may answer about the order by this ClOrdID alone (a status
+            # answer without OrigClOrdID): the restarted engine must know it is the same order
+            self.journal.write("alias", ticket_id=order.ticket_id, of=order.cl_ord_id, cl_ord_id=cmd.cl_ord_id)
         ok = self.sender.send_cancel(cmd, self.clock.now_ns())
         self.audit.event("cancel_request", self.clock.now_ns(), venue=order.instrument.venue,
                          ticket_id=order.ticket_id, cl_ord_id=order.cl_ord_id, reason=why, sent=ok)

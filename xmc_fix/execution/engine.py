@@ -78,7 +78,7 @@ class Engine:
         self.gate = RiskGate(strategy.risk, st.ledger)
         records = Records(audit)
         self.monitor = Monitor(st, clock, self.alerts, self._journal)
-        self.desk = OrderDesk(st, sender, self.gate, audit, clock, ids)
+        self.desk = OrderDesk(st, sender, self.gate, audit, clock, ids, self._journal)
         settle = Settlement(st, records, self._journal, self.monitor, self.desk, clock)
         flatten = FlattenPath(st, self.desk, settle, self.gate, self._journal, records, self.alerts, clock, ids)
         self.lifecycle = Lifecycle(st, self.desk, settle, flatten, self.monitor, self.gate, self._journal, records,
@@ -103,7 +103,7 @@ class Engine:
         """Attach a journal after construction: every part that writes to it gets it."""
         self._journal = journal
         lc = self.lifecycle
-        for part in (self.monitor, lc.settle, lc.flatten, lc):
+        for part in (self.monitor, lc.settle, lc.flatten, lc, self.desk):
             part.journal = journal
 
     # -- what tests, the app and the bench read -------------------------------------------------

@@ -23,6 +23,9 @@ Records (one JSON object per line, ``k`` the kind, ``t`` the wall time it was wr
   the orders it sends first, written as one line before they leave;
 - ``ticket``: a ticket without orders yet (the flatten path, and compaction);
 - ``order``: an order about to be sent (ticket, leg, role, the full command);
+- ``alias``: the ClOrdID of a cancel about to be sent for an order (``of``): a venue may answer about
+  the order by that ClOrdID alone (a status answer without OrigClOrdID), after a restart too
+  (compaction keeps it in the order's record, ``aliases``);
 - ``end``: a ticket reached a final state, with its net lots per leg (signed: bought positive);
 - ``reopen``: a late fill broke a finished ticket's match, so it is open again;
 - ``held``: (compaction only) lots an opening ticket still holds, per leg;
@@ -236,6 +239,11 @@ def replay(path: str | Path) -> JournalState:
                 st.accounted.update({k: int(v) for k, v in r.get("ids", [])})
             elif kind == "release":
                 st.releases[r.pop("pair")] = r
+            elif kind == "alias":                 # a cancel's ClOrdID: another name of the order
+                for o in orders.get(r["ticket_id"], []) + (recent[r["ticket_id"]].orders
+                                                           if r["ticket_id"] in recent else []):
+                    if o.get("cl_ord_id") == r["of"]:
+                        o.setdefault("aliases", []).append(r["cl_ord_id"])
     for tid in [t for t, h in held.items() if held_at[t] < flat_at.get(h["pair"], -1)]:
         del held[tid]
     # opening tickets first, then the closing ones that reduce what they opened, then the rest

@@ -57,7 +57,10 @@ def cmd_record(c: NewOrder, ticket_id: str, leg: str, role: str, created_ns: int
 
 
 def order_record(o: Order) -> dict:
-    return cmd_record(o.command, o.ticket_id, o.leg.value, o.role.value, o.created_ns)
+    rec = cmd_record(o.command, o.ticket_id, o.leg.value, o.role.value, o.created_ns)
+    if o.aliases:
+        rec["aliases"] = list(o.aliases)
+    return rec
 
 
 def ticket_record(t: Ticket, closes: str | None) -> dict:

@@ -81,6 +81,8 @@ class Recovery:
                 order = self._order_from_record(o, order_fills.get(o["cl_ord_id"]))
                 t.legs[LegRole(o["leg"])].orders.append(order)
                 st.orders[order.cl_ord_id] = order
+                for alias in order.aliases:     # the ClOrdIDs of our cancels name it too
+                    st.orders[alias] = order
                 restored["orders"] += 1
             t.state = TicketState(rec.get("state", "WORKING")) if rec.get("state") else TicketState.WORKING
             if t.state is TicketState.PENDING:
@@ -125,6 +127,8 @@ class Recovery:
                 order.done_ns = ft.ended_ns
                 t.legs[LegRole(o["leg"])].orders.append(order)
                 st.orders[order.cl_ord_id] = order
+                for alias in order.aliases:     # the ClOrdIDs of our cancels name it too
+                    st.orders[alias] = order
             st.tickets[tid] = t
             st.progress[tid] = p
 
@@ -181,6 +185,7 @@ class Recovery:
         order = Order(cmd, o["ticket_id"], LegRole(o["leg"]), OrderRole(o["role"]), int(o["created_ns"]))
         order.sent_ns = int(o["created_ns"])
         order.uncertain = order.restored = True
+        order.aliases = list(o.get("aliases", []))
         for exec_id, qty, px in fills if fills is not None else o.get("fills", []):
             # what the order had filled stands: the venue's answer adds only what is new, and a later
             # bust or correction finds the fill it names

@@ -343,3 +343,33 @@ def test_a_ticket_finished_longer_ago_than_the_retention_is_not_restored(strateg
         ft.ended_ns = w.now()
     again.engine.restore(st)
     assert tid not in again.engine.tickets
+
+
+@pytest.mark.parametrize("compacted", [False, True])
+def test_a_status_answer_naming_the_order_by_our_cancels_clordid_alone_finds_it_after_a_restart(
+        strategy, journal_path, compacted):
+    # the engine asks a venue to cancel a working order and dies; the venue answers a status request
+    # for the order by the cancel's ClOrdID, without OrigClOrdID (FIX makes it optional there)
+    from dataclasses import replace
+    w = journaled_world(strategy, journal_path)
+    w.cross_above()
+    inner, outer = w.sender.sent
+    w.fill(inner)
+    order = w.engine.orders[outer.cl_ord_id]
+    w.engine.desk.cancel(order, "test")
+    (alias,) = order.aliases
+
+    again = World.__new__(World)
+    World.__init__(again, strategy)      # a new process: new engine, same journal
+    again.engine.journal = Journal(journal_path)
+    state = replay(journal_path)
+    if compacted:
+        again.engine.journal.compact(state)
+        state = replay(journal_path)
+    again.engine.restore(state)
+    answer = replace(again.report(outer, ExecType.ORDER_STATUS, OrdStatus.CANCELED, cum=D(0)),
+                     cl_ord_id=alias, orig_cl_ord_id=None)
+    again.engine.on_event(answer)
+    restored = again.engine.orders[outer.cl_ord_id]
+    assert again.engine.orders[alias] is restored and restored.status is OrdStatus.CANCELED
+    assert again.engine.state.stats.unknown_reports == 0          # not taken for another terminal's order

@@ -423,8 +423,11 @@ def basis() -> None:
               help="A leg's price (repeat for each leg; BID/ASK prices the basis each way).")
 @click.option("--fx", "fx", default=None, help="FX rate (quote per base) when the pair converts currencies.")
 @click.option("--qty", default=None, help="Quantity to align, in the inner leg's unit (default: ticket_qty).")
+@click.option("--position", default="0", show_default=True,
+              help="The pair's basis position, in the inner leg's unit (long positive, short negative): "
+                   "the signal then says whether the engine would exit.")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of the table.")
-def basis_calc(strategy_path, pair, prices, fx, qty, as_json):
+def basis_calc(strategy_path, pair, prices, fx, qty, position, as_json):
     """Basis, converted prices and aligned lots per leg with the residual."""
     from decimal import Decimal, InvalidOperation
 
@@ -435,9 +438,10 @@ def basis_calc(strategy_path, pair, prices, fx, qty, as_json):
     try:
         fx_d = Decimal(fx) if fx is not None else None
         qty_d = Decimal(qty) if qty is not None else None
+        pos_d = Decimal(position)
     except InvalidOperation:
-        raise click.BadParameter("expected a number", param_hint="--fx/--qty") from None
-    result = calc(strategy, pair, dict(parse_price(p) for p in prices), fx_d, qty_d)
+        raise click.BadParameter("expected a number", param_hint="--fx/--qty/--position") from None
+    result = calc(strategy, pair, dict(parse_price(p) for p in prices), fx_d, qty_d, pos_d)
     if as_json:
         import json as _json
         click.echo(_json.dumps(result, indent=2))

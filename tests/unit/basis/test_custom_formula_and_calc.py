@@ -113,3 +113,12 @@ def test_xmc_basis_calc_says_none_between_the_thresholds(tmp_path):
     # sell 146.652, buy 160.72: inside entry_below -250 .. entry_above 250, and nothing held
     out = _xmc_basis_calc(tmp_path, "--price", "SHFE=77280/77290", "--price", "LME=9480/9480.5")
     assert "signal at position 0 t: none" in out
+
+
+def test_xmc_basis_calc_at_a_short_position_names_the_exit(tmp_path):
+    # buy: 77110 - 9480 x 7.2 x 1.13 = 77110 - 77129.28 = -19.28 <= exit_above 60, and 25 t short held
+    out = _xmc_basis_calc(tmp_path, "--price", "SHFE=77100/77110", "--price", "LME=9480/9480.5", "--position", "-25")
+    assert "signal at position -25 t: buy basis (close: exit_above 60 crossed)" in out
+    # the same prices with nothing held: no exit to take
+    assert "signal at position 0 t: none" in _xmc_basis_calc(tmp_path, "--price", "SHFE=77100/77110",
+                                                             "--price", "LME=9480/9480.5")

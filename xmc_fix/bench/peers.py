@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SPEC = ROOT / "fixspecs" / "FIX44-XMC.xml"
 TICK = 0.5                 # every instrument's tick
 SLIPPAGE_TICKS = 2
+#: the observed stage's windows: the web view and the scraper run for this long, then are paused
+#: (SIGSTOP) for as long, and so on; each decision is counted with the window it began in
+OBSERVE_WINDOW_S = 1.0
 ENTRY, EXIT = 100, 5       # the pairs' thresholds: the tick server's crossing moves the basis by 200
 
 
@@ -100,15 +104,19 @@ class EnginePeer:
     name = "xmc_fix"
 
     def __init__(self, world: World, stage: str, *, audit: bool = True, journal_sync: str | None = None,
-                 observed: bool = False) -> None:
+                 observed: bool = False, window_s: float = OBSERVE_WINDOW_S) -> None:
         self.world, self.stage, self.audit = world, stage, audit
         self.journal_sync = journal_sync
         self.observed = observed
+        self.window_s = window_s
         self.eng = None
         self.db_path = world.work / stage / "audit.db"
         self._web: subprocess.Popen | None = None
-        self._scraping = threading.Event()
+        self._scraper: subprocess.Popen | None = None
         self.scrapes = 0
+        self.windows: list[tuple[int, bool]] = []    # (engine wall ns, observers running from then on)
+        self._windows_end = threading.Event()
+        self._toggler: threading.Thread | None = None
 
     def start(self) -> None:
         from xmc_fix import app as A
@@ -128,37 +136,65 @@ class EnginePeer:
             self._observe(sock, mport, wport)
 
     def _observe(self, sock: Path, mport: int, wport: int) -> None:
-        """What a desk runs beside the engine: ``xmc web`` (its own process, polling the engine's
-        control socket: the watch screen four times a second, status once) and a Prometheus scraper
-        (here once a second, fifteen times Prometheus's default rate)."""
-        log = open(self.world.work / self.stage / "web.log", "wb")
+        """What a desk runs beside the engine, each in a process of its own: ``xmc web`` (polling the
+        engine's control socket: the watch screen four times a second, status once) and a Prometheus
+        stand-in (:mod:`xmc_fix.bench.scraper`, here once a second: fifteen times Prometheus's default
+        rate)."""
+        d = self.world.work / self.stage
+        log = open(d / "web.log", "wb")
         self._web = subprocess.Popen([sys.executable, "-m", "xmc_fix", "--log-file", os.devnull, "web",
                                       "--socket", str(sock), "--port", str(wport)],
                                      stdout=log, stderr=log, cwd=ROOT)
-        url = f"http://127.0.0.1:{mport}/metrics"
-
-        def scrape():
-            while not self._scraping.wait(1.0):
-                try:
-                    with urllib.request.urlopen(url, timeout=5) as r:
-                        r.read()
-                    self.scrapes += 1
-                except OSError:
-                    pass
-        threading.Thread(target=scrape, daemon=True, name="bench-scraper").start()
+        self._scraper = subprocess.Popen([sys.executable, "-m", "xmc_fix.bench.scraper",
+                                          f"http://127.0.0.1:{mport}/metrics", "1.0"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=open(d / "scraper.log", "wb"), cwd=ROOT,
+                                         text=True)
+        if not self._scraper.stdout.readline().startswith("READY"):
+            raise RuntimeError(f"bench: the scraper did not start (see {d / 'scraper.log'})")
         deadline = time.monotonic() + 15    # the web view up and reading the engine before the ticks
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{wport}/api/snapshot", timeout=2) as r:
-                    if r.status == 200 and self.scrapes:
+                    if r.status == 200:
+                        self._toggler = threading.Thread(target=self._toggle, daemon=True, name="bench-windows")
+                        self._toggler.start()
                         return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"bench: the web view or the metrics endpoint did not answer (see {log.name})")
+        raise RuntimeError(f"bench: the web view did not answer (see {log.name})")
+
+    def _toggle(self) -> None:
+        """Alternate windows with the observers running and paused, on one engine in one run: the
+        engine's latency with and without them is then compared under the same conditions (the
+        machine's other load, the engine's age, the tick server), which separate stages a minute
+        apart are not. Costs the engine one signal per window."""
+        clock = self.eng.clock
+        on = True
+        self.windows.append((clock.now_ns(), on))
+        while not self._windows_end.wait(self.window_s):
+            on = not on
+            for p in (self._web, self._scraper):
+                if p is not None and p.poll() is None:
+                    os.kill(p.pid, signal.SIGCONT if on else signal.SIGSTOP)
+            self.windows.append((clock.now_ns(), on))
 
     def _unobserve(self) -> None:
-        self._scraping.set()
+        self._windows_end.set()
+        if self._toggler is not None:
+            self._toggler.join(5)
+            self._toggler = None
+        for p in (self._web, self._scraper):
+            if p is not None and p.poll() is None:
+                os.kill(p.pid, signal.SIGCONT)
+        if self._scraper is not None:
+            try:
+                self._scraper.stdin.close()
+                self.scrapes = int(self._scraper.stdout.readline() or 0)
+                self._scraper.wait(10)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                self._scraper.kill()
+            self._scraper = None
         if self._web is not None:
             self._web.terminate()
             try:
@@ -182,8 +218,9 @@ class EnginePeer:
                "writer_seconds": getattr(writer, "write_seconds", 0.0),
                "writer_max_backlog": getattr(writer, "max_backlog", None)}
         out["journal_intent"] = self._intent_line()
-        out["scrapes"] = self.scrapes
         self._unobserve()
+        out["scrapes"] = self.scrapes
+        out["windows"] = list(self.windows)
         eng.stop(drain_s=1)
         self.eng = None
         out["decisions"] = self._decisions() if self.audit else []

@@ -9,7 +9,10 @@ journal's write cost); xmc_fix and the plain script (:mod:`plain`) run one after
    measured in the peer) and tick-to-trade (the venue sending the crossing tick to the venue having
    both orders, measured in the tick server); xmc_fix with the audit on, off, with
    ``journal_sync = "intent"`` (the others run the default, ``batch``), and observed as a desk
-   runs it (``xmc web`` polling the engine and a metrics scrape every second);
+   runs it (``xmc web`` polling the engine and a metrics scrape every second, each in its own
+   process): in that stage the observers run and pause in alternate one-second windows, and the
+   decisions of the two kinds of window are compared (one engine, one run: the machine's drift
+   between stages does not enter that ratio);
 3. ten pairs on five venues — the same, for scale;
 4. one venue flooded as fast as it sends — sustained ingest (books, basis, signals and, for
    xmc_fix, the audit), against the bare ``fromApp`` ingest;
@@ -26,6 +29,7 @@ written as JSON and as an HTML page with both peers' histograms. Nothing asserts
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import platform
@@ -38,7 +42,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
-from xmc_fix.bench.peers import EnginePeer, PlainPeer, World, run_stage
+from xmc_fix.bench.peers import OBSERVE_WINDOW_S, EnginePeer, PlainPeer, World, run_stage
 from xmc_fix.bench.render import render_html, render_markdown, render_table  # noqa: F401  (render_table: the CLI's)
 from xmc_fix.bench.tickserver import MARK0
 
@@ -54,11 +58,13 @@ class Plan:
     journal_lines: int = 1000
     ping_ms: int = 100   # under load: a crossing or its revert this often
     load_quote_age_ms: int = 2000   # under load: the pairs' max_quote_age_ms (the engine's default)
+    observe_window_s: float = OBSERVE_WINDOW_S   # the observed stage: observers on, then paused, this long
 
 
 QUICK = Plan(rounds=300, floor_samples=500, ingest_s=2.0, flood_s=2.0, load_s=4.0, journal_lines=200)
 FULL = Plan(rounds=2000, floor_samples=2000, ingest_s=4.0, flood_s=5.0, load_s=15.0)
-TINY = Plan(rounds=20, floor_samples=50, ingest_s=0.5, flood_s=0.5, load_s=1.0, load_rate=500, journal_lines=20)
+TINY = Plan(rounds=20, floor_samples=50, ingest_s=0.5, flood_s=0.5, load_s=1.0, load_rate=500, journal_lines=20,
+            observe_window_s=0.05)
 
 
 def _pct(xs, q: float):
@@ -88,6 +94,29 @@ def _stages(stages: list[tuple]) -> dict:
         "decision_to_first_sent": _r(_pct([(b - a) / 1e3 for a, b in zip(dec, first)], 0.5)),
         "first_to_second_sent": _r(_pct([(b - a) / 1e3 for a, b in zip(first, last)], 0.5)),
     }
+
+
+#: a decision that began this soon after the observers were paused or resumed counts in neither
+#: window (a quarter of the window at most): a scrape or a watch answer under way when they stopped
+#: still finishes in the engine
+WINDOW_GUARD_NS = 50_000_000
+
+
+def _windowed(stages: list[tuple], windows: list[tuple[int, bool]],
+              guard_ns: int = WINDOW_GUARD_NS) -> tuple[list[float], list[float]]:
+    """Decision latencies (us) of the observed stage, split by the window each decision began in:
+    (observers running, observers paused)."""
+    on: list[float] = []
+    off: list[float] = []
+    if not windows:
+        return on, off
+    starts = [t for t, _ in windows]
+    for recv, _ev, _dec, _first, last in stages:
+        i = bisect.bisect_right(starts, recv) - 1
+        if i < 0 or recv - starts[i] < guard_ns:
+            continue
+        (on if windows[i][1] else off).append((last - recv) / 1e3)
+    return on, off
 
 
 def _lag_growth(lag: list) -> dict:
@@ -190,17 +219,28 @@ def run(plan: Plan, work: Path, progress: Callable[[str], None] = lambda s: None
     plain_one, _ = _pingpong(w1, "one-plain", PlainPeer(w1, "one-plain"), plan)
     off, _ = _pingpong(w1, "one-noaudit", EnginePeer(w1, "one-noaudit", audit=False), plan)
     intent, _ = _pingpong(w1, "one-intent", EnginePeer(w1, "one-intent", journal_sync="intent"), plan)
-    observed, st_obs = _pingpong(w1, "one-observed", EnginePeer(w1, "one-observed", observed=True), plan)
+    # three times the rounds: half of them fall in the windows the observers are paused, and a p99 of
+    # either half is read from its 1% slowest decisions, which on a shared machine need many samples
+    obs_plan = Plan(**{**plan.__dict__, "rounds": 3 * plan.rounds})
+    observed, st_obs = _pingpong(w1, "one-observed", EnginePeer(w1, "one-observed", observed=True,
+                                                                 window_s=plan.observe_window_s), obs_plan)
     out["decision_latency_us"] = one["decision_us"]
     out["decision_stages_us_p50"] = _stages(st["stages"])
     out["tick_to_trade_us"] = one["tick_to_trade_us"]
     out["decision_latency_audit_off_us"] = off["decision_us"]
-    out["decision_latency_observed_us"] = observed["decision_us"]
+    guard = min(WINDOW_GUARD_NS, int(plan.observe_window_s * 1e9 / 4))
+    obs_on, obs_off = _windowed(st_obs["stages"], st_obs.get("windows") or [], guard)
+    out["decision_latency_observed_us"] = _summary(obs_on)
+    out["decision_latency_observed_off_us"] = _summary(obs_off)
+    out["observed"] = {"window_s": plan.observe_window_s, "windows": len(st_obs.get("windows") or []),
+                       "guard_ms": guard / 1e6, "decisions": observed["decision_us"]["n"],
+                       "scrapes": st_obs.get("scrapes")}
     out["observed_scrapes"] = st_obs.get("scrapes")
     out["plain"] = {"decision_latency_us": plain_one["decision_us"], "tick_to_trade_us": plain_one["tick_to_trade_us"]}
     samples |= {"decision_us": one["_dec"], "tick_to_trade_us": one["_ttt"], "decision_audit_off_us": off["_dec"],
                 "plain_decision_us": plain_one["_dec"], "plain_tick_to_trade_us": plain_one["_ttt"],
-                "decision_intent_us": intent["_dec"], "decision_observed_us": observed["_dec"]}
+                "decision_intent_us": intent["_dec"], "decision_observed_us": obs_on,
+                "decision_observed_off_us": obs_off}
 
     progress("3/6 scale: five venues, ten pairs (xmc_fix, the plain script)")
     w10 = World(work, venues=5, pairs=10)
@@ -301,8 +341,9 @@ def targets(o: dict) -> list[dict]:
          lambda r: r <= 1.2),
         ("ten pairs within 2x of one pair at p99", o["scale"]["ten_pairs"]["decision_us"]["p99"], d["p99"], "us",
          lambda r: r <= 2.0),
-        ("web view and metrics on within 1.1x of off at p99", o["decision_latency_observed_us"]["p99"], d["p99"],
-         "us", lambda r: r <= 1.1),
+        ("web view and metrics on within 1.1x of off at p99 (alternate windows of one run)",
+         o["decision_latency_observed_us"]["p99"], o["decision_latency_observed_off_us"]["p99"], "us",
+         lambda r: r <= 1.1),
     ]
     out = []
     for name, fig, ref, unit, ok in rows:

@@ -206,6 +206,38 @@ class EngineStats:
 # session lasts a trading day); kept in memory and across journal compactions
 ACCOUNTED_KEEP_NS = 3 * 86_400 * 1_000_000_000
 
+class ProgressTable(dict):
+    """Every ticket's progress by ticket id, with an index of the ones that may be open (``open``):
+    each ticket put in the table enters it, and :meth:`reopened` puts a ticket back when a late
+    fill reopens it; :meth:`EngineState.open_progress` drops the finished ones as it reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: dict[str, TicketProgress] = {}
+
+    def __setitem__(self, tid: str, p: TicketProgress) -> None:
+        super().__setitem__(tid, p)
+        self.open[tid] = p
+
+    def __delitem__(self, tid: str) -> None:
+        super().__delitem__(tid)
+        self.open.pop(tid, None)
+
+    def pop(self, tid, *default):
+        self.open.pop(tid, None)
+        return super().pop(tid, *default)
+
+    def reopened(self, tid: str) -> None:
+        p = self.get(tid)
+        if p is not None:
+            self.open[tid] = p
+
+    def update(self, *a, **kw):                     # every entry must pass __setitem__
+        raise TypeError("ProgressTable: assign entries one by one")
+
+    setdefault = update
+
+
 class EngineState:
     """Everything the engine knows. Built once from the strategy; changed only on the engine thread."""
 
@@ -228,7 +260,7 @@ class EngineState:
         self.instruments_by_venue: dict[str, list[Instrument]] = {}
         self.instruments_by_key: dict[tuple[str, str], Instrument] = strategy.by_venue_symbol()
         self.tickets: dict[str, Ticket] = {}
-        self.progress: dict[str, TicketProgress] = {}
+        self.progress: ProgressTable = ProgressTable()
         self.orders: dict[str, Order] = {}
         self.venues_up: set[str] = set()
         self.asked: set[str] = set()               # orders we sent a status request or cancel for
@@ -330,8 +362,13 @@ class EngineState:
         return len(gone)
 
     def open_progress(self):
-        """Tickets not finished (working, legged or repairing), with their progress."""
-        return (p for p in self.progress.values() if not p.ticket.state.is_terminal)
+        """Tickets not finished (working, legged or repairing), with their progress: read from the
+        table's index of open tickets, never by scanning the finished ones it retains (the timer
+        asks several times a tick, and a busy day retains thousands)."""
+        idx = self.progress.open
+        for tid in [tid for tid, p in idx.items() if p.ticket.state.is_terminal]:
+            del idx[tid]
+        return (p for p in list(idx.values()) if not p.ticket.state.is_terminal)
 
     @property
     def working(self) -> bool:

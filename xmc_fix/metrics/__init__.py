@@ -5,5 +5,6 @@ knows, read when Prometheus scrapes and never updated per message (README "Metri
   two callbacks, and the sessions' and the audit writer's, read beside it;
 - :mod:`collector` — the custom collector that turns facts into metric families (histograms built
   from the latency samples the engine keeps anyway);
-- :mod:`server` — the HTTP server on 127.0.0.1, in its own thread.
+- :mod:`server` — the HTTP server on 127.0.0.1, in a process of its own (the renderer); the engine's
+  process only reads the facts and hands them over.
 """

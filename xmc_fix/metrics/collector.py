@@ -10,8 +10,9 @@ messages per session — is kept here, fed with what is new since the previous s
 step). Quantities of a pair are in the base unit of its dimension, named in the metric: tonnes for
 metals, barrels for oil, units for anything counted (``xmc_pair_position_tonnes``).
 
-Scrapes are serialised (one at a time), and a scrape after :meth:`EngineCollector.close` returns
-nothing: the engine's QuickFIX sessions may be gone by then.
+It runs in the renderer process (:mod:`xmc_fix.metrics.server`). Scrapes are serialised (one at a
+time); a scrape after :meth:`EngineCollector.close`, or once the engine says it is stopping (its
+source returns no facts), returns nothing: the engine's QuickFIX sessions may be gone by then.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Source(Protocol):
 
     info: dict        # run_id, namespace, shadow, started_ns, store_marks ({session: {next_out, next_in}})
 
-    def engine(self, cursors: Cursors) -> EngineFacts: ...
+    def engine(self, cursors: Cursors) -> EngineFacts | None: ...    # None: the engine is stopping
     def sessions(self) -> list[SessionFacts]: ...
     def audit_backlog(self) -> int: ...
 
@@ -174,6 +175,8 @@ class EngineCollector(Collector):
             if self._closed:
                 return []
             facts = self.source.engine(self._cursors)
+            if facts is None:           # the engine is stopping
+                return []
             sessions = self.source.sessions()
             backlog = self.source.audit_backlog()
             self._ingest(facts, sessions)

@@ -403,13 +403,17 @@ def test_a_late_fill_after_a_cancel_reopens_the_ticket_and_the_excess_is_unwound
     world.fill(chase)
     t = world.ticket()
     assert t.state is TicketState.COMPLETED
+    st = world.engine.state
+    assert list(st.open_progress()) == [] and t.ticket_id not in st.progress.open   # finished: out of the index
     # the original LME order's fill arrives after its cancel: now 2 LME lots against 5 SHFE lots
     world.engine.on_event(world.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
     assert t.state is TicketState.REPAIRING
+    assert [p.ticket for p in st.open_progress()] == [t]      # reopened: the timer and the status see it again
     unwind = world.sender.sent[-1]
     assert (unwind.venue, unwind.side, unwind.qty) == ("LME", Side.SELL, D(1))  # never chase past the plan
     world.fill(unwind)
     assert t.state is TicketState.COMPLETED and world.pair.residual_units == 0
+    assert list(st.open_progress()) == []
     assert world.pair.outer_lots == D(1) and world.pair.inner_lots == D(-5)
 
 

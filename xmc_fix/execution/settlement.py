@@ -54,7 +54,7 @@ class Settlement:
     def transition(self, ticket: Ticket, trigger: TicketTrigger, ts_ns: int, cause: str) -> None:
         t = ticket.apply(trigger, ts_ns, cause)
         if t.from_state.is_terminal and not t.to_state.is_terminal:    # a late fill reopened it
-            self.state.progress.reopened(ticket.ticket_id)
+            self.state.progress.reopened(ticket.ticket_id, t.from_state)
         self.records.transition(ticket, t)
         self.audit_ticket(ticket)
 

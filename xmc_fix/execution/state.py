@@ -207,29 +207,51 @@ class EngineStats:
 ACCOUNTED_KEEP_NS = 3 * 86_400 * 1_000_000_000
 
 class ProgressTable(dict):
-    """Every ticket's progress by ticket id, with an index of the ones that may be open (``open``):
-    each ticket put in the table enters it, and :meth:`reopened` puts a ticket back when a late
-    fill reopens it; :meth:`EngineState.open_progress` drops the finished ones as it reads."""
+    """Every ticket's progress by ticket id, with an index of the ones that may be open (``open``)
+    and the count of the finished ones by final state (``finished``), so that neither the timer's
+    many looks at open tickets nor a status screen scans the finished tickets a busy day retains.
+
+    Each ticket put in the table enters the index; :meth:`settle` moves the finished ones out of it
+    into the counts (a final state never changes while final); :meth:`reopened` puts one back when
+    a late fill reopens it. The table and ``EngineState.tickets`` hold the same ticket ids."""
 
     def __init__(self) -> None:
         super().__init__()
         self.open: dict[str, TicketProgress] = {}
+        self.finished: Counter = Counter()      # final state -> tickets out of the index in it
 
     def __setitem__(self, tid: str, p: TicketProgress) -> None:
+        if tid in self and tid not in self.open:
+            self.finished[dict.__getitem__(self, tid).ticket.state] -= 1
         super().__setitem__(tid, p)
         self.open[tid] = p
 
     def __delitem__(self, tid: str) -> None:
+        p = dict.__getitem__(self, tid)
+        if self.open.pop(tid, None) is None:
+            self.finished[p.ticket.state] -= 1
         super().__delitem__(tid)
-        self.open.pop(tid, None)
 
     def pop(self, tid, *default):
-        self.open.pop(tid, None)
+        if tid in self:
+            p = dict.__getitem__(self, tid)
+            del self[tid]
+            return p
         return super().pop(tid, *default)
 
-    def reopened(self, tid: str) -> None:
+    def settle(self) -> dict[str, TicketProgress]:
+        """Move the finished tickets out of the index; the index (open tickets only)."""
+        idx = self.open
+        done = [tid for tid, p in idx.items() if p.ticket.state.is_terminal]
+        for tid in done:
+            self.finished[idx.pop(tid).ticket.state] += 1
+        return idx
+
+    def reopened(self, tid: str, was) -> None:
+        """A late fill took ticket ``tid`` out of final state ``was``."""
         p = self.get(tid)
-        if p is not None:
+        if p is not None and tid not in self.open:
+            self.finished[was] -= 1
             self.open[tid] = p
 
     def update(self, *a, **kw):                     # every entry must pass __setitem__
@@ -365,20 +387,18 @@ class EngineState:
         """Tickets not finished (working, legged or repairing), with their progress: read from the
         table's index of open tickets, never by scanning the finished ones it retains (the timer
         asks several times a tick, and a busy day retains thousands)."""
-        idx = self.progress.open
-        for tid in [tid for tid, p in idx.items() if p.ticket.state.is_terminal]:
-            del idx[tid]
-        return (p for p in list(idx.values()) if not p.ticket.state.is_terminal)
+        return (p for p in list(self.progress.settle().values()) if not p.ticket.state.is_terminal)
 
     @property
     def working(self) -> bool:
         return any(True for _ in self.open_progress())
 
     def tickets_by_state(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t in self.tickets.values():
-            out[t.state.value] = out.get(t.state.value, 0) + 1
-        return out
+        """Tickets held (open, and finished within ``retain_finished_ms``) by state."""
+        open_ = self.progress.settle()
+        counts = Counter(self.progress.finished)
+        counts.update(p.ticket.state for p in open_.values())
+        return {s.value: n for s, n in counts.items() if n > 0}
 
     def view(self) -> "StateView":
         return StateView(self)

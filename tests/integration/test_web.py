@@ -3,7 +3,9 @@
 
 The page loads and both books and the basis chart move; a control request without the token, or
 with a wrong one, is refused and never reaches the engine; a halt from the page reaches the engine
-(`xmc status` says HALTED) and is audited as coming through the web view; the view survives the
+(`xmc status` says HALTED) and is audited as coming through the web view, and the page then shows
+why the pair will not trade, the operator's alert, and the positions and tickets by state the
+engine has; the view survives the
 engine stopping and a new one starting. Without Chromium these tests skip, unless
 ``XMC_REQUIRE_BROWSER=1`` (``.ci/run`` sets it): then they fail.
 """
@@ -250,6 +252,7 @@ def test_a_halt_from_the_page_reaches_the_engine_and_shows_halted(browser, web, 
     from selenium.webdriver.common.by import By
     _open(browser, web.url + f"#token={token[1]}")
     assert "token" not in browser.current_url   # taken out of the address bar
+    assert wait_until(lambda: _status(demo.sock)["tickets_by_state"], timeout=90), "the demo never traded"
     browser.find_element(By.ID, f"btn-halt-{PAIR}").click()
     browser.find_element(By.ID, "confirm-reason").send_keys("checking the hedge")
     browser.find_element(By.ID, "confirm-go").click()
@@ -261,6 +264,19 @@ def test_a_halt_from_the_page_reaches_the_engine_and_shows_halted(browser, web, 
     assert "halted by web view client 127.0.0.1:" in pair["reason"] and "checking the hedge" in pair["reason"]
     assert any(h["sticky"] and "web view client" in h["reason"] for h in pair["holds"])
     assert "web view client 127.0.0.1:" in _text(browser, f'[data-pair="{PAIR}"] .holds')
+    # the card says why it will not trade, and the alerts panel has the operator's halt
+    why = f'[data-pair="{PAIR}"] [data-why=refused]'
+    assert wait_until(lambda: "HALTED: halted by web view client" in _text(browser, why), timeout=10), \
+        _text(browser, why)
+    assert wait_until(lambda: any("operator" in r and "checking the hedge" in r for r in
+                                  _texts(browser, "#alerts .alert-row")), timeout=10), _text(browser, "#alerts")
+    # positions and tickets by state as the engine has them (the demo traded before the halt)
+    st = _status(demo.sock)
+    assert st["positions"] and st["tickets_by_state"], st
+    assert wait_until(lambda: all(k in _text(browser, "#positions") for k in st["positions"]), timeout=10), \
+        (_text(browser, "#positions"), st["positions"])
+    assert wait_until(lambda: all(k in _text(browser, "#ticket-states") for k in st["tickets_by_state"]),
+                      timeout=10), (_text(browser, "#ticket-states"), st["tickets_by_state"])
 
     # every control request the engine saw is audited; the refused ones never reached it
     demo.stop()

@@ -64,6 +64,8 @@ class Reconciler:
         acked = order.ack_ns is not None
         applied = order.apply(er)
         stats = st.stats
+        if not acked and order.ack_ns is not None and order.sent_ns is not None and not order.restored:
+            stats.acks.append((order.instrument.venue, order.ack_ns - order.sent_ns))
         if applied.duplicate:
             stats.duplicates += 1
             self.audit.event("duplicate_exec_report", er.recv_ns, venue=er.venue, cl_ord_id=order.cl_ord_id,

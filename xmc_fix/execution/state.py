@@ -200,6 +200,7 @@ class EngineStats:
     stages: list = field(default_factory=list)          # (recv, evaluate, decide, first sent, last sent) ns
     md_lag: list = field(default_factory=list)          # (recv_ns, recv_ns - venue SendingTime) every 16th
     shed: int = 0                                       # evaluations skipped: the data was already too old
+    acks: deque = field(default_factory=lambda: deque(maxlen=100_000))  # (venue, send-to-first-ack ns), the latest
 
 
 # ExecIDs the ledger took are remembered this long (a venue resends at most a session's history, and a
@@ -219,6 +220,9 @@ class ProgressTable(dict):
         super().__init__()
         self.open: dict[str, TicketProgress] = {}
         self.finished: Counter = Counter()      # final state -> tickets out of the index in it
+        #: (ticket id, pair, final state, ended ns) as tickets leave the index, the latest: what the
+        #: metrics read as tickets finished since their last look
+        self.settled: deque = deque(maxlen=100_000)
 
     def __setitem__(self, tid: str, p: TicketProgress) -> None:
         if tid in self and tid not in self.open:
@@ -244,7 +248,9 @@ class ProgressTable(dict):
         idx = self.open
         done = [tid for tid, p in idx.items() if p.ticket.state.is_terminal]
         for tid in done:
-            self.finished[idx.pop(tid).ticket.state] += 1
+            t = idx.pop(tid).ticket
+            self.finished[t.state] += 1
+            self.settled.append((tid, t.pair, t.state.value, t.ended_ns))
         return idx
 
     def reopened(self, tid: str, was) -> None:
@@ -470,6 +476,7 @@ class StatsView(_ReadOnly):
     fills = property(lambda self: MappingProxyType(self._s.fills))
     rejects = property(lambda self: MappingProxyType(self._s.rejects))
     decision_to_send_ns = property(lambda self: SamplesView(self._s.decision_to_send_ns))
+    acks = property(lambda self: SamplesView(self._s.acks))
 
 
 def _read_only_strategy(s: Strategy) -> Strategy:
@@ -508,6 +515,7 @@ class StateView(_ReadOnly):
     books = property(lambda self: MappingProxyType(self._s.books))
     tickets = property(lambda self: MappingProxyType(self._s.tickets))
     progress = property(lambda self: MappingProxyType(self._s.progress))
+    settled = property(lambda self: SamplesView(self._s.progress.settled))
     orders = property(lambda self: MappingProxyType(self._s.orders))
     positions = property(lambda self: MappingProxyType(self._s.ledger.positions))
     by_account = property(lambda self: MappingProxyType(self._s.ledger.by_account))   # (account, instrument)

@@ -37,7 +37,7 @@ def test_the_index_and_the_counts_match_a_full_scan(seed):
         op = rnd.random()
         if op < 0.25 or not table:                        # a new ticket
             n += 1
-            table[f"T{n}"] = SimpleNamespace(ticket=SimpleNamespace(state=rnd.choice(OPEN)))
+            table[f"T{n}"] = SimpleNamespace(ticket=SimpleNamespace(state=rnd.choice(OPEN), pair="P", ended_ns=n))
         elif op < 0.55:                                   # an open ticket moves on, maybe to its end
             tid = rnd.choice(list(table))
             t = table[tid].ticket
@@ -60,6 +60,11 @@ def test_the_index_and_the_counts_match_a_full_scan(seed):
         if rnd.random() < 0.3:                            # someone reads in between
             assert _read(table) == _scan(table)
     assert _read(table) == _scan(table)
+    # every ticket that is finished now was logged as it left the index, with its final state
+    logged = {tid: state for tid, _, state, _ in table.settled}
+    for tid, p in table.items():
+        if p.ticket.state.is_terminal:
+            assert logged[tid] == p.ticket.state.value
 
 
 def test_it_refuses_bulk_updates_that_would_bypass_the_index():

@@ -119,7 +119,10 @@ def test_a_running_demo_exposes_every_listed_metric_with_plausible_values(work):
     # market data fresh (the simulator quotes every 100 ms), four books
     ages = _values(s, "xmc_market_data_age_seconds")
     assert len(ages) == 4 and all(0 <= a < 5 for a in ages.values()), ages
+    late = _values(s, "xmc_market_data_venue_age_seconds")     # by the venues' clocks: no backlog here
+    assert set(late) == set(ages) and all(0 <= a < 5 for a in late.values()), late
     assert _one(s, "xmc_market_data_updates_total") > 100
+    assert _one(s, "xmc_evaluations_shed_total") == 0
     # tickets counted, their decisions and acknowledgements in the histograms
     done = sum(_values(s, "xmc_tickets_finished_total").values())
     assert done >= 2 and _one(s, "xmc_tickets_started_total") >= done

@@ -516,6 +516,8 @@ class StateView(_ReadOnly):
     tickets = property(lambda self: MappingProxyType(self._s.tickets))
     progress = property(lambda self: MappingProxyType(self._s.progress))
     settled = property(lambda self: SamplesView(self._s.progress.settled))
+    #: ``venue_age_ns(venue, venue_ns, now_ns)``: how old data the venue stamped is, by its clock
+    venue_age_ns = property(lambda self: self._s.freshness.age_ns)
     orders = property(lambda self: MappingProxyType(self._s.orders))
     positions = property(lambda self: MappingProxyType(self._s.ledger.positions))
     by_account = property(lambda self: MappingProxyType(self._s.ledger.by_account))   # (account, instrument)

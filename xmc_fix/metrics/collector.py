@@ -64,7 +64,12 @@ CATALOGUE: dict[str, tuple[str, tuple[str, ...], str]] = {
     "xmc_session_heartbeat_timeouts_total": ("counter", _SESSION, "TestRequests left unanswered: QuickFIX dropped "
                                              "the session."),
     "xmc_market_data_age_seconds": ("gauge", ("venue", "symbol"), "Since our receipt of the book's last change."),
+    "xmc_market_data_venue_age_seconds": ("gauge", ("venue", "symbol"), "Since the venue sent what the book shows, "
+                                          "by the venue's clock (SendingTime less the venue's clock offset): a "
+                                          "backlog in front of the engine shows here, not in the receipt age."),
     "xmc_market_data_updates_total": ("counter", (), "Market-data snapshots and refreshes applied."),
+    "xmc_evaluations_shed_total": ("counter", (), "Evaluations skipped because the data was already older than "
+                                   "the pair's max_quote_age_ms by the venue's clock: the engine behind the market."),
     "xmc_decision_latency_seconds": ("histogram", (), "Decision to send: market-data callback entry to the "
                                      "ticket's last leg handed to QuickFIX."),
     "xmc_order_ack_latency_seconds": ("histogram", ("venue",), "Order sent to its first acknowledgement."),
@@ -224,9 +229,12 @@ class EngineCollector(Collector):
                 add("xmc_session_messages_total", key + (direction,), c.total if c is not None else 0)
             add("xmc_session_test_requests_sent_total", key, s.test_requests)
             add("xmc_session_heartbeat_timeouts_total", key, s.heartbeat_timeouts)
-        for venue, symbol, age in e.book_ages:
+        for venue, symbol, age, late in e.book_ages:
             add("xmc_market_data_age_seconds", (venue, symbol), age)
+            if late is not None:
+                add("xmc_market_data_venue_age_seconds", (venue, symbol), late)
         add("xmc_market_data_updates_total", value=e.md_updates)
+        add("xmc_evaluations_shed_total", value=e.shed)
         add("xmc_decision_latency_seconds", buckets=self._decisions.cumulative(), sum_value=self._decisions.sum)
         venues = sorted({v for _, _, v, _ in e.positions if v} | set(e.orders) | set(self._acks))
         for venue in venues:

@@ -89,7 +89,8 @@ class EngineFacts:
     now_ns: int
     global_state: str
     pairs: tuple
-    book_ages: tuple                # (venue, symbol, seconds since our receipt of its last change)
+    book_ages: tuple                # (venue, symbol, seconds since our receipt of its last change,
+                                    #  seconds since the venue sent it by the venue's clock, or None)
     positions: tuple                # (account, instrument, venue, signed lots)
     foreign: tuple                  # (account, instrument, signed lots no pair traded)
     tickets_started: int
@@ -103,6 +104,7 @@ class EngineFacts:
     rejects: dict
     legging_incidents: int
     took_ns: int                    # how long this snapshot held the engine
+    shed: int = 0                   # evaluations skipped: the data was older than the pair's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,12 @@ def take(engine, cursors: Cursors) -> EngineFacts:
             pr.paper.position_units if pr.paper is not None else None,
             (("inner", pr.inner.name, pr.inner_lots), ("outer", pr.outer.name, pr.outer_lots)),
             len(pr.legged), opened.get(pr.name, {}), pr.shadow_tickets))
-    ages = tuple((v, s, (now - b.recv_ns) / 1e9) for (v, s), b in st.books.items() if b.recv_ns)
+    venue_age = st.venue_age_ns
+    ages = []
+    for (v, s), b in st.books.items():
+        if b.recv_ns:
+            late = venue_age(v, b.venue_ns, now)
+            ages.append((v, s, (now - b.recv_ns) / 1e9, late / 1e9 if late is not None else None))
     insts = st.strategy.instruments
     account = st.strategy.engine.account or ""
     held = {(account, name): ZERO for name in insts}
@@ -158,11 +165,11 @@ def take(engine, cursors: Cursors) -> EngineFacts:
         seen.intersection_update(st.tickets.keys())
     stats = st.stats
     return EngineFacts(
-        now, st.trading.state.value, tuple(pairs), ages, positions, foreign, stats.tickets, tuple(finished),
+        now, st.trading.state.value, tuple(pairs), tuple(ages), positions, foreign, stats.tickets, tuple(finished),
         dict(engine.alerts.counts), tuple(cursors.decisions.new(stats.decision_to_send_ns)),
         tuple(cursors.acks.new(stats.acks)),
         stats.md_updates, dict(stats.orders), dict(stats.fills), dict(stats.rejects), stats.legged,
-        time.perf_counter_ns() - t0)
+        time.perf_counter_ns() - t0, stats.shed)
 
 
 def session_facts(sessions, app, log_factory) -> list[SessionFacts]:

@@ -25,7 +25,7 @@ SESSION = "FIX.4.4:XMC->SHFE"
 def _facts(**over) -> EngineFacts:
     pair = PairFacts("P", "HALTED", "shadow", "t", D(-25), D("0.36"), D(-50),
                      (("inner", "SHFE_CU", D(-5)), ("outer", "LME_CA", D(1))), 1, {"LEGGED": 1}, 3)
-    fields = dict(now_ns=0, global_state="ACTIVE", pairs=(pair,), book_ages=(("SHFE", "CU", 0.25),),
+    fields = dict(now_ns=0, global_state="ACTIVE", pairs=(pair,), book_ages=(("SHFE", "CU", 0.25, 1.5),),
                   positions=(("ACC", "SHFE_CU", "SHFE", D(-5)),), foreign=(("ACC", "SHFE_CU", D(2)),),
                   tickets_started=7, finished=(("P", "COMPLETED"), ("P", "COMPLETED"), ("P", "UNWOUND")),
                   alerts={"session_down": 2}, decisions_ns=(300_000, 800_000, 2_000_000),
@@ -82,6 +82,7 @@ def test_a_scrape_renders_every_fact_with_its_labels():
     assert _v(s, "xmc_session_test_requests_sent_total", **key) == 2
     assert _v(s, "xmc_session_heartbeat_timeouts_total", **key) == 1
     assert _v(s, "xmc_market_data_age_seconds", venue="SHFE", symbol="CU") == 0.25
+    assert _v(s, "xmc_market_data_venue_age_seconds", venue="SHFE", symbol="CU") == 1.5
     assert _v(s, "xmc_decision_latency_seconds_bucket", le="0.0005") == 1
     assert _v(s, "xmc_decision_latency_seconds_bucket", le="0.001") == 2
     assert _v(s, "xmc_decision_latency_seconds_count") == 3
@@ -167,7 +168,7 @@ def test_the_engine_snapshot_reads_tickets_acknowledgements_and_decisions_once(s
     (p,) = f.pairs
     assert (p.pair, p.state, p.mode, p.position, p.residual) == ("P", "ACTIVE", "live", D(-25), D(0))
     assert ("ACC1", "SHFE_CU", "SHFE", D(-5)) in f.positions
-    assert {(v, s) for v, s, _ in f.book_ages} == {("SHFE", "CU"), ("LME", "CA"), ("FX", "USD/CNH")}
+    assert {(v, s) for v, s, _, _ in f.book_ages} == {("SHFE", "CU"), ("LME", "CA"), ("FX", "USD/CNH")}
     again = take(w.engine, cursors)
     assert again.finished == () and again.acks_ns == () and again.decisions_ns == ()
 

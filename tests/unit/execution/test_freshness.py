@@ -63,13 +63,40 @@ def test_a_backlog_behind_a_slow_evaluation_is_not_traded(tmp_path):
     assert [kw["reason"] for k, kw in w.audit.events if k == "denial"] == ["STALE_QUOTE"]
 
 
-def test_the_delay_floor_is_the_fastest_path_and_forgets_after_two_windows():
+def test_the_delay_floor_is_the_fastest_path_and_forgets_it_after_five_minutes():
     f = DelayFloor()
     f.sample("LME", 1_000 * MS, 990 * MS)
     f.sample("LME", 1_010 * MS, 1_005 * MS)
     assert f.floor("LME") == 5 * MS and f.age_ns("LME", 1_005 * MS, 1_020 * MS) == 10 * MS
-    f.sample("LME", 40_000 * MS, 39_900 * MS)            # a new window: the old floor still counts
+    f.sample("LME", 40_000 * MS, 39_900 * MS)            # new windows: the old floor still counts
+    f.sample("LME", 280_000 * MS, 279_900 * MS)
     assert f.floor("LME") == 5 * MS
-    f.sample("LME", 80_000 * MS, 79_900 * MS)            # two windows on: only what it has seen lately
+    f.sample("LME", 320_000 * MS, 319_900 * MS)          # five minutes on: only what it has seen since
     assert f.floor("LME") == 100 * MS
+    f.sample("LME", 3_600_000 * MS, 3_599_950 * MS)      # after an hour of silence: what comes now
+    assert f.floor("LME") == 50 * MS
     assert f.age_ns("COMEX", 1, 2) is None
+
+
+def test_a_backlog_that_persists_for_minutes_stays_late_by_the_venues_clock():
+    """Data arriving three seconds after the venue sent it, every 100 ms for four minutes, after a
+    minute of it arriving in 2 ms: its age stays three seconds for all four minutes."""
+    f = DelayFloor()
+    t = 0
+    while t < 60_000 * MS:
+        f.sample("LME", t + 2 * MS, t)
+        t += 100 * MS
+    ages = []
+    while t < 300_000 * MS:
+        sent = t - 3_000 * MS
+        f.sample("LME", t, sent)
+        ages.append(f.age_ns("LME", sent, t))
+        t += 100 * MS
+    assert min(ages) == 2_998 * MS and max(ages) == 2_998 * MS
+
+
+def test_a_venue_clock_stepping_forward_moves_the_floor_at_once():
+    f = DelayFloor()
+    f.sample("LME", 1_000 * MS, 990 * MS)                # 10 ms
+    f.sample("LME", 2_000 * MS, 2_500 * MS)              # its clock now 500 ms ahead of ours
+    assert f.floor("LME") == -500 * MS and f.age_ns("LME", 2_500 * MS, 2_000 * MS) == 0

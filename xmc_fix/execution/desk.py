@@ -120,7 +120,7 @@ class OrderDesk:
         """Cancel every live order of a pair's tickets (every pair's for ``None``)."""
         name = pair.name if isinstance(pair, PairRuntime) else pair
         out = []
-        for p in self.state.progress.values():
+        for p in list(self.state.progress.values()):
             if name is not None and p.ticket.pair != name:
                 continue
             for o in p.ticket.orders():

@@ -47,6 +47,10 @@ class FlattenPath:
         position is known)."""
         st = self.state
         if pr.flatten_request is None:
+            active = st.progress.get(pr.active.ticket_id) if pr.active is not None else None
+            if active is not None and active.flatten and not active.ticket.state.is_terminal:
+                # started already: by the end of a ticket this request superseded
+                return {"pair": pr.name, "state": "flattening", "ticket": active.ticket.ticket_id}
             return {"pair": pr.name, "state": "nothing requested"}
         for p in st.progress.values():
             if p.ticket.pair == pr.name and not p.flatten and (

@@ -86,7 +86,9 @@ class Operator:
                 self.monitor.set_state(pr, StateTrigger.HALT, why, alert_kind="operator")
             self.desk.cancel_working(pr, why)
             pr.flatten_request = (who, t0)
-            for p in st.progress.values():
+            # open tickets as they are now: superseding one may end it and start the flatten
+            # ticket, which joins the table while we walk it
+            for p in list(st.open_progress()):
                 if p.ticket.pair == pr.name and not p.ticket.state.is_terminal and not p.flatten:
                     p.superseded = "the flatten path"
                     p.pending = None

@@ -245,3 +245,20 @@ def world(strategy):
 
 
 from tests.unit.execution.test_engine import strategy  # noqa: E402,F401  (fixture)
+
+
+def test_a_flatten_over_a_legged_ticket_waiting_for_its_venue_supersedes_it_and_starts(world):
+    """The ticket is legged and not working (its repair waits for LME's session): the flatten ends it
+    at once and its flatten ticket starts in the same command (it used to fail the command: the
+    table of tickets grew while the command walked it)."""
+    world.sender.down.add("LME")
+    world.cross_above()
+    (inner,) = world.sender.sent
+    world.fill(inner)
+    t = world.ticket()
+    assert t.state is TicketState.LEGGED and not t.working
+    res = world.engine.cmd_flatten("P", "frank")
+    (f,) = res["flatten"]
+    assert f["state"] == "flattening" and "flattened" in t.transitions[-1].cause
+    order = world.sender.sent[-1]
+    assert (order.venue, order.side, order.qty) == ("SHFE", Side.BUY, D(5))

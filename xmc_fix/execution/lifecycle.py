@@ -10,8 +10,8 @@ halted, alert). Flatten tickets are the flatten path's (:mod:`xmc_fix.execution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from typing import NamedTuple
 
 from xmc_fix.basis.pricing import Quote, fx_rate, limit_price, sweep
 from xmc_fix.clock import Clock
@@ -60,9 +60,10 @@ def hedge_lots(want_units: Decimal, inst: Instrument, unit: str, tolerance: Deci
     return floor if floor >= inst.min_qty else Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A decision to trade a pair, as the evaluation hands it over: everything the orders need."""
+class Entry(NamedTuple):
+    """A decision to trade a pair, as the evaluation hands it over: everything the orders need.
+    (A named tuple, immutable and built in C: a frozen dataclass sets its fifteen fields one
+    ``object.__setattr__`` at a time, on every decision.)"""
 
     pair: PairRuntime
     direction: Direction

@@ -100,6 +100,7 @@ class EngineApplication(fix.Application):
         self.session_ids: dict[str, fix.SessionID] = {}
         self.sessions: dict[str, fix.Session] = {}
         self._venue_by_sid: dict[str, str] = {}
+        self._session_by_sid: dict[str, tuple[str, bool]] = {}
         self._logout_text: dict[str, str] = {}
         self.inbound = {s.venue: tr.Inbound(session_dialect(s)) for s in order_sessions}
         self._begin = {s.venue: s.values["BeginString"] for s in order_sessions}
@@ -115,6 +116,14 @@ class EngineApplication(fix.Application):
             v = self._venue_by_key.get(key, key)
             self._venue_by_sid[key] = v
         return v
+
+    def _session_of(self, sid) -> tuple[str, bool]:
+        """(venue, drop copy?) of a session from one SWIG call: every incoming message asks both."""
+        key = sid.toString()
+        info = self._session_by_sid.get(key)
+        if info is None:
+            info = self._session_by_sid[key] = (self._venue_by_key.get(key, key), key in self._drop_copy_keys)
+        return info
 
     def _fail(self, where: str, e: BaseException, sid=None, raw: str | None = None) -> None:
         venue = None
@@ -304,9 +313,9 @@ class EngineApplication(fix.Application):
             decoder = tr.APP_DECODERS.get(mt)
             if decoder is None:
                 raise fix.UnsupportedMessageType()
-            venue = self.venue(sessionID)
+            venue, drop_copy = self._session_of(sessionID)
             ctx = self.inbound.get(venue)
-            if self._drop_copy(sessionID):
+            if drop_copy:
                 if mt == "8":      # only copies of execution reports matter there; the rest is audited
                     self._handler(DropCopyReport(tr.decode_execution_report(venue, raw, recv_ns, ctx)))
                 return

@@ -7,14 +7,20 @@ record into a buffer and hands buffers to a child process through a pipe; the ch
 same :class:`AuditWriter` (chain, spill, file logs and all). The engine pays a few microseconds per
 record and never waits for the database.
 
-Buffers go out when they pass 32 KiB or when the oldest record in them is 5 ms old (checked on every
-record and by :meth:`pump`, which the engine's timer calls), so at most a few milliseconds of audit
-sit in memory — as with the thread writer's queue. :attr:`ProcessAuditWriter.backlog` counts the
-records handed over and not yet written (the child adds what it wrote to a counter in shared memory
-after each batch), which the metrics endpoint reads. If the child dies, records are spilled to a local
-file instead of being lost, and the error is logged. The spill file is created 0600 and holds no
-secret: every FIX message and every string in a record is masked (as the writer would have) before
-it is written.
+Buffers go out when they pass 32 KiB, or when the oldest record in them is 5 ms old, checked on
+every record the engine makes (tickets, orders, events) and by :meth:`pump`, which the engine's timer
+calls every tick: at most a timer tick of audit sits in memory, as with the thread writer's queue.
+The FIX messages QuickFIX's log hands over (the busiest records) send the buffer only when it is
+full, never on age: they are recorded from inside QuickFIX's receive and send, on the path from a
+tick to a decision and between a decision's two orders, and writing the pipe there wakes the writer
+process, which on a busy machine can take the session thread's core for a scheduler slice. The
+engine's own records of a decision (the ticket, its orders) come after both orders have left.
+
+:attr:`ProcessAuditWriter.backlog` counts the records handed over and not yet written (the child
+adds what it wrote to a counter in shared memory after each batch), which the metrics endpoint
+reads. If the child dies, records are spilled to a local file instead of being lost, and the error
+is logged. The spill file is created 0600 and holds no secret: every FIX message and every string in
+a record is masked (as the writer would have) before it is written.
 """
 
 from __future__ import annotations
@@ -141,9 +147,9 @@ class ProcessAuditWriter:
         idx = self._sessions.get(session)
         if idx is None:
             idx = self._sessions[session] = len(self._sessions)
-            self._put(("n", idx, session))
+            self._put_frame(pickle.dumps(("n", idx, session), 5), aged=False)
         data = _MSG.pack(0x01, idx, direction == "in", ts_ns) + raw.encode("utf-8", "surrogateescape")
-        self._put_frame(data, row=True)
+        self._put_frame(data, row=True, aged=False)     # on age: by the engine's records, or the timer
 
     def session_event(self, session: str, text: str, ts_ns: int) -> None:
         self._put(("s", session, text, ts_ns))
@@ -166,7 +172,8 @@ class ProcessAuditWriter:
     def _put(self, item: tuple) -> None:
         self._put_frame(pickle.dumps(item, 5), item[0] in ("F", "S"), item[0] in _ROWS)
 
-    def _put_frame(self, data: bytes, now: bool = False, row: bool = False) -> None:
+    def _put_frame(self, data: bytes, now: bool = False, row: bool = False, aged: bool = True) -> None:
+        """``aged``: send the buffer if its oldest record is old enough (else only when full)."""
         with self._lock:
             self._records += row
             if not self._buf:
@@ -174,7 +181,7 @@ class ProcessAuditWriter:
             self._buf.append(_HDR.pack(len(data)))
             self._buf.append(data)
             self._size += len(data) + 4
-            full = self._size >= _FLUSH_BYTES or time.monotonic_ns() - self._first_ns >= _FLUSH_NS
+            full = self._size >= _FLUSH_BYTES or (aged and time.monotonic_ns() - self._first_ns >= _FLUSH_NS)
         if full or now:
             self._send_buffer()
 

@@ -10,8 +10,8 @@ halted, alert). Flatten tickets are the flatten path's (:mod:`xmc_fix.execution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from typing import NamedTuple
 
 from xmc_fix.basis.pricing import Quote, fx_rate, limit_price, sweep
 from xmc_fix.clock import Clock
@@ -25,7 +25,7 @@ from xmc_fix.domain.tickets import Decision, Leg, Ticket, TicketState, TicketTri
 from xmc_fix.execution import repair
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.flatten import FlattenPath
-from xmc_fix.execution.records import JournalSink, Records, cmd_record, order_record
+from xmc_fix.execution.records import JournalSink, Records, cmd_json, intent_json, order_record
 from xmc_fix.execution.settlement import Settlement, settle_cause
 from xmc_fix.execution.state import EngineState, Holding, PairRuntime, TicketProgress
 from xmc_fix.failpoints import crash_point
@@ -60,9 +60,10 @@ def hedge_lots(want_units: Decimal, inst: Instrument, unit: str, tolerance: Deci
     return floor if floor >= inst.min_qty else Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A decision to trade a pair, as the evaluation hands it over: everything the orders need."""
+class Entry(NamedTuple):
+    """A decision to trade a pair, as the evaluation hands it over: everything the orders need.
+    (A named tuple, immutable and built in C: a frozen dataclass sets its fifteen fields one
+    ``object.__setattr__`` at a time, on every decision.)"""
 
     pair: PairRuntime
     direction: Direction
@@ -139,14 +140,11 @@ class Lifecycle:
                         for pe, lots in self.position_parts(lp, intent, e.holding, now))
         closes = e.holding.ticket_id if e.holding else None
         # Intent first: the ticket and the orders about to leave are on disk before they do.
-        self.journal.write("intent", ticket={
-            "ticket_id": tid, "pair": pr.name, "direction": direction.value, "intent": intent.value,
-            "created_ns": now, "state": "PENDING", "closes": closes, "aim": str(e.aim),
-            "lots": {"INNER": str(p_in.lots), "OUTER": str(p_out.lots)},
-            "decision": {"basis": str(q.basis), "threshold": str(e.threshold), "inner_px": str(q.inner.avg),
-                         "outer_px": str(q.outer.avg), "outer_converted": str(q.outer_converted),
-                         "fx": str(e.fx if e.fx is not None else 1), "planned_residual": str(e.planned)}},
-            orders=[cmd_record(c, tid, role.value, "ENTRY", now) for role, c in out])
+        # (rendered as text directly: the same line json.dumps makes of records.intent_record's dict)
+        self.journal.write_json("intent", intent_json(
+            tid, pr.name, direction.value, intent.value, now, closes, e.aim, (p_in.lots, p_out.lots),
+            (q.basis, e.threshold, q.inner.avg, q.outer.avg, q.outer_converted, e.fx if e.fx is not None else 1,
+             e.planned), [cmd_json(c, tid, role.value, "ENTRY", now) for role, c in out]))
         # Both legs (or the first, when sequential), back to back, from this callback.
         crash_point("before_send")
         sent = []

@@ -4,6 +4,7 @@ the fact arrived."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 
 from tests.unit.execution.test_engine import MS, STRATEGY, World
@@ -19,6 +20,9 @@ class RecordingJournal:
 
     def write(self, kind, **fields):
         self.lines.append((kind, fields))
+
+    def write_json(self, kind, body):
+        self.lines.append((kind, json.loads(body)))
 
 
 def world_with(tmp_path, extra: str = "", replace: tuple[str, str] | None = None) -> World:

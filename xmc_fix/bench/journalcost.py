@@ -10,7 +10,10 @@ benchmark runs on.
 
 Lines are written one at a time with the pause the benchmark's ticks have between them, as
 decisions come, never back to back: a loop that never sleeps would measure a hot cache. The line is
-a real intent record, taken from the journal of an engine run of the same benchmark. The decision
+a real intent record, taken from the journal of an engine run of the same benchmark, rendered to
+its JSON text before the clock starts, as the engine renders it on the decision path
+(:func:`~xmc_fix.execution.records.intent_json`, counted in the decision latency): what is timed
+is :meth:`~xmc_fix.execution.journal.Journal.write_json` and the durability. The decision
 latency with ``intent`` against ``batch`` is measured in the engine itself (:mod:`xmc_fix.bench.run`).
 """
 
@@ -30,6 +33,7 @@ def intent_record(line: str | None) -> tuple[str, dict]:
     if not line:
         raise RuntimeError("bench: the engine run wrote no intent line to its journal")
     r = json.loads(line)
+    r.pop("t", None)        # the write stamps its own time
     return r.pop("k"), r
 
 
@@ -40,11 +44,11 @@ def measure(work: Path, kind: str, record: dict, lines: int) -> dict:
     for mode in SYNC_MODES:
         j = Journal(work / f"journal-{mode}.jsonl", sync=mode)
         writes, syncs = [], []
+        body = json.dumps(record, separators=(",", ":"))
         try:
             for _ in range(lines):
-                fields = dict(record)
                 t0 = time.perf_counter_ns()
-                j.write(kind, **fields)
+                j.write_json(kind, body)
                 t1 = time.perf_counter_ns()
                 writes.append((t1 - t0) / 1e3)
                 if mode == "batch":

@@ -305,6 +305,9 @@ def run_stage(world: World, stage: str, mode: str, peer, *, server_kw: dict, wai
         if not proc.stdout.readline().startswith(b"READY"):
             raise RuntimeError(f"bench: tick server did not start (see {world.work / stage / 'server.log'})")
         peer.start()
+        if server_kw.get("wait_go"):
+            proc.stdin.write(b"GO\n")
+            proc.stdin.flush()
         deadline = time.monotonic() + wait_s
         at_start = None
         while time.monotonic() < deadline:

@@ -130,9 +130,11 @@ def _lag_growth(lag: list) -> dict:
             "max_us": _r(max(x[1] / 1e3 for x in lag))}
 
 
-def _pingpong(world: World, stage: str, peer, plan: Plan) -> tuple[dict, dict]:
-    """One ping-pong run: its summaries (with the samples under ``_dec`` and ``_ttt``) and the peer's stats."""
-    res, st = run_stage(world, stage, "pingpong", peer, server_kw={"rounds": plan.rounds},
+def _pingpong(world: World, stage: str, peer, plan: Plan, *, wait_go: bool = False) -> tuple[dict, dict]:
+    """One ping-pong run: its summaries (with the samples under ``_dec`` and ``_ttt``) and the peer's
+    stats. ``wait_go``: the ticks wait for the peer to have started everything (the observed stage's
+    web view and scraper), not only its sessions."""
+    res, st = run_stage(world, stage, "pingpong", peer, server_kw={"rounds": plan.rounds, "wait_go": wait_go},
                         wait_s=60 + plan.rounds * 0.05)
     dec = [x / 1e3 for x in st["decision_to_send_ns"]]
     ttt = res["tick_to_trade_us"]
@@ -223,7 +225,8 @@ def run(plan: Plan, work: Path, progress: Callable[[str], None] = lambda s: None
     # either half is read from its 1% slowest decisions, which on a shared machine need many samples
     obs_plan = Plan(**{**plan.__dict__, "rounds": 3 * plan.rounds})
     observed, st_obs = _pingpong(w1, "one-observed", EnginePeer(w1, "one-observed", observed=True,
-                                                                 window_s=plan.observe_window_s), obs_plan)
+                                                                 window_s=plan.observe_window_s), obs_plan,
+                                 wait_go=True)
     out["decision_latency_us"] = one["decision_us"]
     out["decision_stages_us_p50"] = _stages(st["stages"])
     out["tick_to_trade_us"] = one["tick_to_trade_us"]

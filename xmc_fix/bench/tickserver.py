@@ -15,7 +15,8 @@ the plain peer (:mod:`xmc_fix.bench.plain`) are served alike, one after the othe
   the age of the book at each decision is known by the venue's clock.
 
 Run as ``python -m xmc_fix.bench.tickserver CONFIG.json``; it prints ``READY`` when listening,
-``START`` when every instrument is subscribed and the ticks begin, ``DONE`` when they end, and
+``START`` when every instrument is subscribed (and, with ``wait_go``, the orchestrator has
+written a line to its standard input: the peer is ready) and the ticks begin, ``DONE`` when they end, and
 writes its results to the file named in the config.
 """
 
@@ -281,6 +282,8 @@ def main(path: str) -> None:
         if not srv.subscribed.wait(30):
             result = {"error": f"only {len(srv.subs)} of {srv.want} instruments subscribed"}
         else:
+            if cfg.get("wait_go"):      # the peer has more to start than its sessions (its observers)
+                sys.stdin.readline()
             time.sleep(cfg.get("settle_s", 0.5))
             print("START", flush=True)
             result = {"pingpong": pingpong, "flood": flood, "load": load}[cfg["mode"]](srv, cfg)

@@ -126,9 +126,12 @@ class Decider:
         else:
             while held.holdings and held.holdings[0].empty:
                 held.holdings.popleft()
-            if not held.holdings:
+            # the oldest holding this direction takes off: a holding of the other sign (lots a
+            # repaired closing ticket left after what it closed was gone) is never "closed" by
+            # adding to it
+            holding = next((h for h in held.holdings if h.closed_by(direction)), None)
+            if holding is None:
                 return None
-            holding = held.holdings[0]
             inner_lots, outer_lots = abs(holding.inner_lots), abs(holding.outer_lots)
             planned = aim = pr.inner.lots_to_units(inner_lots) - pr.outer.lots_to_units(outer_lots, pr.inner.unit)
         q = pr.pricer.executable(direction, ib, ob, inner_lots, outer_lots, fx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from xmc_fix.clock import Clock
-from xmc_fix.domain.enums import LegRole, TicketIntent
+from xmc_fix.domain.enums import Direction, LegRole, TicketIntent
 from xmc_fix.domain.tickets import Ticket, TicketState, TicketTrigger
 from xmc_fix.execution.desk import OrderDesk
 from xmc_fix.execution.records import JournalSink, Records, units
@@ -107,7 +107,12 @@ class Settlement:
         if target is None:
             target = next((h for h in pr.holdings if h.ticket_id == ticket.ticket_id), None)
         if target is None:
-            target = Holding(ticket.ticket_id, ticket.direction, ticket.created_ns, ZERO, ZERO)
+            # an opening ticket's lots; or a closing ticket's whose holding is gone (a late fill or a
+            # bust after it closed it): those lots are a position of their own, named by their sign
+            direction = ticket.direction
+            if ticket.intent is TicketIntent.CLOSE:
+                direction = Direction.BUY_BASIS if (di if di else -do) > 0 else Direction.SELL_BASIS
+            target = Holding(ticket.ticket_id, direction, ticket.created_ns, ZERO, ZERO)
             pr.holdings.append(target)
         target.inner_lots += di
         target.outer_lots += do

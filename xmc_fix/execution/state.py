@@ -50,6 +50,12 @@ class Holding:
     def empty(self) -> bool:
         return self.inner_lots == 0 and self.outer_lots == 0
 
+    def closed_by(self, direction: Direction) -> bool:
+        """Whether a ticket of ``direction`` takes these lots off: selling the basis closes lots
+        bought (inner long), buying it closes lots sold. A holding of the other sign only grows."""
+        sign = self.inner_lots if self.inner_lots else -self.outer_lots
+        return sign > 0 if direction is Direction.SELL_BASIS else sign < 0
+
 
 @dataclass(slots=True)
 class PaperPosition:

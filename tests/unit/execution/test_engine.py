@@ -770,3 +770,33 @@ def test_a_long_run_stays_flat_finished_tickets_are_forgotten_after_the_retentio
     st = w.engine.state
     assert w.engine.stats.tickets == 200
     assert len(st.tickets) <= 4 and len(st.progress) <= 4 and len(st.orders) <= 8
+
+
+def test_a_close_takes_off_a_holding_it_reduces_never_one_of_the_other_sign(world):
+    """A closing ticket repaired after the holding it closed was gone leaves lots of its own, of the
+    other sign (here in front). The next close must take off the pair's real holding: closing the
+    other one would add to it, and each close would grow the position instead of ending it."""
+    from xmc_fix.execution.state import Holding
+    world.cross_above()
+    for cmd in list(world.sender.sent):
+        world.fill(cmd)
+    world.sender.sent.clear()
+    (real,) = world.pair.holdings
+    assert real.inner_lots == D(-5) and real.closed_by(Direction.BUY_BASIS)
+    stray = Holding("TSTRAY", Direction.BUY_BASIS, world.now(), D(5), D(-1))
+    world.pair.holdings.appendleft(stray)
+    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+                 BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
+                 BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    inner, outer = world.sender.sent
+    assert (inner.side, inner.qty) == (Side.BUY, D(5))
+    closing = world.engine.state.progress[world.pair.active.ticket_id]
+    assert closing.closes == real.ticket_id
+
+
+def test_a_closing_tickets_own_lots_are_named_by_their_sign():
+    from xmc_fix.execution.state import Holding
+    assert Holding("T", Direction.SELL_BASIS, 0, D(5), D(-1)).closed_by(Direction.SELL_BASIS)
+    assert not Holding("T", Direction.SELL_BASIS, 0, D(5), D(-1)).closed_by(Direction.BUY_BASIS)
+    assert Holding("T", Direction.BUY_BASIS, 0, D(0), D(1)).closed_by(Direction.BUY_BASIS)   # outer only

@@ -132,7 +132,11 @@ class Decider:
             holding = next((h for h in held.holdings if h.closed_by(direction)), None)
             if holding is None:
                 return None
-            inner_lots, outer_lots = abs(holding.inner_lots), abs(holding.outer_lots)
+            # never more than the pair holds: a close never opens the other way
+            inner_lots = min(abs(holding.inner_lots), abs(held.inner_lots))
+            outer_lots = min(abs(holding.outer_lots), abs(held.outer_lots))
+            if not inner_lots and not outer_lots:
+                return None
             planned = aim = pr.inner.lots_to_units(inner_lots) - pr.outer.lots_to_units(outer_lots, pr.inner.unit)
         q = pr.pricer.executable(direction, ib, ob, inner_lots, outer_lots, fx)
         if q is None:

@@ -800,3 +800,20 @@ def test_a_closing_tickets_own_lots_are_named_by_their_sign():
     assert Holding("T", Direction.SELL_BASIS, 0, D(5), D(-1)).closed_by(Direction.SELL_BASIS)
     assert not Holding("T", Direction.SELL_BASIS, 0, D(5), D(-1)).closed_by(Direction.BUY_BASIS)
     assert Holding("T", Direction.BUY_BASIS, 0, D(0), D(1)).closed_by(Direction.BUY_BASIS)   # outer only
+
+
+def test_a_close_never_takes_off_more_than_the_pair_holds(world):
+    """Whatever a holding says (here one that claims twice what the pair holds), the closing
+    ticket's lots are capped at the pair's position: a close never opens the other way."""
+    world.cross_above()
+    for cmd in list(world.sender.sent):
+        world.fill(cmd)
+    world.sender.sent.clear()
+    (real,) = world.pair.holdings
+    real.inner_lots, real.outer_lots = D(-10), D(2)
+    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+                 BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
+                 BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    inner, outer = world.sender.sent
+    assert (inner.side, inner.qty) == (Side.BUY, D(5)) and (outer.side, outer.qty) == (Side.SELL, D(1))

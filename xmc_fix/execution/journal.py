@@ -21,7 +21,10 @@ positions only, so the file stays small however long the engine runs.
 Records (one JSON object per line, ``k`` the kind, ``t`` the wall time it was written in epoch ns):
 - ``intent``: a new ticket (pair, direction, intent, lots, decision summary, bundle it closes) with
   the orders it sends first, written as one line before they leave;
-- ``ticket``: a ticket without orders yet (the flatten path, and compaction);
+- ``ticket``: a ticket without orders yet (the flatten path, and compaction). A ticket that had
+  ended and was reopened carries ``applied``, its net lots at that end: the holdings (``held``)
+  include them, so when it ends again only the change since is applied, after a restart as at run
+  time;
 - ``order``: an order about to be sent (ticket, leg, role, the full command);
 - ``alias``: the ClOrdID of a cancel about to be sent for an order (``of``): a venue may answer about
   the order by that ClOrdID alone (a status answer without OrigClOrdID), after a restart too
@@ -38,7 +41,8 @@ Records (one JSON object per line, ``k`` the kind, ``t`` the wall time it was wr
 - ``accounted``: (compaction only) the ExecIDs the ledger took lately (a resend never counts twice);
 - ``recent``: (compaction only) a ticket finished within ``retain_finished_ms``, with its orders and
   their fills: a late fill or bust of one after the restart reopens it instead of passing for an
-  order the engine did not send;
+  order the engine did not send. Its net lots are in the ``held`` lines already: if it ends again
+  later, only the change since is applied;
 - ``release``: a pair's mode (``live``/``shadow``) and live size cap set on the running engine
   (``xmc set-mode``, ``xmc set-size``), with the strategy file's values at the time (``file``) and
   who; the last one per pair counts. A restart keeps it unless the file's values for the pair have
@@ -190,6 +194,10 @@ def replay(path: str | Path) -> JournalState:
     flat_at: dict[str, int] = {}
     ended_ns: dict[str, int | None] = {}
     recent: dict[str, FinishedTicket] = {}
+    # net lots of a ticket that the "held" lines already include: a ticket that had ended when the
+    # journal was compacted ("recent"), or had ended and reopened ("ticket" with "applied"). When it
+    # ends again only the change since counts, as at run time (Settlement.update_holdings)
+    applied: dict[str, dict] = {}
     with open(p, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f):
             line = line.strip()
@@ -212,6 +220,8 @@ def replay(path: str | Path) -> JournalState:
             elif kind == "ticket":
                 tickets[r["ticket_id"]] = r
                 orders.setdefault(r["ticket_id"], [])
+                if r.get("applied"):
+                    applied[r["ticket_id"]] = r["applied"]
             elif kind == "order":
                 orders.setdefault(r["ticket_id"], []).append(r)
                 st.last_prefix = r["cl_ord_id"].rsplit("-", 1)[0]
@@ -226,11 +236,12 @@ def replay(path: str | Path) -> JournalState:
             elif kind == "recent":                # a finished ticket a compaction kept (its lots are in "held")
                 tid = r["ticket"]["ticket_id"]
                 recent[tid] = FinishedTicket(r["ticket"], r["orders"], r["net"], r.get("ended_ns"))
+                applied[tid] = r["net"]
             elif kind == "reopen":
                 ends.pop(r["ticket_id"], None)    # a late fill broke its match: open again
                 back = recent.pop(r["ticket_id"], None)
                 if back is not None:
-                    tickets[r["ticket_id"]] = back.record
+                    tickets[r["ticket_id"]] = {**back.record, "state": "LEGGED", "applied": back.net}
                     orders[r["ticket_id"]] = list(back.orders)
             elif kind == "flat":
                 flat_at[r["pair"]] = n
@@ -262,14 +273,15 @@ def replay(path: str | Path) -> JournalState:
         for tid, (n, end) in ends.items():
             t = tickets.get(tid)
             if t is not None and t["intent"] in intents and n > flat_at.get(t["pair"], -1):
-                _fold_end(held, t, end)
+                _fold_end(held, t, end, applied.get(tid))
     st.held = [h for h in held.values() if Decimal(h["inner"]) != 0 or Decimal(h["outer"]) != 0]
     st.open_tickets = {tid: OpenTicket(t, orders.get(tid, [])) for tid, t in tickets.items() if tid not in ends}
     st.finished = dict(recent)
     for tid, (_, end) in ends.items():
         t = tickets.get(tid)
         if t is not None:
-            st.finished[tid] = FinishedTicket({**t, "state": end.get("state", t.get("state"))}, orders.get(tid, []),
+            rec = {k: v for k, v in t.items() if k != "applied"}
+            st.finished[tid] = FinishedTicket({**rec, "state": end.get("state", rec.get("state"))}, orders.get(tid, []),
                                               end["net"], ended_ns.get(tid))
     return st
 
@@ -297,17 +309,27 @@ def history(path: str | Path) -> list[dict]:
     return out
 
 
-def _fold_end(held: dict[str, dict], ticket: dict, end: dict) -> None:
-    """Apply a finished ticket's net lots: an opening ticket leaves a holding; a closing ticket
-    reduces the holding it closes."""
-    net_inner = Decimal(end["net"]["INNER"])
-    net_outer = Decimal(end["net"]["OUTER"])
-    target = held.get(ticket.get("closes") or "") if ticket["intent"] == "CLOSE" else None
-    if target is None:
-        if net_inner or net_outer:
-            held[ticket["ticket_id"]] = {"ticket_id": ticket["ticket_id"], "pair": ticket["pair"],
-                                         "direction": ticket["direction"], "opened_ns": ticket["created_ns"],
-                                         "inner": str(net_inner), "outer": str(net_outer)}
+def _fold_end(held: dict[str, dict], ticket: dict, end: dict, applied: dict | None = None) -> None:
+    """Apply the change in a finished ticket's net lots since the holdings last took them in
+    (``applied``: what the "held" lines already include of it; nothing for a ticket new since the
+    compaction): an opening ticket's lots are its holding; a closing ticket reduces the holding it
+    closes. A closing ticket whose holding is gone leaves lots of its own, named by their sign, as
+    at run time (:meth:`xmc_fix.execution.settlement.Settlement.update_holdings`)."""
+    di = Decimal(end["net"]["INNER"]) - Decimal((applied or {}).get("INNER", 0))
+    do = Decimal(end["net"]["OUTER"]) - Decimal((applied or {}).get("OUTER", 0))
+    if not di and not do:
         return
-    target["inner"] = str(Decimal(target["inner"]) + net_inner)
-    target["outer"] = str(Decimal(target["outer"]) + net_outer)
+    closing = ticket["intent"] == "CLOSE"
+    target = held.get(ticket.get("closes") or "") if closing else None
+    if target is None:
+        target = held.get(ticket["ticket_id"])
+    if target is None:
+        direction = ticket["direction"]
+        if closing:
+            direction = "BUY_BASIS" if (di if di else -do) > 0 else "SELL_BASIS"
+        held[ticket["ticket_id"]] = {"ticket_id": ticket["ticket_id"], "pair": ticket["pair"],
+                                     "direction": direction, "opened_ns": ticket["created_ns"],
+                                     "inner": str(di), "outer": str(do)}
+        return
+    target["inner"] = str(Decimal(target["inner"]) + di)
+    target["outer"] = str(Decimal(target["outer"]) + do)

@@ -77,6 +77,8 @@ class Recovery:
                 continue
             t = self._ticket_from_record(pr, rec)
             p = TicketProgress(t, closes=rec.get("closes"), flatten=t.intent is TicketIntent.FLATTEN)
+            if rec.get("applied"):      # a ticket reopened after it ended: the holdings have its lots as they were
+                p.ended_net = (Decimal(rec["applied"]["INNER"]), Decimal(rec["applied"]["OUTER"]))
             for o in ot.orders:
                 order = self._order_from_record(o, order_fills.get(o["cl_ord_id"]))
                 t.legs[LegRole(o["leg"])].orders.append(order)
@@ -226,7 +228,10 @@ class Recovery:
         for tid, p in st.progress.items():
             t = p.ticket
             if not t.state.is_terminal:
-                out.open_tickets[tid] = OpenTicket(ticket_record(t, p.closes), [_with_fills(o) for o in t.orders()])
+                rec = ticket_record(t, p.closes)
+                if p.ended_net is not None:     # reopened: the holdings have its lots as they were at its end
+                    rec["applied"] = {"INNER": p.ended_net[0], "OUTER": p.ended_net[1]}
+                out.open_tickets[tid] = OpenTicket(rec, [_with_fills(o) for o in t.orders()])
             elif t.ended_ns is not None and now - t.ended_ns <= keep:
                 inner, outer = p.ended_net or (Decimal(0), Decimal(0))
                 out.finished[tid] = FinishedTicket(ticket_record(t, p.closes), [_with_fills(o) for o in t.orders()],

@@ -373,3 +373,84 @@ def test_a_status_answer_naming_the_order_by_our_cancels_clordid_alone_finds_it_
     restored = again.engine.orders[outer.cl_ord_id]
     assert again.engine.orders[alias] is restored and restored.status is OrdStatus.CANCELED
     assert again.engine.state.stats.unknown_reports == 0          # not taken for another terminal's order
+
+
+def _a_closed_position_with_a_late_fill_to_come(w):
+    """Sell the basis, then close it: the close's LME leg is cancelled with nothing done, the ticket
+    chases it and ends with the pair flat. Returns the cancelled order, whose fill comes late."""
+    w.cross_above()
+    for cmd in list(w.sender.sent):
+        w.fill(cmd)
+    w.sender.sent.clear()
+    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+             BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+             BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
+             BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    inner, outer = w.sender.sent
+    closing = w.engine.tickets[w.pair.active.ticket_id]
+    assert closing.intent is TicketIntent.CLOSE
+    w.fill(inner)
+    w.engine.on_event(w.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))
+    chase = w.sender.sent[-1]
+    w.fill(chase)                                        # chased: matched, ended, the pair flat
+    assert closing.state is TicketState.COMPLETED and not w.pair.holdings
+    return closing, (inner, outer, chase)
+
+
+def _compacted_restart(strategy, journal_path):
+    """A restart as ``xmc run`` does it: replay, restore, then the journal rewritten compactly."""
+    again, _ = _restart(strategy, journal_path)
+    again.engine.journal.compact(again.engine.journal_state())
+    return again
+
+
+def test_a_closing_ticket_reopened_by_a_late_fill_after_a_restart_and_ended_again_leaves_no_lots_behind(
+        strategy, journal_path):
+    """Seen in the kill -9 test under load: after a compacting restart a late fill reopened a closing
+    ticket, which was repaired and ended again with the same net lots. The next restart's replay
+    applied its whole net a second time (the holding it had closed was gone, so the lots became a
+    holding of their own), and the engine believed in a position no venue held."""
+    w = journaled_world(strategy, journal_path)
+    closing, (inner, outer, chase) = _a_closed_position_with_a_late_fill_to_come(w)
+    again = _compacted_restart(strategy, journal_path)
+    again.calm_market()
+    again.engine.on_event(again.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=outer.qty, px=outer.price))
+    t = again.engine.tickets[closing.ticket_id]
+    assert t.state is TicketState.REPAIRING                # reopened: one LME lot too many, unwound
+    again.fill(again.sender.sent[-1])
+    assert t.state is TicketState.COMPLETED
+    assert not again.pair.holdings and again.pair.inner_lots == 0 and again.pair.outer_lots == 0
+    assert replay(journal_path).held == []
+    third, restored = _restart(strategy, journal_path)
+    assert restored["held"] == 0 and not third.pair.holdings
+    assert third.pair.inner_lots == 0 and third.pair.outer_lots == 0
+
+
+def test_a_ticket_reopened_before_a_restart_applies_only_what_changed_when_it_ends_after_it(
+        strategy, journal_path):
+    """The engine dies while a reopened closing ticket is being repaired. The holdings it restarts with
+    already include the ticket's lots as they were at its first end (in the compacted journal too), so
+    its end after the restart applies only the change the repair made."""
+    w = journaled_world(strategy, journal_path)
+    closing, (inner, outer, chase) = _a_closed_position_with_a_late_fill_to_come(w)
+    again = _compacted_restart(strategy, journal_path)
+    again.calm_market()
+    again.engine.on_event(again.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=outer.qty, px=outer.price))
+    unwind = again.sender.sent[-1]
+    third = None
+    for compact in (False, True):                        # the engine dies with the unwind working
+        if third is not None:
+            third.engine.journal.close()
+        third = _compacted_restart(strategy, journal_path) if compact else _restart(strategy, journal_path)[0]
+        t = third.engine.tickets[closing.ticket_id]
+        assert not t.state.is_terminal
+        assert not third.pair.holdings and third.pair.outer_lots == -1   # the late lot: no holding has it yet
+    for v in ("SHFE", "LME"):
+        third.engine.on_event(SessionUp(v, third.now()))
+    for cmd in (inner, outer, chase):                    # the venues answer the status requests
+        third.engine.on_event(third.report(cmd, ExecType.ORDER_STATUS, OrdStatus.FILLED, cum=cmd.qty, px=cmd.price))
+    third.engine.on_event(third.report(unwind, ExecType.TRADE, OrdStatus.FILLED, last=unwind.qty,
+                                       px=unwind.price, cum=unwind.qty))
+    assert third.engine.tickets[closing.ticket_id].state is TicketState.COMPLETED
+    assert not third.pair.holdings and third.pair.inner_lots == 0 and third.pair.outer_lots == 0
+    assert replay(journal_path).held == []

@@ -59,6 +59,26 @@ def test_absent_or_malformed_timestamps_parse_to_none(value):
     assert fw.parse_utc_ns(value) is None
 
 
+@pytest.mark.parametrize("value", ["20240102-03:04:05.12x", "20240102-03:04:05,123", "20240102-03:04:05.",
+                                   "20240102-03:04:05.123 "])
+def test_a_malformed_fraction_is_none_in_a_second_already_seen_too(value):
+    """The second of a recent timestamp is remembered; the fraction is still read and checked."""
+    assert fw.parse_utc_ns("20240102-03:04:05.1") == NOW - 23_456_789
+    assert fw.parse_utc_ns(value) is None
+    assert fw.parse_utc_ns("20240102-03:04:05") == NOW - 123_456_789
+
+
+@given(st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), min_size=2, max_size=40),
+       st.integers(min_value=0, max_value=9))
+def test_timestamps_of_seconds_seen_before_parse_as_the_first_time(times, digits):
+    """Many seconds, each parsed several times, with the remembered seconds forgotten now and then
+    (as when the cache fills)."""
+    for n, t in enumerate(times + times[::-1] + times):
+        if n % 7 == 3:
+            fw._second_cache.clear()
+        assert fw.parse_utc_ns(fw.format_utc(t, digits)) == t - t % 10 ** (9 - digits)
+
+
 
 def test_split_skips_pieces_without_a_tag_unless_asked_for_every_piece():
     raw = "8=FIX.4.2\x01junk\x01\x0135=0\x01"

@@ -34,11 +34,12 @@ class BookSnapshot:
     recv_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class BookUpdate:
+class BookUpdate(NamedTuple):
     """One instrument's entries of an incremental refresh. RptSeq is per instrument and carried
     per entry: ``rpt_seq`` is the last entry's, ``first_rpt_seq`` the first's (equal when the venue
-    numbers messages rather than entries; ``None``: the same as ``rpt_seq``)."""
+    numbers messages rather than entries; ``None``: the same as ``rpt_seq``). A named tuple, as
+    :class:`BookEntry`: one is built per refresh, and a frozen dataclass's ``__init__`` cost a
+    microsecond of the market-data path."""
 
     venue: str
     symbol: str

@@ -24,16 +24,21 @@ ZERO = Decimal(0)
 
 
 class Book:
-    __slots__ = ("venue", "symbol", "_bids", "_asks", "_bid_levels", "_ask_levels", "rpt_seq", "venue_ns",
-                 "recv_ns", "valid", "gap", "updates")
+    __slots__ = ("venue", "symbol", "_bids", "_asks", "_bid_levels", "_ask_levels", "_best_bid", "_best_ask",
+                 "_mid", "rpt_seq", "venue_ns", "recv_ns", "valid", "gap", "updates")
 
     def __init__(self, venue: str, symbol: str) -> None:
         self.venue = venue
         self.symbol = symbol
         self._bids: dict[Decimal, Decimal] = {}
         self._asks: dict[Decimal, Decimal] = {}
+        # read caches, each dropped when its side changes: the sorted levels (for depth), the best
+        # level (the evaluation reads it on every update), the mid (an FX book's, on every evaluation)
         self._bid_levels: list[tuple[Decimal, Decimal]] | None = []
         self._ask_levels: list[tuple[Decimal, Decimal]] | None = []
+        self._best_bid: tuple[Decimal, Decimal] | None | bool = None
+        self._best_ask: tuple[Decimal, Decimal] | None | bool = None
+        self._mid: Decimal | None | bool = None
         self.rpt_seq: int | None = None
         self.venue_ns: int | None = None
         self.recv_ns: int = 0
@@ -45,6 +50,7 @@ class Book:
         self._bids = {px: sz for px, sz in snap.bids if sz > 0}
         self._asks = {px: sz for px, sz in snap.asks if sz > 0}
         self._bid_levels = self._ask_levels = None
+        self._best_bid = self._best_ask = self._mid = False
         self.rpt_seq = snap.rpt_seq
         self.venue_ns = snap.venue_ns
         self.recv_ns = snap.recv_ns
@@ -68,13 +74,21 @@ class Book:
             if upd.rpt_seq is not None:
                 self.rpt_seq = upd.rpt_seq
             return False
+        bids, asks, delete, bid = self._bids, self._asks, BookAction.DELETE, BookSide.BID
         for e in upd.entries:
-            levels = self._bids if e.side is BookSide.BID else self._asks
-            if e.action is BookAction.DELETE or e.size <= 0:
+            if e.side is bid:
+                levels = bids
+                self._bid_levels = None
+                self._best_bid = False
+            else:
+                levels = asks
+                self._ask_levels = None
+                self._best_ask = False
+            if e.action is delete or e.size <= 0:
                 levels.pop(e.price, None)
             else:
                 levels[e.price] = e.size
-        self._bid_levels = self._ask_levels = None
+        self._mid = False
         if upd.rpt_seq is not None:
             self.rpt_seq = upd.rpt_seq
         self.venue_ns = upd.venue_ns
@@ -100,18 +114,31 @@ class Book:
         return self._ask_levels
 
     def best_bid(self) -> tuple[Decimal, Decimal] | None:
-        b = self.bids
-        return b[0] if b else None
+        b = self._best_bid
+        if b is False:
+            if self._bid_levels is not None:
+                b = self._bid_levels[0] if self._bid_levels else None
+            else:       # the best alone: no need to sort the side
+                b = (px := max(self._bids), self._bids[px]) if self._bids else None
+            self._best_bid = b
+        return b
 
     def best_ask(self) -> tuple[Decimal, Decimal] | None:
-        a = self.asks
-        return a[0] if a else None
+        a = self._best_ask
+        if a is False:
+            if self._ask_levels is not None:
+                a = self._ask_levels[0] if self._ask_levels else None
+            else:
+                a = (px := min(self._asks), self._asks[px]) if self._asks else None
+            self._best_ask = a
+        return a
 
     def mid(self) -> Decimal | None:
-        b, a = self.best_bid(), self.best_ask()
-        if b is None or a is None:
-            return None
-        return (b[0] + a[0]) / 2
+        m = self._mid
+        if m is False:
+            b, a = self.best_bid(), self.best_ask()
+            m = self._mid = None if b is None or a is None else (b[0] + a[0]) / 2
+        return m
 
     def top(self) -> tuple:
         """((bid, size), (ask, size)) for the record; ``None`` for an empty side."""

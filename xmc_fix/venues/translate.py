@@ -177,6 +177,12 @@ def decode_execution_report(venue: str, raw: str, recv_ns: int, ctx: Inbound | N
     )
 
 
+_GROUP = SOH + "279="             # the first entry of a refresh: MDUpdateAction
+_SENDING_TIME = SOH + "52="
+_MD_REQ_ID = SOH + "262="
+_tuple_new = tuple.__new__        # a named tuple built without its Python-level __new__
+
+
 def _entries(pairs: list[tuple[str, str]], start_tag: str):
     """Yield each repeating-group entry (a dict) that begins with ``start_tag``."""
     cur: dict[str, str] | None = None
@@ -201,47 +207,57 @@ def decode_incremental(venue: str, raw: str, recv_ns: int, ctx: Inbound | None =
     each update keeps its instrument's first and last, so the book can follow a venue that numbers
     every entry as well as one that numbers messages.
 
-    The hot path of market data: one pass over the fields, no intermediate dict per entry."""
+    The hot path of market data: the two header fields it needs (SendingTime, MDReqID) are found by
+    ``str.find`` rather than walked to, then one pass over the entries' fields; no intermediate dict
+    per entry, and the entries are built as tuples directly."""
+    start = raw.find(_GROUP)
+    if start < 0:
+        return []           # no entries (QuickFIX's dictionary requires at least one)
     venue_ns = None
+    i = raw.find(_SENDING_TIME, 0, start)
+    if i >= 0:
+        venue_ns = parse_utc_ns(raw[i + 4:raw.find(SOH, i + 4)])
     req_symbol = None
+    if ctx is not None:
+        i = raw.find(_MD_REQ_ID, 0, start)
+        if i >= 0:
+            req_symbol = ctx.md_symbols.get(raw[i + 5:raw.find(SOH, i + 5)])
     by_symbol: dict[str, list[BookEntry]] = {}
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     action = side = px = size = sym = seq = None
-    in_group = False
     actions, sides = MD_UPDATE_ACTION, MD_ENTRY_TYPE
 
     def close():
-        if action is None:
-            return
         s = sym or req_symbol
         if not s:
             raise FixTranslationError("MD entry without Symbol (55), and its MDReqID (262) is not one of ours",
                                       55, missing=True)
         try:
-            by_symbol.setdefault(s, []).append(BookEntry(
-                actions[action], sides[side], Decimal(px) if px else ZERO, Decimal(size) if size else ZERO))
+            e = _tuple_new(BookEntry, (actions[action], sides[side], Decimal(px) if px else ZERO,
+                                       Decimal(size) if size else ZERO))
         except KeyError:
             bad = "279" if action not in actions else "269"
             value = action if bad == "279" else side
             raise FixTranslationError(f"tag {bad}={value!r} not supported", int(bad), missing=not value) from None
         except InvalidOperation:
             raise FixTranslationError(f"tag 270/271 not a number: {px!r}/{size!r}", 270) from None
+        entries = by_symbol.get(s)
+        if entries is None:
+            by_symbol[s] = [e]
+        else:
+            entries.append(e)
         if seq is not None:
             if s not in first:
                 first[s] = seq
             last[s] = seq
 
-    for f in raw.split(SOH):
+    for f in raw[start + 1:].split(SOH):
         tag, _, value = f.partition("=")
         if tag == "279":
-            close()
-            action, side, px, size, sym, seq, in_group = value, None, None, None, None, None, True
-        elif not in_group:
-            if tag == "52":
-                venue_ns = parse_utc_ns(value)
-            elif tag == "262" and ctx is not None:
-                req_symbol = ctx.md_symbols.get(value)
+            if action is not None:
+                close()
+            action, side, px, size, sym, seq = value, None, None, None, None, None
         elif tag == "269":
             side = value
         elif tag == "270":
@@ -258,7 +274,7 @@ def decode_incremental(venue: str, raw: str, recv_ns: int, ctx: Inbound | None =
         elif tag == "10":
             break
     close()
-    return [BookUpdate(venue, s, tuple(e), last.get(s), venue_ns, recv_ns, first.get(s))
+    return [_tuple_new(BookUpdate, (venue, s, tuple(e), last.get(s), venue_ns, recv_ns, first.get(s)))
             for s, e in by_symbol.items()]
 
 

@@ -175,6 +175,26 @@ def test_first_symbol_of_a_market_data_refresh_is_the_one_kept():
     assert message_row("R1", SESSION, None, "in", raw, 0)["symbol"] == "CU"
 
 
+@pytest.mark.parametrize("raw", [
+    fix_text("X", ("262", "M1"), ("268", "3"), ("279", "0"), ("269", "0"), ("55", "CU"), ("270", "1"),
+             ("279", "1"), ("55", "CA"), ("279", "2"), ("55", "HG")),
+    fix_text("X", ("262", "M1"), ("268", "2"), ("279", "0"), ("269", "0"), ("279", "1"), ("55", "CA")),
+    fix_text("W", ("55", "CU"), ("268", "2"), ("269", "0"), ("270", "1"), ("269", "1"), ("270", "2")),
+    fix_text("W", ("262", "M1"), ("268", "2"), ("269", "0"), ("270", "1"), ("269", "1"), ("55", "CA")),
+    fix_text("X", ("262", "M1"), ("268", "1"), ("279", "0"), ("55", "CU")),
+    fix_text("8", ("11", "C1"), ("55", "CU"), ("279", "0"), ("55", "CA")),
+], ids=["refresh", "refresh, symbol only in the second entry", "snapshot", "snapshot, symbol in an entry",
+        "one entry", "not market data"])
+def test_market_data_is_scanned_for_key_tags_only_as_far_as_they_can_be(raw):
+    """The scan stops at a refresh's or snapshot's second entry: the row is the one a scan of the
+    whole message gives."""
+    from xmc_fix.audit import writer
+    row = message_row("R1", SESSION, None, "in", raw, 0)
+    whole = {writer._KEY_TAGS[m.group(1)]: m.group(2).decode() for m in reversed(list(
+        writer._KEY_TAG_RE.finditer(raw.encode())))}
+    assert {k: row[k] for k in whole} == {k: (int(v) if k == "seq_num" else v) for k, v in whole.items()}
+
+
 def test_message_without_key_tags_leaves_them_empty():
     row = message_row("R1", SESSION, None, "in", "garbage", 0)
 

@@ -409,3 +409,34 @@ def test_a_refresh_overlapping_what_was_applied_and_going_beyond_is_a_gap():
 
     assert not apply_refresh(book, refresh((80000, 12), (79990, 13)))
     assert book.gap
+
+
+_steps = st.lists(st.tuples(st.sampled_from([NEW, CHANGE, DELETE]), st.sampled_from([BID, ASK]),
+                            st.integers(79_980, 80_030).map(lambda p: p - p % 10), st.integers(0, 9),
+                            st.sampled_from(["best", "mid", "levels", "nothing"])), max_size=60)
+
+
+@given(_steps)
+def test_what_the_book_reports_is_what_its_levels_say_whatever_was_read_in_between(steps):
+    """The best levels, the mid and the sorted levels are kept between updates and dropped only for
+    the side that changed: whatever was read before an update, what is read after is what the
+    levels applied so far give."""
+    book = snapshot_book()
+    levels = {BID: {D(80000): D(5), D(79990): D(8)}, ASK: {D(80010): D(3), D(80020): D(7)}}
+    for n, (action, side, price, size, read) in enumerate(steps):
+        assert book.apply(make_update(entry(action, side, price, size), rpt_seq=11 + n))
+        if action is DELETE or size == 0:
+            levels[side].pop(D(price), None)
+        else:
+            levels[side][D(price)] = D(size)
+        bids = sorted(levels[BID].items(), reverse=True)
+        asks = sorted(levels[ASK].items())
+        if read == "best":
+            assert (book.best_bid(), book.best_ask()) == (bids[0] if bids else None, asks[0] if asks else None)
+        elif read == "mid":
+            assert book.mid() == ((bids[0][0] + asks[0][0]) / 2 if bids and asks else None)
+        elif read == "levels":
+            assert (book.bids, book.asks) == (bids, asks)
+    assert (book.bids, book.asks) == (bids if steps else book.bids, asks if steps else book.asks)
+    assert book.top() == (book.bids[0] if book.bids else None, book.asks[0] if book.asks else None)
+    assert book.mid() == ((book.bids[0][0] + book.asks[0][0]) / 2 if book.bids and book.asks else None)

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import queue
-import re
 import threading
 import time
 from collections import defaultdict
@@ -32,16 +31,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 
 from xmc_fix.audit import chain, models
-from xmc_fix.venues.credentials import SECRET_TAGS, mask_any, mask_fix_bytes
+from xmc_fix.audit.rows import ADMIN_TYPES, message_row, storable_row, storable_text  # noqa: F401  (re-exported)
+from xmc_fix.venues.credentials import mask_any
 
 log = logging.getLogger("xmc.audit")
 
-ADMIN_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
-_KEY_TAGS = {b"35": "msg_type", b"34": "seq_num", b"43": "poss_dup", b"11": "cl_ord_id",
-             b"41": "orig_cl_ord_id", b"37": "order_id", b"17": "exec_id", b"150": "exec_type",
-             b"39": "ord_status", b"55": "symbol", b"52": "sending_time"}
-_KEY_TAG_RE = re.compile(rb"(?:^|\x01)(" + b"|".join(_KEY_TAGS) + rb")=([^\x01]*)")
-_SECRET_NEEDLES = tuple(f"{t}=".encode() for t in SECRET_TAGS)
 _FLUSH = object()
 _STOP = object()
 
@@ -79,60 +73,6 @@ def _add_missing_columns(eng: Engine) -> None:
                     ddl = col.type.compile(dialect=eng.dialect)
                     conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
                     log.warning("audit: added column %s.%s to an older database", table.name, col.name)
-
-
-def storable_text(text: str) -> str:
-    """Text QuickFIX handed over (a session event may quote a venue's bytes, which arrive as lone
-    surrogates when they are not UTF-8) as text every database and log file accepts: the bytes
-    that are not UTF-8 become ``\\xNN`` escapes."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _key_tags_end(data: bytes) -> int:
-    """Where a message's key tags end: a market-data message repeats Symbol (55) in every entry and
-    only the first counts, so the scan stops at the second entry (279= in a refresh, 269= in a
-    snapshot) when the first entry has a Symbol."""
-    if b"\x0135=X\x01" in data:
-        first = data.find(b"\x01279=")
-    elif b"\x0135=W\x01" in data:
-        first = data.find(b"\x01269=")
-    else:
-        return len(data)
-    if first < 0:
-        return len(data)
-    second = data.find(data[first:first + 5], first + 5)
-    if second < 0 or data.find(b"\x0155=", first, second) < 0:
-        return len(data)
-    return second
-
-
-def message_row(run_id: str, session: str, venue: str | None, direction: str, raw: str, ts_ns: int) -> dict:
-    """The ``fix_messages`` row for one raw message (secrets masked, key tags extracted)."""
-    data = raw.encode("utf-8", "surrogateescape")
-    if any(n in data for n in _SECRET_NEEDLES):   # a cheap test first: few messages carry a secret
-        data = mask_fix_bytes(data)
-    row = {"run_id": run_id, "session": session, "venue": venue, "direction": direction, "ts_ns": ts_ns,
-           "raw": data, "admin": False, "poss_dup": False, "msg_type": None, "seq_num": None,
-           "cl_ord_id": None, "orig_cl_ord_id": None, "order_id": None, "exec_id": None,
-           "exec_type": None, "ord_status": None, "symbol": None, "sending_time": None}
-    for m in _KEY_TAG_RE.finditer(data, 0, _key_tags_end(data)):   # in C
-        tag, value = m.group(1), m.group(2)
-        name = _KEY_TAGS[tag]
-        if row[name] not in (None, False):
-            continue  # first occurrence wins (the first Symbol of a market-data group)
-        text = value.decode("utf-8", "replace")[:64]
-        if name == "seq_num":
-            row[name] = int(text) if text.isdigit() else None
-        elif name == "poss_dup":
-            row[name] = text == "Y"
-        else:
-            row[name] = text
-    row["admin"] = row["msg_type"] in ADMIN_TYPES
-    return row
 
 
 @dataclass
@@ -344,6 +284,7 @@ class AuditWriter:
                     self._file_log(session, "event", ts_ns, text.encode())
                 elif kind == "u":
                     _, table, row = item
+                    row = storable_row(row)
                     # Updates and snapshots of one table are written as two groups, not in arrival
                     # order: an update of an object whose snapshot is in this batch joins the
                     # snapshot (merged, later columns win) ...
@@ -354,6 +295,7 @@ class AuditWriter:
                         by_table[":update:" + table].append(dict(row))
                 else:
                     _, table, row = item
+                    row = storable_row(row)
                     if "detail" in row and row["detail"] is not None and not isinstance(row["detail"], str):
                         row = dict(row, detail=json.dumps(row["detail"], default=str, sort_keys=True))
                     if "decision" in row and row["decision"] is not None and not isinstance(row["decision"], str):

@@ -456,10 +456,16 @@ def basis_calc(strategy_path, pair, prices, fx, qty, position, as_json):
               help="Write the table and the histograms (xmc_fix beside the plain script) as HTML here.")
 @click.option("--markdown", "markdown_path", default=None, help="Write the targets and figures as Markdown tables here "
               "(the README's).")
+@click.option("--md-path", is_flag=True, help="Only what one market-data refresh costs in Python, in-process "
+              "(xmc_fix's decoder and engine against the plain script's handler): a few seconds.")
 @click.option("--tiny", is_flag=True, hidden=True, help="A token load, for the test of the benchmark machinery.")
-def bench(quick, json_path, html_path, markdown_path, tiny):
+def bench(quick, json_path, html_path, markdown_path, md_path, tiny):
     """Measure xmc_fix against a plain QuickFIX-Python pair script and QuickFIX-Python's own floor,
     in one run on this machine, and report each performance target as met or not."""
+    if md_path:
+        from xmc_fix.bench import mdpath
+        mdpath.main([])
+        return
     from xmc_fix.bench.run import main as bench_main, render_table
 
     out = bench_main(quick, json_path, html_path, tiny=tiny, progress=lambda s: click.echo(s, err=True),

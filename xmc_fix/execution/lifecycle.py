@@ -248,9 +248,17 @@ class Lifecycle:
             return
         pr = st.pairs[ticket.pair]
         was = ticket.state
+        settle = self.settle
+        if ticket.state.is_terminal and ticket.working:
+            # A bust or a restatement put one of its orders back to work at the venue (a DAY order's
+            # busted fill leaves its quantity open again): what it fills, or never fills, changes the
+            # ticket, so it is open again, for the watchdog to time that order out and the repair to
+            # follow. Left finished, nothing would ever look at the order, and its lots stayed legged.
+            self.journal.write("reopen", ticket_id=ticket.ticket_id)
+            settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns,
+                              "an order working again after the ticket ended: " + settle_cause(ticket))
         if any(o.uncertain for o in ticket.orders()) or ticket.working:
             return
-        settle = self.settle
         if p.superseded and not ticket.state.is_terminal:
             settle.transition(ticket, TicketTrigger.FLATTENED, ts_ns,
                               f"flattened: exposure taken off by {p.superseded}; " + settle_cause(ticket))

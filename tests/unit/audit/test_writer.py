@@ -188,10 +188,10 @@ def test_first_symbol_of_a_market_data_refresh_is_the_one_kept():
 def test_market_data_is_scanned_for_key_tags_only_as_far_as_they_can_be(raw):
     """The scan stops at a refresh's or snapshot's second entry: the row is the one a scan of the
     whole message gives."""
-    from xmc_fix.audit import writer
+    from xmc_fix.audit import rows as rows_mod
     row = message_row("R1", SESSION, None, "in", raw, 0)
-    whole = {writer._KEY_TAGS[m.group(1)]: m.group(2).decode() for m in reversed(list(
-        writer._KEY_TAG_RE.finditer(raw.encode())))}
+    whole = {rows_mod._KEY_TAGS[m.group(1)]: m.group(2).decode() for m in reversed(list(
+        rows_mod._KEY_TAG_RE.finditer(raw.encode())))}
     assert {k: row[k] for k in whole} == {k: (int(v) if k == "seq_num" else v) for k, v in whole.items()}
 
 
@@ -273,6 +273,20 @@ def test_a_session_event_quoting_bytes_that_are_not_utf8_is_stored_not_spilled(m
     assert w.flush()
 
     assert [r["text"] for r in rows(db, "session_events")] == ["Invalid message: Field tag is invalid: 4\x08\\xba\\x828"]
+    assert w.stats.spilled == 0 and not list(db.folder.glob("audit-spill-*"))
+
+
+def test_an_event_naming_an_id_a_venue_sent_in_bytes_that_are_not_utf8_is_stored_not_spilled(make_writer, db):
+    """Seen fuzzing a venue: a report for a ClOrdID the engine never sent, garbled, is recorded as an
+    event naming it; SQLite refuses the lone surrogates it arrives with, and the batch went to the
+    spill file instead of the database."""
+    w = make_writer()
+
+    w.event("duplicate_exec_report", 7, venue="COMEX", cl_ord_id="v\udc97t\udc9a", exec_id="E-1")
+    w.update("orders", {"cl_ord_id": "C\udcff1", "status": "NEW"})
+    assert w.flush()
+
+    assert [r["cl_ord_id"] for r in rows(db, "events")] == ["v\\x97t\\x9a"]
     assert w.stats.spilled == 0 and not list(db.folder.glob("audit-spill-*"))
 
 

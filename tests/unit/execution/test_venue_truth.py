@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
-from tests.unit.execution.test_engine import STRATEGY, World, _world_with, strategy, world  # noqa: F401
+from tests.unit.execution.test_engine import MS, STRATEGY, World, _world_with, strategy, world  # noqa: F401
 from xmc_fix.domain.enums import ExecType, OrdStatus, Side, TradingState
 from xmc_fix.domain.events import ExecReport, MessageRejected, Uninterpretable
 from xmc_fix.domain.tickets import TicketState
@@ -277,3 +277,28 @@ def test_a_drop_copy_fill_of_another_account_is_recorded_and_never_applied(world
     assert ledger.position("SHFE_CU") == 3
     assert world.engine.drop_copy.counts["other_account"] == 1
     assert [kw["account"] for k, kw in world.audit.events if k == "drop_copy_other_account"] == ["OTHER"]
+
+
+def test_a_bust_that_puts_a_day_order_back_to_work_reopens_the_ticket_and_the_order_is_timed_out(tmp_path):
+    """Seen in the chaos demo: the venue busted the fill of a DAY order and reported the order New
+    again, its whole quantity open. The ticket had ended; left so, no timer ever looked at the order
+    and the pair stayed legged by the busted lots. It reopens, the order is cancelled at the ticket
+    timeout, and the repair follows."""
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\ntif = "DAY"'), tmp_path)
+    inner, outer = _completed(w)
+    t = w.ticket()
+    bust = w.report(outer, ExecType.TRADE_CANCEL, OrdStatus.NEW, last=D(1), px=outer.price, cum=D(0))
+    w.engine.on_event(replace(bust, exec_ref_id=_exec_id_of_fill(w, outer)))
+    assert w.engine.orders[outer.cl_ord_id].leaves_qty == outer.qty      # working again at the venue
+    assert t.state is TicketState.LEGGED and t in [p.ticket for p in w.engine.state.open_progress()]
+    assert w.sender.sent == [inner, outer]                               # no repair while it works
+    w.clock.advance(w.engine.state.strategy.engine.ticket_timeout_ms * MS + MS)
+    w.engine.on_timer(w.now())
+    (cancel,) = w.sender.cancels
+    assert cancel.orig_cl_ord_id == outer.cl_ord_id
+    er = w.report(outer, ExecType.CANCELED, OrdStatus.CANCELED)
+    w.engine.on_event(replace(er, cl_ord_id=cancel.cl_ord_id, orig_cl_ord_id=outer.cl_ord_id))
+    chase = w.sender.sent[-1]
+    assert t.state is TicketState.REPAIRING and (chase.venue, chase.side, chase.qty) == ("LME", Side.BUY, D(1))
+    w.fill(chase)
+    assert t.state is TicketState.COMPLETED and w.pair.outer_lots == 1

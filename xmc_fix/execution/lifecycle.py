@@ -249,7 +249,7 @@ class Lifecycle:
         pr = st.pairs[ticket.pair]
         was = ticket.state
         settle = self.settle
-        if ticket.state.is_terminal and ticket.working:
+        if ticket.state.is_terminal and ticket.working and not p.flatten:
             # A bust or a restatement put one of its orders back to work at the venue (a DAY order's
             # busted fill leaves its quantity open again): what it fills, or never fills, changes the
             # ticket, so it is open again, for the watchdog to time that order out and the repair to

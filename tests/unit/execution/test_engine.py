@@ -189,6 +189,14 @@ class World:
                     BookEntry(BookAction.NEW, BookSide.BID, D("77700"), D(50)),
                     BookEntry(BookAction.NEW, BookSide.ASK, D("77710"), D(50)))
 
+    def come_back(self):
+        """After ``cross_above``: SHFE back to 77340/77350, the basis inside the exit threshold
+        (buy basis = 77350 - 9500 x 7.2 x 1.13 = 58 <= exit_above 100)."""
+        self.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
+                    BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
+                    BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
+                    BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+
     def complete_a_ticket(self):
         """The basis crosses and both legs fill: the engine holds a short basis of 25 t."""
         self.cross_above()
@@ -423,10 +431,7 @@ def test_reverting_basis_closes_the_position_with_close_today_on_shfe(world):
         world.fill(cmd)
     world.sender.sent.clear()
     # back inside: SHFE ask 77350 -> buy basis = 77350 - 9500 x 7.2 x 1.13 = 77350 - 77292 = 58 <= exit_above 100
-    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
-                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
-                 BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
-                 BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    world.come_back()
     inner, outer = world.sender.sent
     assert (inner.side, inner.qty, inner.position_effect) == (Side.BUY, D(5), PositionEffect.CLOSE_TODAY)
     assert (outer.side, outer.qty) == (Side.SELL, D(1))
@@ -785,10 +790,7 @@ def test_a_close_takes_off_a_holding_it_reduces_never_one_of_the_other_sign(worl
     assert real.inner_lots == D(-5) and real.closed_by(Direction.BUY_BASIS)
     stray = Holding("TSTRAY", Direction.BUY_BASIS, world.now(), D(5), D(-1))
     world.pair.holdings.appendleft(stray)
-    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
-                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
-                 BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
-                 BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    world.come_back()
     inner, outer = world.sender.sent
     assert (inner.side, inner.qty) == (Side.BUY, D(5))
     closing = world.engine.state.progress[world.pair.active.ticket_id]
@@ -811,9 +813,6 @@ def test_a_close_never_takes_off_more_than_the_pair_holds(world):
     world.sender.sent.clear()
     (real,) = world.pair.holdings
     real.inner_lots, real.outer_lots = D(-10), D(2)
-    world.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
-                 BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
-                 BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
-                 BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    world.come_back()
     inner, outer = world.sender.sent
     assert (inner.side, inner.qty) == (Side.BUY, D(5)) and (outer.side, outer.qty) == (Side.SELL, D(1))

@@ -8,8 +8,8 @@ from decimal import Decimal as D
 import pytest
 
 from tests.unit.execution.test_engine import World, strategy  # noqa: F401  (fixture)
-from xmc_fix.domain.enums import BookAction, BookSide, ExecType, OrdStatus, Side, TicketIntent, TradingState
-from xmc_fix.domain.events import BookEntry, SessionUp
+from xmc_fix.domain.enums import ExecType, OrdStatus, Side, TicketIntent, TradingState
+from xmc_fix.domain.events import SessionUp
 from xmc_fix.domain.tickets import TicketState
 from xmc_fix.execution.journal import Journal, replay
 
@@ -168,10 +168,7 @@ def _round_trip(w):
     for cmd in list(w.sender.sent):
         w.fill(cmd)
     w.sender.sent.clear()
-    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
-             BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
-             BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
-             BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    w.come_back()
     for cmd in list(w.sender.sent):
         w.fill(cmd)
     assert w.pair.position_units == 0
@@ -382,10 +379,7 @@ def _a_closed_position_with_a_late_fill_to_come(w):
     for cmd in list(w.sender.sent):
         w.fill(cmd)
     w.sender.sent.clear()
-    w.update("SHFE", "CU", BookEntry(BookAction.DELETE, BookSide.BID, D("77700"), D(0)),
-             BookEntry(BookAction.DELETE, BookSide.ASK, D("77710"), D(0)),
-             BookEntry(BookAction.NEW, BookSide.BID, D("77340"), D(100)),
-             BookEntry(BookAction.NEW, BookSide.ASK, D("77350"), D(100)))
+    w.come_back()
     inner, outer = w.sender.sent
     closing = w.engine.tickets[w.pair.active.ticket_id]
     assert closing.intent is TicketIntent.CLOSE

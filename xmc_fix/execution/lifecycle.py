@@ -253,10 +253,12 @@ class Lifecycle:
             # A bust or a restatement put one of its orders back to work at the venue (a DAY order's
             # busted fill leaves its quantity open again): what it fills, or never fills, changes the
             # ticket, so it is open again, for the watchdog to time that order out and the repair to
-            # follow. Left finished, nothing would ever look at the order, and its lots stayed legged.
-            self.journal.write("reopen", ticket_id=ticket.ticket_id)
-            settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns,
-                              "an order working again after the ticket ended: " + settle_cause(ticket))
+            # follow; and legged, so the pair opens nothing new meanwhile. Left finished, nothing would
+            # ever look at the order, and its lots stayed legged.
+            self._reopen(ticket, p, ts_ns, "an order working again after the ticket ended: ")
+            p.legged_ns = ts_ns
+            st.stats.legged += 1
+            pr.legged.add(ticket.ticket_id)
         if any(o.uncertain for o in ticket.orders()) or ticket.working:
             return
         if p.superseded and not ticket.state.is_terminal:
@@ -294,9 +296,7 @@ class Lifecycle:
                 settle.transition(ticket, TicketTrigger.LEGS_MATCHED, ts_ns, "late fill: " + settle_cause(ticket))
         elif state.is_terminal:
             if trigger is TicketTrigger.LEGS_MISMATCHED:   # a fill reported after the end
-                self.journal.write("reopen", ticket_id=ticket.ticket_id)
-                settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns,
-                                  "late fill after the ticket ended: " + settle_cause(ticket))
+                self._reopen(ticket, p, ts_ns, "late fill after the ticket ended: ")
             elif p.ended_net is not None:
                 settle.update_holdings(ticket, p, pr)       # a late fill that kept it matched
                 settle.journal_end(ticket)
@@ -460,6 +460,14 @@ class Lifecycle:
             self.records.order(o)
         if not any(o.sent_ns for o in orders):
             self.progress(ticket, now_ns)
+
+    def _reopen(self, ticket: Ticket, p: TicketProgress, ts_ns: int, why: str) -> None:
+        """A finished ticket is open again (journaled: a restart finds it open). Its legging is a new
+        incident: the repair's time limit (``give_up_ms``) counts from now, not from an earlier legging
+        the ticket was repaired from before it ended."""
+        self.journal.write("reopen", ticket_id=ticket.ticket_id)
+        p.legged_ns = None
+        self.settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns, why + settle_cause(ticket))
 
     # -- repair pauses -----------------------------------------------------------------------
     def on_timer(self, now_ns: int) -> None:

@@ -425,6 +425,26 @@ def test_a_late_fill_after_a_cancel_reopens_the_ticket_and_the_excess_is_unwound
     assert world.pair.outer_lots == D(1) and world.pair.inner_lots == D(-5)
 
 
+def test_a_late_fill_long_after_an_earlier_legging_is_repaired_not_given_up(world):
+    """The ticket was legged and repaired once; a late fill reopens it after longer than the repair's
+    time limit: that limit counts from the reopening, so the excess is unwound, not given up on."""
+    world.cross_above()
+    inner, outer = world.sender.sent
+    world.fill(inner)
+    world.engine.on_event(world.report(outer, ExecType.CANCELED, OrdStatus.CANCELED))   # legged: chased
+    world.fill(world.sender.sent[-1])
+    t = world.ticket()
+    assert t.state is TicketState.COMPLETED
+    world.clock.advance(61_000 * MS)                                     # give_up_ms is 60 s here
+    world.calm_market()
+    world.engine.on_event(world.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=D("9501"), cum=D(1)))
+    assert t.state is TicketState.REPAIRING
+    unwind = world.sender.sent[-1]
+    assert (unwind.venue, unwind.side, unwind.qty) == ("LME", Side.SELL, D(1))
+    world.fill(unwind)
+    assert t.state is TicketState.COMPLETED and world.engine.pair_state(world.pair) is TradingState.ACTIVE
+
+
 def test_reverting_basis_closes_the_position_with_close_today_on_shfe(world):
     world.cross_above()
     for cmd in list(world.sender.sent):

@@ -291,6 +291,7 @@ def test_a_bust_that_puts_a_day_order_back_to_work_reopens_the_ticket_and_the_or
     w.engine.on_event(replace(bust, exec_ref_id=_exec_id_of_fill(w, outer)))
     assert w.engine.orders[outer.cl_ord_id].leaves_qty == outer.qty      # working again at the venue
     assert t.state is TicketState.LEGGED and t in [p.ticket for p in w.engine.state.open_progress()]
+    assert t.ticket_id in w.pair.legged                                  # the pair opens nothing meanwhile
     assert w.sender.sent == [inner, outer]                               # no repair while it works
     w.clock.advance(w.engine.state.strategy.engine.ticket_timeout_ms * MS + MS)
     w.engine.on_timer(w.now())

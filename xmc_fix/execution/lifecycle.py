@@ -255,7 +255,7 @@ class Lifecycle:
             # ticket, so it is open again, for the watchdog to time that order out and the repair to
             # follow; and legged, so the pair opens nothing new meanwhile. Left finished, nothing would
             # ever look at the order, and its lots stayed legged.
-            self._reopen(ticket, p, ts_ns, "an order working again after the ticket ended: ")
+            self._reopen(ticket, p, ts_ns, "order working again", "an order working again after the ticket ended: ")
             p.legged_ns = ts_ns
             st.stats.legged += 1
             pr.legged.add(ticket.ticket_id)
@@ -296,7 +296,7 @@ class Lifecycle:
                 settle.transition(ticket, TicketTrigger.LEGS_MATCHED, ts_ns, "late fill: " + settle_cause(ticket))
         elif state.is_terminal:
             if trigger is TicketTrigger.LEGS_MISMATCHED:   # a fill reported after the end
-                self._reopen(ticket, p, ts_ns, "late fill after the ticket ended: ")
+                self._reopen(ticket, p, ts_ns, "late fill", "late fill after the ticket ended: ")
             elif p.ended_net is not None:
                 settle.update_holdings(ticket, p, pr)       # a late fill that kept it matched
                 settle.journal_end(ticket)
@@ -461,12 +461,15 @@ class Lifecycle:
         if not any(o.sent_ns for o in orders):
             self.progress(ticket, now_ns)
 
-    def _reopen(self, ticket: Ticket, p: TicketProgress, ts_ns: int, why: str) -> None:
+    def _reopen(self, ticket: Ticket, p: TicketProgress, ts_ns: int, what: str, why: str) -> None:
         """A finished ticket is open again (journaled: a restart finds it open). Its legging is a new
         incident: the repair's time limit (``give_up_ms``) counts from now, not from an earlier legging
-        the ticket was repaired from before it ended."""
+        the ticket was repaired from before it ended; and its path says how it began
+        (``REOPENED:<what>``), also when the venue ends it with no repair step of ours (the order working
+        again fills after all)."""
         self.journal.write("reopen", ticket_id=ticket.ticket_id)
         p.legged_ns = None
+        p.repairs.append(f"REOPENED:{what}")
         self.settle.transition(ticket, TicketTrigger.LEGS_MISMATCHED, ts_ns, why + settle_cause(ticket))
 
     # -- repair pauses -----------------------------------------------------------------------

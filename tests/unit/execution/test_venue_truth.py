@@ -292,6 +292,7 @@ def test_a_bust_that_puts_a_day_order_back_to_work_reopens_the_ticket_and_the_or
     assert w.engine.orders[outer.cl_ord_id].leaves_qty == outer.qty      # working again at the venue
     assert t.state is TicketState.LEGGED and t in [p.ticket for p in w.engine.state.open_progress()]
     assert t.ticket_id in w.pair.legged                                  # the pair opens nothing meanwhile
+    assert w.engine.state.progress[t.ticket_id].repairs == ["REOPENED:order working again"]
     assert w.sender.sent == [inner, outer]                               # no repair while it works
     w.clock.advance(w.engine.state.strategy.engine.ticket_timeout_ms * MS + MS)
     w.engine.on_timer(w.now())
@@ -303,3 +304,20 @@ def test_a_bust_that_puts_a_day_order_back_to_work_reopens_the_ticket_and_the_or
     assert t.state is TicketState.REPAIRING and (chase.venue, chase.side, chase.qty) == ("LME", Side.BUY, D(1))
     w.fill(chase)
     assert t.state is TicketState.COMPLETED and w.pair.outer_lots == 1
+    assert w.engine.state.progress[t.ticket_id].repairs == ["REOPENED:order working again", "CHASE#1"]
+
+
+def test_an_order_working_again_that_fills_after_all_ends_the_reopened_ticket_with_its_path_said(tmp_path):
+    """The venue fills the busted DAY order again before the ticket timeout: the ticket is matched
+    with no repair step of ours, and its path still says what happened (the report lists every
+    legging with its path)."""
+    w = _world_with(STRATEGY.replace("max_quote_age_ms = 500", 'max_quote_age_ms = 500\ntif = "DAY"'), tmp_path)
+    inner, outer = _completed(w)
+    t = w.ticket()
+    bust = w.report(outer, ExecType.TRADE_CANCEL, OrdStatus.NEW, last=D(1), px=outer.price, cum=D(0))
+    w.engine.on_event(replace(bust, exec_ref_id=_exec_id_of_fill(w, outer)))
+    assert t.state is TicketState.LEGGED
+    w.engine.on_event(w.report(outer, ExecType.TRADE, OrdStatus.FILLED, last=D(1), px=outer.price, cum=D(1)))
+    assert t.state is TicketState.COMPLETED and w.pair.outer_lots == 1 and t.ticket_id not in w.pair.legged
+    assert w.engine.state.progress[t.ticket_id].repairs == ["REOPENED:order working again"]
+    assert w.sender.sent == [inner, outer] and not w.sender.cancels

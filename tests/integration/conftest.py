@@ -49,12 +49,21 @@ def start_sim(work: Path, *, seed: int = 7, market: Path = SESSIONS / "sim_marke
               extra_args: list[str] | None = None, config: Path = SESSIONS / "sim.cfg") -> SimWorld:
     sim_sessions = load_session_file(str(config), "acceptor")
     venues = list(dict.fromkeys(s.venue for s in sim_sessions.sessions))
-    ports = dict(zip(venues, D.free_ports(len(venues))))
     env_add, creds = D.demo_credentials(venues)
     db_url = f"sqlite:///{work / 'sim.db'}"
-    proc = D.spawn_sim(str(config), str(market), ports=ports, store=str(work / "store-sim"),
-                       db_url=db_url, seed=seed, env={**os.environ, **env_add}, log_path=str(work / "sim.log"),
-                       extra_args=extra_args)
+    for attempt in range(3):
+        ports = dict(zip(venues, D.free_ports(len(venues))))
+        try:
+            proc = D.spawn_sim(str(config), str(market), ports=ports, store=str(work / "store-sim"),
+                               db_url=db_url, seed=seed, env={**os.environ, **env_add},
+                               log_path=str(work / "sim.log"), extra_args=extra_args)
+            break
+        except RuntimeError:
+            # a port free when chosen was taken before the simulator bound it (another suite running
+            # beside this one): choose again; any other failure is the test's
+            log = (work / "sim.log").read_text(errors="replace") if (work / "sim.log").exists() else ""
+            if attempt == 2 or "Address already in use" not in log:
+                raise
     return SimWorld(proc, ports, creds, db_url, work / "store-sim", work)
 
 

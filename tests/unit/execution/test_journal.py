@@ -375,9 +375,7 @@ def test_a_status_answer_naming_the_order_by_our_cancels_clordid_alone_finds_it_
 def _a_closed_position_with_a_late_fill_to_come(w):
     """Sell the basis, then close it: the close's LME leg is cancelled with nothing done, the ticket
     chases it and ends with the pair flat. Returns the cancelled order, whose fill comes late."""
-    w.cross_above()
-    for cmd in list(w.sender.sent):
-        w.fill(cmd)
+    w.complete_a_ticket()
     w.sender.sent.clear()
     w.come_back()
     inner, outer = w.sender.sent

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import SESSIONS, start_sim
-from tests.integration.test_repair import _rows, _scenario
+from tests.integration.test_repair import _messages, _rows, _scenario
 from xmc_fix.fixwire import parse_utc_ns
 
 pytestmark = pytest.mark.integration
@@ -58,9 +58,9 @@ def test_a_burst_of_held_up_market_data_is_not_traded_on(tmp_path):
 
     # the venue's age of the market data behind every decision, from the audit alone
     md: dict[str, list[tuple[int, int]]] = {}
-    for venue, ts_ns, sending in _rows(db, "select venue, ts_ns, sending_time from fix_messages where run_id=:r and "
-                                           "direction='in' and msg_type in ('W', 'X') order by ts_ns", r=run):
-        md.setdefault(venue, []).append((ts_ns, parse_utc_ns(sending)))
+    for r in _messages(db, run, direction="in"):
+        if r["msg_type"] in ("W", "X"):
+            md.setdefault(r["venue"], []).append((r["ts_ns"], parse_utc_ns(r["sending_time"])))
     floor = {v: min(ts - sent for ts, sent in rows) for v, rows in md.items()}
     tickets = _rows(db, "select ticket_id, pair, created_ns from tickets where run_id=:r and intent != 'FLATTEN'",
                     r=run)

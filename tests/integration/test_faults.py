@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.conftest import SESSIONS, start_sim
 from tests.integration.conftest import wait_until as _wait
-from tests.integration.test_repair import ONE_TICKET, _assert_all_matched, _rows, _scenario, _strategy
+from tests.integration.test_repair import ONE_TICKET, _assert_all_matched, _messages, _rows, _scenario, _strategy
 from xmc_fix import app as A
 from xmc_fix.sim.faultproxy import checksum, field, is_frame
 
@@ -88,8 +88,8 @@ class EngineRun:
 
 
 def _incoming(db: str, run_id: str, session: str):
-    return _rows(db, "select id, seq_num, msg_type, poss_dup, raw from fix_messages where run_id=:r and session=:s "
-                     "and direction='in' order by id", r=run_id, s=session)
+    return [(r["id"], r["seq_num"], r["msg_type"], r["poss_dup"], r["raw"])
+            for r in _messages(db, run_id, session=session, direction="in")]
 
 
 def _outgoing(db: str, run_id: str, session: str, msg_type: str):

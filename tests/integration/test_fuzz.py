@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from tests.integration.conftest import ROOT, SESSIONS, start_sim
 from tests.integration.rawfix import SOH, FakeVenue, encode, logon, utc_stamp
 from tests.integration.test_faults import VENUES, EngineRun, _valid, _wait
-from tests.integration.test_repair import ONE_TICKET, _rows, _strategy
+from tests.integration.test_repair import ONE_TICKET, _messages, _rows, _strategy
 from xmc_fix.audit.completeness import audit_completeness, store_seqnums
 from xmc_fix.audit.verify import verify
 from xmc_fix.control.client import request
@@ -487,8 +487,7 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
                   r=run_id, a=t_fuzz, b=t_end)
     assert {v for (v,) in downs} <= {"COMEX"}, downs
     for v in VENUES - {"COMEX"}:
-        n = _rows(db, "select count(*) from fix_messages where run_id=:r and venue=:v and direction='in' "
-                      "and ts_ns between :a and :b", r=run_id, v=v, a=t_fuzz, b=t_end)[0][0]
+        n = sum(1 for r in _messages(db, run_id, direction="in") if r["venue"] == v and t_fuzz <= r["ts_ns"] <= t_end)
         assert n > 0 or v == "CNHFX", f"nothing from {v} during the fuzzing"
     orders = _rows(db, "select venue, status from orders where run_id=:r", r=run_id)
     assert len(orders) >= 4 and all(s == "FILLED" for _, s in orders), orders
@@ -502,8 +501,7 @@ def test_fuzzing_the_engine_from_a_venue_leaves_it_running_trading_and_audited(t
     # COMEX: every message of an example without junk is stored, byte for byte (QuickFIX throws away
     # whatever it had buffered when a BodyLength is not a number, so after junk only the sequence
     # numbers can be accounted for: each one reached the audit in a valid frame, or was gap-filled)
-    comex_in = {bytes(r) for (r,) in _rows(db, "select raw from fix_messages where run_id=:r and venue='COMEX' "
-                                              "and direction='in'", r=run_id)}
+    comex_in = {bytes(r["raw"]) for r in _messages(db, run_id, direction="in") if r["venue"] == "COMEX"}
     lost = [f for f in acked if mask_fix_bytes(f) not in comex_in]
     assert len(acked) > EXAMPLES // 4, len(acked)
     assert not lost, f"{len(lost)} of {len(acked)} COMEX messages missing from the audit: {lost[:3]}"

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.integration.conftest import ROOT, SESSIONS, start_sim
+from xmc_fix.audit.mdbatch import all_messages
 from xmc_fix.venues.credentials import env_prefix
 
 pytestmark = pytest.mark.integration
@@ -57,6 +58,15 @@ def _rows(db_url: str, sql: str, **params):
     eng = create_engine(db_url)
     with eng.connect() as conn:
         rows = conn.execute(text(sql), params).all()
+    eng.dispose()
+    return rows
+
+
+def _messages(db_url: str, run_id: str, **where) -> list[dict]:
+    """Every FIX message of a run, market data stored in bulk included (:func:`all_messages`)."""
+    eng = create_engine(db_url)
+    with eng.connect() as conn:
+        rows = all_messages(conn, run_id, **where)
     eng.dispose()
     return rows
 

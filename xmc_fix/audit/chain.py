@@ -15,7 +15,9 @@ with the current row.
 The canonical encoding is JSON with sorted keys over every column of the table (absent values as
 their column default or null; a column added after the chain existed, ``models.HASHED_WHEN_SET``,
 only when it is set, so that older rows keep their hashes): integers as numbers, booleans as
-true/false, exact decimals as plain decimal text without trailing zeros, bytes as hex, text as text.
+true/false, exact decimals as plain decimal text without trailing zeros, bytes as hex (a column of
+``models.DIGESTED_COLUMNS``, the bytes of hundreds of messages, as ``sha256:`` and the hex SHA-256 of
+its bytes), text as text.
 It depends only on the values as the database returns them, so the verifier recomputes it from a
 plain ``SELECT``.
 
@@ -72,6 +74,7 @@ def _plan(table: Table, dialect) -> _Plan:
     if plan is None:
         skip = models.UNHASHED_COLUMNS.get(table.name, ())
         when_set = models.HASHED_WHEN_SET.get(table.name, ())
+        digested = models.DIGESTED_COLUMNS.get(table.name, ())
         cols = []
         for c in sorted(table.columns, key=lambda c: c.name):
             if c.name in skip:
@@ -84,7 +87,7 @@ def _plan(table: Table, dialect) -> _Plan:
             elif isinstance(t, Integer):
                 kind = "int"
             elif isinstance(t, LargeBinary):
-                kind = "bytes"
+                kind = "digest" if c.name in digested else "bytes"
             else:
                 kind = "str"
             default = c.default.arg if c.default is not None and c.default.is_scalar else None
@@ -112,6 +115,8 @@ def _norm_value(kind: str, v, dialect):
         return v if isinstance(v, str) else str(v)
     if kind == "bytes":
         return (v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)).hex()
+    if kind == "digest":
+        return "sha256:" + hashlib.sha256(v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v).hexdigest()
     if kind == "bool":
         return bool(v)
     # dec: the value the database stores (NUMERIC(38,12) on PostgreSQL rounds), as text

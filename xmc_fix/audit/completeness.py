@@ -5,8 +5,8 @@ Two methods, and the result says which one ran and exactly what it compared:
 
 ``filestore`` — the run recorded, per session, its QuickFIX store's generation (the creation time in
 ``.session``) and next sequence numbers at its start and at its end (``runs.config``
-``store_marks``). Every number in ``[next at start, next at end - 1]`` must be in ``fix_messages``,
-in and out (a SequenceReset-GapFill accounts for the numbers it skips). The outgoing messages are
+``store_marks``). Every number in ``[next at start, next at end - 1]`` must be in ``fix_messages``
+(or, for incoming market data, in a ``fix_message_batches`` row's ``seqs``), in and out (a SequenceReset-GapFill accounts for the numbers it skips). The outgoing messages are
 also compared byte for byte (secrets masked) with what the store holds, when the store on disk is
 still the generation the run ended on (a later reset, or another run's store in the same folder,
 is never read as this run's). A session whose range cannot be fixed — no end recorded (the run did
@@ -26,6 +26,7 @@ Read-only: nothing here writes to a store or the database.
 
 from __future__ import annotations
 
+import heapq
 import json
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from sqlalchemy import case, select
 from xmc_fix.audit import models
 from xmc_fix.audit.crashgap import crashed_summary
 from xmc_fix.audit.filestore import StoreMark, read_mark, read_store
+from xmc_fix.audit.mdbatch import seq_rows
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.fixwire import SOH_B, text_value
 from xmc_fix.venues.credentials import SECRET_TAGS, mask_fix_bytes
@@ -113,6 +115,12 @@ def _rows(conn, run_id: str) -> dict[tuple[str, str], list]:
     streams: dict[tuple[str, str], list] = {}
     for r in conn.execute(q):
         streams.setdefault((r.session, r.direction), []).append(r)
+    batched: dict[tuple[str, str], list] = {}
+    for r in seq_rows(conn, run_id):   # market data stored in bulk (xmc_fix.audit.mdbatch)
+        batched.setdefault((r.session, r.direction), []).append(r)
+    for key, rows in batched.items():  # in receive-time order, each source's own order kept
+        rows.sort(key=lambda r: r.ts_ns)   # a stream's batches of each MsgType, each in its order
+        streams[key] = list(heapq.merge(streams.get(key, []), rows, key=lambda r: r.ts_ns or 0))
     return streams
 
 

@@ -1,7 +1,10 @@
 """Audit schema (SQLAlchemy Core). Decimal quantities and prices are exact: NUMERIC on PostgreSQL,
 decimal text on SQLite (which has no exact decimal type). Times are epoch nanoseconds (BIGINT).
 
-Append-only tables: ``fix_messages``, ``session_events``, ``ticket_events``, ``fills``, ``events``.
+Append-only tables: ``fix_messages``, ``fix_message_batches``, ``session_events``, ``ticket_events``,
+``fills``, ``events``. Incoming market data (35=X and 35=W) is stored in bulk: one
+``fix_message_batches`` row holds every such message of one session and type that one write of the
+audit writer took, byte for byte with its receive time (:mod:`xmc_fix.audit.mdbatch`).
 State tables kept current by upsert: ``runs``, ``tickets``, ``orders``.
 Every row of those tables, and every stored version of a state row, is committed to its run's hash
 chain in ``audit_chain`` (see :mod:`xmc_fix.audit.chain`). A row the run itself never stored because
@@ -92,6 +95,27 @@ fix_messages = Table(
     Column("recovered", String(16)),                     # filestore: copied from QuickFIX's store after a crash
     Index("ix_fix_messages_run", "run_id", "session", "direction", "seq_num"),
     Index("ix_fix_messages_clordid", "cl_ord_id"),
+)
+
+#: Incoming market data in bulk (:mod:`xmc_fix.audit.mdbatch`): ``raw`` holds ``count`` messages of
+#: one session and MsgType, each as ``<receive time ns:int64 LE><length:uint32 LE><bytes>``, in the
+#: order QuickFIX handed them over; ``seqs`` their MsgSeqNums as ranges (``"7-9,12"``).
+fix_message_batches = Table(
+    "fix_message_batches", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(40), nullable=False),
+    Column("session", String(128), nullable=False),
+    Column("venue", String(32)),
+    Column("direction", String(3), nullable=False),      # in
+    Column("msg_type", String(4), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_seq", Integer),
+    Column("last_seq", Integer),
+    Column("seqs", Text, nullable=False),
+    Column("first_ts_ns", BigInteger, nullable=False),
+    Column("last_ts_ns", BigInteger, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Index("ix_fix_message_batches_run", "run_id", "session", "first_ts_ns"),
 )
 
 session_events = Table(
@@ -229,14 +253,17 @@ audit_chain = Table(
 UPSERT_KEYS = {"runs": "run_id", "tickets": "ticket_id", "orders": "cl_ord_id"}
 TABLES = {t.name: t for t in metadata.sorted_tables}
 #: Tables whose rows are committed to the hash chain, and the column that names a row in it.
-CHAIN_KEYS = {"runs": "run_id", "fix_messages": "id", "session_events": "id", "tickets": "ticket_id",
-              "ticket_events": "id", "orders": "cl_ord_id", "fills": "id", "events": "id"}
+CHAIN_KEYS = {"runs": "run_id", "fix_messages": "id", "fix_message_batches": "id", "session_events": "id",
+              "tickets": "ticket_id", "ticket_events": "id", "orders": "cl_ord_id", "fills": "id", "events": "id"}
 #: Columns left out of a row's hash: the chain's own seal on the run row.
 UNHASHED_COLUMNS = {"runs": ("chain_length", "chain_head")}
 #: Columns added after the chain existed: in a row's hash only when set, so that every row written
 #: before them (null there) keeps the hash its chain entry committed.
 HASHED_WHEN_SET = {"fix_messages": ("recovered",), "tickets": ("recovered",), "orders": ("recovered",),
                    "fills": ("recovered",)}
+#: Byte columns a row's hash covers by their SHA-256 instead of their hex: a batch of market data
+#: is hundreds of kilobytes, which as JSON hex cost the writer more than the rest of its work.
+DIGESTED_COLUMNS = {"fix_message_batches": ("raw",)}
 #: Where a recovered row came from (the ``recovered`` column; null: written by the run itself).
 RECOVERED_FROM_STORE = "filestore"
 RECOVERED_FROM_JOURNAL = "journal"

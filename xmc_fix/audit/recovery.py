@@ -44,6 +44,7 @@ from xmc_fix.audit import models
 from xmc_fix.audit.crashgap import RECOVERY_EVENT
 from xmc_fix.audit.filestore import StoreMark, read_mark, read_store
 from xmc_fix.audit.journal_rows import JournalRows, journal_rows
+from xmc_fix.audit.mdbatch import highest_in
 from xmc_fix.audit.writer import AuditWriter, make_engine, message_row
 from xmc_fix.execution.journal import history
 from xmc_fix.fixwire import parse_utc_ns, text_value
@@ -210,6 +211,9 @@ def _stored(conn, rid: str) -> tuple[dict, dict, int | None]:
     max_in = {s: (n, ts) for s, n, ts in conn.execute(
         select(m.c.session, func.max(m.c.seq_num), func.max(m.c.ts_ns)).where(
             m.c.run_id == rid, m.c.direction == "in").group_by(m.c.session))}
+    for session, (n, ts) in highest_in(conn, rid).items():   # market data stored in bulk
+        have = max_in.get(session)
+        max_in[session] = (max(n, have[0]), max(ts, have[1])) if have and have[0] is not None else (n, ts)
     # a gap fill committed last accounts for the numbers up to its NewSeqNo
     for session, (n, ts) in list(max_in.items()):
         for (raw,) in conn.execute(select(m.c.raw).where(m.c.run_id == rid, m.c.session == session,
@@ -218,7 +222,10 @@ def _stored(conn, rid: str) -> tuple[dict, dict, int | None]:
             new = text_value(raw, 36)
             if new and new.isdigit() and int(new) - 1 > n:
                 max_in[session] = (int(new) - 1, ts)
-    last = conn.execute(select(func.max(m.c.ts_ns)).where(m.c.run_id == rid)).scalar()
+    b = models.fix_message_batches
+    last = max([x for x in (conn.execute(select(func.max(m.c.ts_ns)).where(m.c.run_id == rid)).scalar(),
+                            conn.execute(select(func.max(b.c.last_ts_ns)).where(b.c.run_id == rid)).scalar())
+                if x is not None], default=None)
     e = models.events
     last_ev = conn.execute(select(func.max(e.c.ts_ns)).where(e.c.run_id == rid)).scalar()
     return seen_out, max_in, max([x for x in (last, last_ev) if x is not None], default=None)

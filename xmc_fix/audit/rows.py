@@ -13,7 +13,7 @@ _KEY_TAGS = {b"35": "msg_type", b"34": "seq_num", b"43": "poss_dup", b"11": "cl_
              b"41": "orig_cl_ord_id", b"37": "order_id", b"17": "exec_id", b"150": "exec_type",
              b"39": "ord_status", b"55": "symbol", b"52": "sending_time"}
 _KEY_TAG_RE = re.compile(rb"(?:^|\x01)(" + b"|".join(_KEY_TAGS) + rb")=([^\x01]*)")
-_SECRET_NEEDLES = tuple(f"{t}=".encode() for t in SECRET_TAGS)
+SECRET_NEEDLES = tuple(f"{t}=".encode() for t in SECRET_TAGS)
 
 
 def storable_text(text: str) -> str:
@@ -56,7 +56,7 @@ def _key_tags_end(data: bytes) -> int:
 def message_row(run_id: str, session: str, venue: str | None, direction: str, raw: str, ts_ns: int) -> dict:
     """The ``fix_messages`` row for one raw message (secrets masked, key tags extracted)."""
     data = raw.encode("utf-8", "surrogateescape")
-    if any(n in data for n in _SECRET_NEEDLES):   # a cheap test first: few messages carry a secret
+    if any(n in data for n in SECRET_NEEDLES):   # a cheap test first: few messages carry a secret
         data = mask_fix_bytes(data)
     row = {"run_id": run_id, "session": session, "venue": venue, "direction": direction, "ts_ns": ts_ns,
            "raw": data, "admin": False, "poss_dup": False, "msg_type": None, "seq_num": None,

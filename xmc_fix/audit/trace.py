@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.mdbatch import last_batched
 from xmc_fix.audit.verify import reading
 from xmc_fix.errors import ConfigError
 from xmc_fix.fixwire import readable, split
@@ -166,7 +167,8 @@ def _trace(conn, ticket_id: str) -> dict:
         if msg is not None:
             step(msg["ts_ns"], "market data", f"{leg.lower()} {venue} in seq {msg['seq_num']}",
                  describe_message(msg["msg_type"], msg["raw"]) + _recovered(msg),
-                 {"table": "fix_messages", "id": msg["id"]})
+                 {"table": "fix_messages", "id": msg["id"]} if msg.get("batch_id") is None
+                 else {"table": "fix_message_batches", "id": msg["batch_id"]})
     if t["md_recv_ns"]:
         step(t["md_recv_ns"], "decision", "market-data callback entered", "the update that decided the ticket")
     ages = ", ".join(f"{k.removesuffix('_age_ms')} {v:.3f} ms" for k, v in decision.items()
@@ -212,7 +214,8 @@ def _trace(conn, ticket_id: str) -> dict:
             step(msg["ts_ns"], f"fix {msg['direction']}",
                  f"{msg['venue'] or msg['session']} {msg['direction']} seq {msg['seq_num']}",
                  describe_message(msg["msg_type"], msg["raw"]) + _recovered(msg),
-                 {"table": "fix_messages", "id": msg["id"]})
+                 {"table": "fix_messages", "id": msg["id"]} if msg.get("batch_id") is None
+                 else {"table": "fix_message_batches", "id": msg["batch_id"]})
 
     # -- transitions, repair steps and other events, fills --------------------------------------------
     for tr in conn.execute(select(te_).where(te_.c.ticket_id == ticket_id).order_by(te_.c.ts_ns, te_.c.id)).mappings():
@@ -275,12 +278,17 @@ def _fx_venue(run, pair: str) -> tuple[str, str] | None:
 
 
 def _last_md(conn, run_id: str, venue: str, symbol: str, at_ns: int):
+    """The last market data of ``venue`` received at or before ``at_ns`` naming ``symbol`` first,
+    else the last of any symbol: from ``fix_messages`` and from the market data stored in bulk."""
     m = models.fix_messages
     base = select(m.c.id, m.c.ts_ns, m.c.seq_num, m.c.msg_type, m.c.raw).where(
         m.c.run_id == run_id, m.c.venue == venue, m.c.direction == "in", m.c.msg_type.in_(("X", "W")),
         m.c.ts_ns <= at_ns).order_by(m.c.ts_ns.desc(), m.c.id.desc()).limit(1)
-    row = conn.execute(base.where(m.c.symbol == symbol)).mappings().first()
-    return row if row is not None else conn.execute(base).mappings().first()
+    mine = conn.execute(base.where(m.c.symbol == symbol)).mappings().first()
+    anyone = conn.execute(base).mappings().first() if mine is None else None
+    b_mine, b_any = last_batched(conn, run_id, venue, symbol, at_ns)
+    found = [r for r in (mine, b_mine) if r is not None] or [r for r in (anyone, b_any) if r is not None]
+    return max(found, key=lambda r: r["ts_ns"]) if found else None
 
 
 def _people(v) -> str:

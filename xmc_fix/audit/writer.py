@@ -31,6 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 
 from xmc_fix.audit import chain, models
+from xmc_fix.audit.mdbatch import batch_rows, masked_bytes, md_type
 from xmc_fix.audit.rows import ADMIN_TYPES, message_row, storable_row, storable_text  # noqa: F401  (re-exported)
 from xmc_fix.venues.credentials import mask_any
 
@@ -266,11 +267,18 @@ class AuditWriter:
 
     def _write(self, batch: list[tuple]) -> None:
         by_table: dict[str, list[dict]] = defaultdict(list)
+        market_data: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for item in batch:
             try:
                 kind = item[0]
                 if kind == "m":
                     _, session, direction, raw, ts_ns = item
+                    mt = md_type(raw) if direction == "in" else None
+                    if mt is not None:   # market data: in bulk, below
+                        market_data.setdefault((session, mt), []).append((ts_ns, raw))
+                        if self.log_dir is not None:
+                            self._file_log(session, "messages", ts_ns, masked_bytes(raw))
+                        continue
                     row = message_row(self.run_id, session, self.venues_by_session.get(session),
                                       direction, raw, ts_ns)
                     by_table["fix_messages"].append(row)
@@ -311,6 +319,13 @@ class AuditWriter:
             except Exception:  # one bad record must not cost the batch
                 self.stats.errors += 1
                 log.exception("audit: could not prepare a record; skipped")
+        for (session, mt), msgs in market_data.items():
+            try:
+                by_table["fix_message_batches"] += batch_rows(self.run_id, session,
+                                                              self.venues_by_session.get(session), mt, msgs)
+            except Exception:
+                self.stats.errors += 1
+                log.exception("audit: could not prepare %d market-data message(s) of %s; skipped", len(msgs), session)
         t0 = time.perf_counter()
         for attempt in range(5):
             try:

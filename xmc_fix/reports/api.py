@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.mdbatch import message_rows
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.reports import costs
 from xmc_fix.reports.figures import RunData, figures, load_run
@@ -86,8 +87,9 @@ class Run:
         return (e[e["kind"] == kind] if kind is not None else e).copy()
 
     def messages(self, raw: bool = False) -> pd.DataFrame:
-        """``fix_messages`` of the run in the window (without ``raw`` unless asked: raw bytes of every
-        message are read from the database then, market data included)."""
+        """The run's FIX messages in the window (``fix_messages`` rows and the market data stored in
+        bulk, whose ``id`` is null and ``batch_id`` its batch), without ``raw`` unless asked: raw bytes
+        of every message are read from the database then, market data included."""
         w = self.data.wire.drop(columns=["raw"])
         if not raw:
             return w.copy()
@@ -96,11 +98,14 @@ class Run:
         try:
             with eng.connect() as conn:
                 rows = conn.execute(select(m.c.id, m.c.raw).where(m.c.run_id == self.run_id)).all()
+                batched = {(r["batch_id"], r["ts_ns"], r["seq_num"]): r["raw"]   # market data stored in bulk
+                           for r in message_rows(conn, self.run_id)}
         finally:
             eng.dispose()
         raws = {r.id: bytes(r.raw) for r in rows}
         w = w.copy()
-        w["raw"] = [raws.get(int(i)) for i in w["id"]]
+        w["raw"] = [raws.get(int(i)) if not pd.isna(i) else batched.get((int(b), int(t), None if pd.isna(q) else int(q)))
+                    for i, b, t, q in zip(w["id"], w["batch_id"], w["ts_ns"], w["seq_num"])]
         return w
 
     # -- analysis ------------------------------------------------------------------------------------

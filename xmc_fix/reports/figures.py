@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Integer, case, select
 
 from xmc_fix.audit import models
+from xmc_fix.audit.mdbatch import message_rows
 from xmc_fix.audit.writer import make_engine
 from xmc_fix.clock import ns_to_iso
 from xmc_fix.errors import XmcError
@@ -88,7 +89,9 @@ def resolve_run(conn, run_id: str | None, role: str = "engine") -> dict:
 
 
 def _wire(conn, run_id: str, filt: ReportFilter) -> pd.DataFrame:
-    """The run's FIX messages in the window, without the raw bytes of market data."""
+    """The run's FIX messages in the window, without the raw bytes of market data: ``fix_messages``
+    rows and the market data stored in bulk (``id`` null, ``batch_id`` its ``fix_message_batches``
+    row), in receive order."""
     m = models.fix_messages
     q = select(*[m.c[c] for c in WIRE_COLUMNS[:-1]],
                case((m.c.msg_type.in_(RAW_TYPES), m.c.raw), else_=None).label("raw")).where(m.c.run_id == run_id)
@@ -96,10 +99,14 @@ def _wire(conn, run_id: str, filt: ReportFilter) -> pd.DataFrame:
         q = q.where(m.c.ts_ns >= filt.start_ns)
     if filt.end_ns is not None:
         q = q.where(m.c.ts_ns < filt.end_ns)
-    rows = conn.execute(q).mappings().all()
-    df = pd.DataFrame([dict(r) for r in rows], columns=WIRE_COLUMNS)
-    for c in ("id", "seq_num", "ts_ns"):
-        df[c] = pd.array([r[c] for r in rows], dtype="Int64")
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    for r in message_rows(conn, run_id, filt.start_ns, filt.end_ns):   # market data stored in bulk
+        rows.append({c: r[c] for c in WIRE_COLUMNS[:-1]} | {"raw": r["raw"] if r["msg_type"] in RAW_TYPES else None,
+                                                             "batch_id": r["batch_id"]})
+    rows.sort(key=lambda r: r["ts_ns"] or 0)   # receive order (stable: a table's own order kept on ties)
+    df = pd.DataFrame(rows, columns=WIRE_COLUMNS + ["batch_id"])
+    for c in ("id", "seq_num", "ts_ns", "batch_id"):
+        df[c] = pd.array([r.get(c) for r in rows], dtype="Int64")
     df["poss_dup"] = df["poss_dup"].fillna(False).astype(bool)
     df["admin"] = df["admin"].fillna(False).astype(bool)
     return df

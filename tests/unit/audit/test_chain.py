@@ -97,8 +97,10 @@ def test_every_row_written_has_one_entry_and_each_upsert_version_its_own(audit_u
 
     es = entries(audit_url)
     assert [e["seq"] for e in es] == list(range(1, len(es) + 1)) and len(es) == stub.length
-    appended = [(e["table_name"], e["row_key"]) for e in es if e["table_name"] in ("fix_messages", "events")]
-    assert len(appended) == len(set(appended)) == 8 + 2   # 8 FIX messages, 2 events
+    appended = [(e["table_name"], e["row_key"]) for e in es
+                if e["table_name"] in ("fix_messages", "fix_message_batches", "events")]
+    # 6 FIX messages one by one, the incoming snapshot and refresh in a batch each, 2 events
+    assert len(appended) == len(set(appended)) == 6 + 2 + 2
     versions = [e["row_key"] for e in es if e["table_name"] == "tickets"]
     assert versions == [stub.ticket_id] * 2     # one per batch that changed it: written and sent, completed
     runs = [e for e in es if e["table_name"] == "runs"]

@@ -37,7 +37,7 @@ def test_the_market_data_is_the_last_received_before_the_deciding_callback(audit
     tr = trace(audit_url, run.ticket_id)
 
     md = tr["steps"][0]
-    assert md["ref"]["table"] == "fix_messages" and md["ts_ns"] == T0 + 6 * MS
+    assert md["ref"]["table"] == "fix_message_batches" and md["ts_ns"] == T0 + 6 * MS   # stored in bulk
     assert md["since_md_ns"] == -50_000
     assert "MarketDataIncrementalRefresh CU" in md["detail"] and "best bid 77300 x 40" in md["detail"]
 

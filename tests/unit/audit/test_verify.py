@@ -52,7 +52,9 @@ def test_an_untouched_run_verifies_chain_rows_and_store(audit_url, run):
     [rc] = result.runs
     assert (rc.run_id, rc.entries, rc.head, rc.sealed) == ("R1", run.length, run.head, True)
     assert rc.store_messages == 4 and "1 session(s)" in rc.store
-    assert result.rows_checked == one(audit_url, "select count(*) from fix_messages") + 2 + 2 + 2 + 1 + 1 + 1 + 1
+    assert result.rows_checked == (one(audit_url, "select count(*) from fix_messages")
+                                   + one(audit_url, "select count(*) from fix_message_batches") + 2 + 2 + 2 + 1 + 1 + 1 + 1)
+    assert one(audit_url, "select count(*) from fix_message_batches") == 2   # the snapshot and the refresh
 
 
 def test_the_logon_password_masked_two_ways_still_matches_the_store(audit_url, run, tmp_path):
@@ -66,6 +68,7 @@ def test_the_logon_password_masked_two_ways_still_matches_the_store(audit_url, r
 # -- one row changed, deleted or inserted ---------------------------------------------------------------
 EDITS = {
     "fix_messages": "update fix_messages set ts_ns = ts_ns + 1 where id = :id",
+    "fix_message_batches": "update fix_message_batches set seqs = '2-3' where id = :id",
     "tickets": "update tickets set basis = '999' where ticket_id = :id",
     "events": "update events set detail = '{\"ok\": false}' where id = :id",
     "orders": "update orders set price = 1 where cl_ord_id = :id",
@@ -75,6 +78,7 @@ EDITS = {
     "runs": "update runs set command = 'edited' where run_id = :id",
 }
 KEYS = {"fix_messages": "select max(id) from fix_messages where direction = 'in'",
+        "fix_message_batches": "select min(id) from fix_message_batches",
         "tickets": "select ticket_id from tickets", "events": "select min(id) from events",
         "orders": "select min(cl_ord_id) from orders", "fills": "select min(id) from fills",
         "ticket_events": "select min(id) from ticket_events", "session_events": "select min(id) from session_events",
@@ -122,6 +126,18 @@ def test_an_inserted_row_is_named(audit_url, run, table):
     kind, t, key, run_id = first(result)
     assert (kind, t, run_id) == ("inserted", table, "R1"), result.render()
     assert key == ("T-FAKE" if table == "tickets" else str(one(audit_url, f"select max(id) from {table}")))
+
+
+def test_one_byte_changed_in_a_message_stored_in_bulk_names_its_batch(audit_url, run):
+    bid, raw = sql(audit_url, "select id, raw from fix_message_batches where msg_type = 'X'")[0]
+    raw = bytes(raw)
+    assert raw.count(b"\x01270=77300\x01") == 1
+
+    sql(audit_url, "update fix_message_batches set raw = :r where id = :i", r=raw.replace(b"270=77300", b"270=77301"),
+        i=bid)
+
+    result = verify(audit_url)
+    assert first(result) == ("changed", "fix_message_batches", str(bid), "R1"), result.render()
 
 
 # -- the chain itself ---------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class _Stats:
         self.errors = 0
         self.spilled = 0
         self.write_seconds = 0.0
+        self.batched_messages = 0
 
 
 class ProcessAuditWriter:
@@ -222,7 +223,7 @@ class ProcessAuditWriter:
     def _take_stats(self, ack: dict) -> None:
         s = ack.get("stats") or {}
         self.stats.rows = dict(s.get("rows", {}))
-        for k in ("batches", "max_backlog", "errors", "spilled", "write_seconds"):
+        for k in ("batches", "max_backlog", "errors", "spilled", "write_seconds", "batched_messages"):
             if k in s:
                 setattr(self.stats, k, s[k])
         self.chain_length = ack.get("chain_length", self.chain_length)
@@ -260,7 +261,8 @@ def _child(rx, ack, url: str, run_id: str, kw: dict, parent: int, written=None) 
     def reply(**extra) -> None:
         st = writer.stats
         payload = {"stats": {"rows": dict(st.rows), "batches": st.batches, "max_backlog": st.max_backlog,
-                             "errors": st.errors, "spilled": st.spilled, "write_seconds": st.write_seconds},
+                             "errors": st.errors, "spilled": st.spilled, "write_seconds": st.write_seconds,
+                             "batched_messages": st.batched_messages},
                    "chain_length": writer.chain_length, "chain_head": writer.chain_head, **extra}
         ack.send_bytes(json.dumps(payload, default=str).encode())
 

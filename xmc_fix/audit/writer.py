@@ -84,6 +84,8 @@ class WriterStats:
     errors: int = 0
     spilled: int = 0
     write_seconds: float = 0.0
+    #: market-data messages stored in the ``fix_message_batches`` rows counted in ``rows``
+    batched_messages: int = 0
 
 
 class AuditWriter:
@@ -347,6 +349,7 @@ class AuditWriter:
         self.stats.batches += 1
         for table, rows in by_table.items():
             self.stats.rows[table.removeprefix(":update:")] += len(rows)
+        self.stats.batched_messages += sum(r["count"] for r in by_table.get("fix_message_batches", ()))
 
     def _write_rows_singly(self, by_table: dict[str, list[dict]]) -> None:
         refused: dict[str, list[dict]] = defaultdict(list)

@@ -214,7 +214,9 @@ class EnginePeer:
         writer = eng.audit.stats
         out = {"decision_to_send_ns": list(st.decision_to_send_ns), "stages": list(st.stages),
                "md_lag": list(st.md_lag), "md_updates": st.md_updates, "tickets": st.tickets,
-               "writer_rows": sum(getattr(writer, "rows", {}).values()),
+               # records stored: a FIX message is one, stored in bulk (a batch row holds many) or not
+               "writer_rows": sum(getattr(writer, "rows", {}).values())
+               - getattr(writer, "rows", {}).get("fix_message_batches", 0) + getattr(writer, "batched_messages", 0),
                "writer_seconds": getattr(writer, "write_seconds", 0.0),
                "writer_max_backlog": getattr(writer, "max_backlog", None)}
         out["journal_intent"] = self._intent_line()

@@ -88,7 +88,8 @@ def figure_rows(o: dict) -> list[tuple]:
          rtt["p50"]),
         ("decision p50, journal_sync = intent (default batch above)", "us", jd["intent"]["p50"], None, None),
         ("decision p99, journal_sync = intent", "us", jd["intent"]["p99"], None, None),
-        ("audit writer rows per busy second", "rows", o["audit_writer"]["rows_per_busy_s"], None, None),
+        ("audit writer records stored per busy second (each FIX message one, batched or not)", "records",
+         o["audit_writer"]["rows_per_busy_s"], None, None),
     ]
 
 

@@ -35,7 +35,7 @@ def snapshot(seq: int) -> str:
                     seq=seq)
 
 
-def write(url: str, messages: list[tuple[str, str, str, int]], run_id: str = "R1", flush_after: tuple = ()) -> None:
+def write(url: str, messages: list[tuple[str, str, str, int]], run_id: str = "R1", flush_after: tuple = ()):
     """``messages``: (session, direction, raw, ts_ns), written through the writer in that order."""
     w = AuditWriter(url, run_id, venues_by_session=VENUES, linger_s=5.0).start()
     w.record("runs", {"run_id": run_id, "role": "engine", "started_ns": T0, "host": "box", "pid": 1,
@@ -47,6 +47,7 @@ def write(url: str, messages: list[tuple[str, str, str, int]], run_id: str = "R1
     w.record("runs", {"run_id": run_id, "role": "engine", "started_ns": T0, "ended_ns": T0 + 10_000 * MS,
                       "summary": "{}"})
     w.close()
+    return w.stats
 
 
 def rows(url: str, statement: str, **params) -> list:
@@ -100,7 +101,7 @@ def test_a_secret_in_market_data_is_masked_as_in_any_stored_message():
 
 # -- the writer ----------------------------------------------------------------------------------------
 def test_incoming_market_data_is_stored_in_batches_with_one_chain_entry_each_and_reads_back_as_messages(audit_url):
-    write(audit_url, MIXED)
+    stats = write(audit_url, MIXED)
 
     assert rows(audit_url, "select count(*) from fix_messages where direction = 'in' and msg_type in ('X', 'W')") \
         == [(0,)]
@@ -108,6 +109,7 @@ def test_incoming_market_data_is_stored_in_batches_with_one_chain_entry_each_and
     assert sorted(b[1:] for b in batches) == [(LME, "X", 1, "7"), (SESSION, "W", 1, "2"), (SESSION, "X", 3, "3-4,6")]
     entries = rows(audit_url, "select row_key from audit_chain where table_name = 'fix_message_batches'")
     assert sorted(int(k) for (k,) in entries) == sorted(b[0] for b in batches)
+    assert (stats.rows["fix_message_batches"], stats.batched_messages) == (3, 5)
     assert verify(audit_url).ok
 
     # every message as the fix_messages row it would have been, in the order it was recorded

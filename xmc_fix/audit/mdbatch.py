@@ -45,11 +45,14 @@ def md_type(raw: str) -> str | None:
     if i < 0:
         return None
     t = raw[i + 4:i + 6]
-    return t[0] if t == "X\x01" or t == "W\x01" else None
+    return t[0] if len(t) == 2 and t[1] == "\x01" and t[0] in MD_TYPES else None
 
 
 def _seq(data: bytes) -> int | None:
-    i = data.find(b"\x0134=")
+    """MsgSeqNum: in the header, after BeginString, BodyLength and MsgType (else wherever it is)."""
+    i = data.find(b"\x0134=", 0, 64)
+    if i < 0:
+        i = data.find(b"\x0134=")
     if i < 0:
         return None
     j = data.find(b"\x01", i + 4)
@@ -110,12 +113,7 @@ def _rows(run_id, session, venue, msg_type, messages, encode) -> list[dict]:
     pack = _FRAME.pack
     for ts_ns, raw in messages:
         data = encode(raw)
-        i = data.find(b"\x0134=", 0, 64)   # MsgSeqNum: in the header, after BeginString, BodyLength, MsgType
-        if i >= 0:
-            v = data[i + 4:data.find(b"\x01", i + 4)]
-            s = int(v) if v.isdigit() else None
-        else:
-            s = _seq(data)
+        s = _seq(data)
         if parts and s is not None and seqs and s <= seqs[-1]:
             out.append(_row(run_id, session, venue, msg_type, parts, seqs, first, last))
             parts, seqs = [], []

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text
 
 from xmc_fix.audit import models
 from xmc_fix.audit.completeness import audit_completeness
-from xmc_fix.audit.mdbatch import all_messages, batch_rows, highest_in, parse_ranges, ranges, unpack
+from xmc_fix.audit.mdbatch import all_messages, batch_rows, highest_in, md_type, parse_ranges, ranges, unpack
 from xmc_fix.audit.rows import message_row
 from xmc_fix.audit.verify import verify
 from xmc_fix.audit.writer import AuditWriter
@@ -81,6 +81,12 @@ MIXED = [(SESSION, "in", incoming("A", ("98", "0"), ("108", "10"), seq=1), T0 + 
 @given(st.lists(st.integers(1, 60), max_size=40))
 def test_ranges_give_back_the_numbers_in_their_order(nums):
     assert parse_ranges(ranges(nums)) == nums
+
+
+def test_only_refreshes_and_snapshots_are_market_data():
+    assert [md_type(m) for m in (refresh(3), snapshot(2), incoming("8", seq=4), incoming("XY", seq=5),
+                                 incoming("Y", ("262", "M1"), seq=6), "8=FIX.4.4\x019=5\x0135=X")] == \
+        ["X", "W", None, None, None, None]
 
 
 def test_a_batch_keeps_each_message_byte_for_byte_with_its_time_and_starts_again_where_numbers_go_down():

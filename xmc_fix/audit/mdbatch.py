@@ -173,32 +173,40 @@ def seq_rows(conn, run_id: str) -> Iterator[SeqRow]:
     to tell which store generation a message belongs to, and a batch never spans two (a reset starts
     the numbers again at 1, and :func:`batch_rows` starts a new row wherever they go down)."""
     b = models.fix_message_batches
-    q = (select(b.c.session, b.c.direction, b.c.msg_type, b.c.seqs, b.c.first_ts_ns, b.c.last_ts_ns)
+    q = (select(b.c.session, b.c.direction, b.c.msg_type, b.c.seqs, b.c.first_ts_ns)
          .where(b.c.run_id == run_id).order_by(b.c.id))
     for r in conn.execute(q):
-        nums = parse_ranges(r.seqs)
-        for n in nums:
+        for n in parse_ranges(r.seqs):
             yield SeqRow(r.session, r.direction, r.msg_type, n, r.first_ts_ns, None)
 
 
-def message_rows(conn, run_id: str, start_ns: int | None = None, end_ns: int | None = None) -> Iterator[dict]:
-    """The run's batched messages (receive time in ``[start_ns, end_ns)`` when given) as
-    ``fix_messages`` rows: key tags read from the bytes as the writer reads them for a
-    ``fix_messages`` row, ``id`` None, ``batch_id`` the batch."""
+def _message(batch, ts_ns: int, data: bytes) -> dict:
+    """One message of ``batch`` (a row with id, run_id, session, venue, direction) as the
+    ``fix_messages`` row the writer would have made of it: ``id`` None, ``batch_id`` the batch."""
+    row = message_row(batch.run_id, batch.session, batch.venue, batch.direction,
+                      data.decode("utf-8", "surrogateescape"), ts_ns)
+    row["id"], row["batch_id"] = None, batch.id
+    return row
+
+
+def message_rows(conn, run_id: str, start_ns: int | None = None, end_ns: int | None = None, *,
+                 session: str | None = None, direction: str | None = None) -> Iterator[dict]:
+    """The run's batched messages (receive time in ``[start_ns, end_ns)``, of ``session`` and
+    ``direction``, when given) as ``fix_messages`` rows (:func:`_message`), batch by batch."""
     b = models.fix_message_batches
     q = select(b.c.id, b.c.run_id, b.c.session, b.c.venue, b.c.direction, b.c.raw).where(b.c.run_id == run_id)
     if start_ns is not None:
         q = q.where(b.c.last_ts_ns >= start_ns)
     if end_ns is not None:
         q = q.where(b.c.first_ts_ns < end_ns)
+    if session is not None:
+        q = q.where(b.c.session == session)
+    if direction is not None:
+        q = q.where(b.c.direction == direction)
     for r in conn.execute(q.order_by(b.c.id)):
         for ts, data in unpack(bytes(r.raw)):
-            if (start_ns is not None and ts < start_ns) or (end_ns is not None and ts >= end_ns):
-                continue
-            row = message_row(r.run_id, r.session, r.venue, r.direction, data.decode("utf-8", "surrogateescape"), ts)
-            row["id"] = None
-            row["batch_id"] = r.id
-            yield row
+            if (start_ns is None or ts >= start_ns) and (end_ns is None or ts < end_ns):
+                yield _message(r, ts, data)
 
 
 def highest_in(conn, run_id: str) -> dict[str, tuple[int, int]]:
@@ -227,8 +235,7 @@ def last_batched(conn, run_id: str, venue: str, symbol: str, at_ns: int,
         for ts, data in reversed(unpack(bytes(r.raw))):
             if ts > at_ns:
                 continue
-            row = message_row(r.run_id, r.session, r.venue, r.direction, data.decode("utf-8", "surrogateescape"), ts)
-            row["id"], row["batch_id"] = None, r.id
+            row = _message(r, ts, data)
             if anyone is None or ts > anyone["ts_ns"]:
                 anyone = row
             if row["symbol"] == symbol:
@@ -247,7 +254,6 @@ def all_messages(conn, run_id: str, *, session: str | None = None, direction: st
     if direction is not None:
         q = q.where(m.c.direction == direction)
     rows = [dict(r, batch_id=None) for r in conn.execute(q.order_by(m.c.id)).mappings()]
-    batched = sorted((r for r in message_rows(conn, run_id)
-                      if (session is None or r["session"] == session) and (direction is None or r["direction"] == direction)),
+    batched = sorted(message_rows(conn, run_id, session=session, direction=direction),
                      key=lambda r: r["ts_ns"])   # batches of several sessions and types, each in its order
     return list(heapq.merge(rows, batched, key=lambda r: r["ts_ns"] or 0))

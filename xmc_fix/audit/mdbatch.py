@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from xmc_fix.audit import models
 from xmc_fix.audit.rows import SECRET_NEEDLES, message_row
+from xmc_fix.errors import XmcError
 from xmc_fix.venues.credentials import mask_fix_bytes
 
 #: MsgTypes stored in bulk when incoming: MarketDataIncrementalRefresh, MarketDataSnapshotFullRefresh
@@ -139,19 +140,29 @@ def _row(run_id, session, venue, msg_type, parts, seqs, first, last) -> dict:
             "seqs": ranges(seqs), "first_ts_ns": first, "last_ts_ns": last, "raw": b"".join(parts)}
 
 
-def unpack(blob: bytes) -> list[tuple[int, bytes]]:
-    """``(receive ns, bytes)`` of every message of a batch's ``raw``, in order. Raises ValueError
-    when the framing does not add up (a batch changed after it was written)."""
+class BatchError(XmcError):
+    """A batch's ``raw`` does not frame into messages: the row was changed after it was written."""
+
+    def __init__(self, batch_id, problem: str) -> None:
+        super().__init__(f"fix_message_batches row {batch_id}: {problem}; the stored market data was "
+                         f"changed after it was written (run `xmc audit verify` on this database "
+                         f"to see every row that was)")
+
+
+def unpack(blob: bytes, batch_id=None) -> list[tuple[int, bytes]]:
+    """``(receive ns, bytes)`` of every message of a batch's ``raw``, in order. Raises
+    :class:`BatchError` (naming ``batch_id``) when the framing does not add up (a batch changed
+    after it was written)."""
     out = []
     view = memoryview(blob)
     i, hdr, n = 0, _FRAME.size, len(view)
     while i < n:
         if i + hdr > n:
-            raise ValueError(f"batch bytes end inside a frame header at {i}")
+            raise BatchError(batch_id, f"its bytes end inside a frame header at byte {i}")
         ts, ln = _FRAME.unpack_from(view, i)
         i += hdr
         if i + ln > n:
-            raise ValueError(f"batch bytes end inside a message at {i}")
+            raise BatchError(batch_id, f"its bytes end inside a message at byte {i}")
         out.append((ts, bytes(view[i:i + ln])))
         i += ln
     return out
@@ -204,7 +215,7 @@ def message_rows(conn, run_id: str, start_ns: int | None = None, end_ns: int | N
     if direction is not None:
         q = q.where(b.c.direction == direction)
     for r in conn.execute(q.order_by(b.c.id)):
-        for ts, data in unpack(bytes(r.raw)):
+        for ts, data in unpack(bytes(r.raw), r.id):
             if (start_ns is None or ts >= start_ns) and (end_ns is None or ts < end_ns):
                 yield _message(r, ts, data)
 
@@ -232,7 +243,7 @@ def last_batched(conn, run_id: str, venue: str, symbol: str, at_ns: int,
          .order_by(b.c.first_ts_ns.desc(), b.c.id.desc()).limit(look_back))
     anyone = None
     for r in conn.execute(q):
-        for ts, data in reversed(unpack(bytes(r.raw))):
+        for ts, data in reversed(unpack(bytes(r.raw), r.id)):
             if ts > at_ns:
                 continue
             row = _message(r, ts, data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
@@ -17,6 +18,7 @@ from xmc_fix.audit.mdbatch import all_messages, batch_rows, highest_in, md_type,
 from xmc_fix.audit.rows import message_row
 from xmc_fix.audit.verify import verify
 from xmc_fix.audit.writer import AuditWriter
+from xmc_fix.cli import cli
 from xmc_fix.reports.api import open_run
 from tests.unit.audit.audit_stubs import MS, SESSION, T0, incoming
 
@@ -170,3 +172,20 @@ def test_the_report_counts_batched_market_data_and_gives_its_bytes_when_asked(au
     batched = m[m["batch_id"].notna()]
     assert len(batched) == 5 and all(isinstance(r, bytes) and r.startswith(b"8=FIX.4.4") for r in batched["raw"])
     assert sorted(int(s) for s in batched["seq_num"]) == [2, 3, 4, 6, 7]
+
+
+def test_a_batch_whose_bytes_no_longer_frame_is_one_line_naming_it_not_a_traceback(audit_url):
+    write(audit_url, MIXED)
+    bid, raw = rows(audit_url, "select id, raw from fix_message_batches where msg_type = 'X' order by id")[0]
+    eng = create_engine(audit_url)
+    with eng.begin() as conn:   # cut the last message short: the frame says more bytes than there are
+        conn.execute(text("update fix_message_batches set raw = :r where id = :i"), {"r": bytes(raw)[:-5], "i": bid})
+    eng.dispose()
+
+    res = CliRunner().invoke(cli, ["report", "--db", audit_url, "--run", "R1"])
+
+    assert res.exit_code == 1, (res.output, res.exception)
+    line = res.output.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert line.startswith("xmc: error: fix_message_batches row ") and f"row {bid}:" in line, line
+    assert "xmc audit verify" in line, line

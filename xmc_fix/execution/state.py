@@ -12,6 +12,7 @@ trading state): what to do with the state is the other modules' business.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -229,6 +230,9 @@ class ProgressTable(dict):
         #: (ticket id, pair, final state, ended ns) as tickets leave the index, the latest: what the
         #: metrics read as tickets finished since their last look
         self.settled: deque = deque(maxlen=100_000)
+        #: (ended ns, ticket id) of each ticket as it leaves the index, a heap: what
+        #: :meth:`expired` reads, oldest first, so forgetting never scans the retained tickets
+        self.ended: list[tuple[int, str]] = []
 
     def __setitem__(self, tid: str, p: TicketProgress) -> None:
         if tid in self and tid not in self.open:
@@ -257,7 +261,23 @@ class ProgressTable(dict):
             t = idx.pop(tid).ticket
             self.finished[t.state] += 1
             self.settled.append((tid, t.pair, t.state.value, t.ended_ns))
+            if t.ended_ns is not None:
+                heapq.heappush(self.ended, (t.ended_ns, tid))
         return idx
+
+    def expired(self, before_ns: int) -> list[tuple[int, str]]:
+        """Take off the heap the (ended ns, ticket id) of the tickets that finished before
+        ``before_ns`` and are still finished, in the table, and ended then (not reopened since;
+        one that finished again later has a newer entry), oldest first."""
+        self.settle()
+        heap, out = self.ended, []
+        while heap and heap[0][0] < before_ns:
+            ended, tid = heapq.heappop(heap)
+            p = self.get(tid)
+            if (p is not None and tid not in self.open and p.ticket.state.is_terminal
+                    and p.ticket.ended_ns == ended):
+                out.append((ended, tid))
+        return out
 
     def reopened(self, tid: str, was) -> None:
         """A late fill took ticket ``tid`` out of final state ``was``."""
@@ -268,6 +288,36 @@ class ProgressTable(dict):
 
     def update(self, *a, **kw):                     # every entry must pass __setitem__
         raise TypeError("ProgressTable: assign entries one by one")
+
+    setdefault = update
+
+
+class OrderTable(dict):
+    """Orders by ClOrdID (an order is also reachable by its cancels' and replacements' ClOrdIDs),
+    with the ClOrdIDs entered for each ticket (``by_ticket``): forgetting a finished ticket's
+    orders reads its own, never every order a busy day retains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_ticket: dict[str, set[str]] = {}
+
+    def __setitem__(self, cl_ord_id: str, order: Order) -> None:
+        super().__setitem__(cl_ord_id, order)
+        ids = self.by_ticket.get(order.ticket_id)
+        if ids is None:
+            self.by_ticket[order.ticket_id] = {cl_ord_id}
+        else:
+            ids.add(cl_ord_id)
+
+    def forget_ticket(self, tid: str) -> list[str]:
+        """Remove every ClOrdID that names an order of ticket ``tid``; those ClOrdIDs."""
+        gone = [cl for cl in self.by_ticket.pop(tid, ()) if cl in self and dict.__getitem__(self, cl).ticket_id == tid]
+        for cl in gone:
+            del self[cl]
+        return gone
+
+    def update(self, *a, **kw):                     # every entry must pass __setitem__
+        raise TypeError("OrderTable: assign entries one by one")
 
     setdefault = update
 
@@ -295,7 +345,7 @@ class EngineState:
         self.instruments_by_key: dict[tuple[str, str], Instrument] = strategy.by_venue_symbol()
         self.tickets: dict[str, Ticket] = {}
         self.progress: ProgressTable = ProgressTable()
-        self.orders: dict[str, Order] = {}
+        self.orders: OrderTable = OrderTable()
         self.venues_up: set[str] = set()
         self.asked: set[str] = set()               # orders we sent a status request or cancel for
         self.foreign_fills: dict[str, tuple] = {}  # ExecID -> (instrument, side, qty, price, account)
@@ -380,19 +430,19 @@ class EngineState:
         if len(self.accounted) > 50_000:
             horizon = now_ns - ACCOUNTED_KEEP_NS
             self.accounted = {k: v for k, v in self.accounted.items() if v >= horizon}
-        gone = [tid for tid, p in self.progress.items()
-                if p.ticket.state.is_terminal and p.ticket.ended_ns is not None
-                and now_ns - p.ticket.ended_ns > retain_ns
-                and self.pairs[p.ticket.pair].active is not p.ticket]
+        gone, held = [], []
+        for ended, tid in self.progress.expired(now_ns - retain_ns):
+            t = self.progress[tid].ticket
+            (held if self.pairs[t.pair].active is t else gone).append((ended, tid))
+        for entry in held:                  # still its pair's active ticket: looked at again next time
+            heapq.heappush(self.progress.ended, entry)
         if not gone:
             return 0
-        for tid in gone:
+        for _, tid in gone:
             del self.progress[tid]
             self.tickets.pop(tid, None)
-        dead = set(gone)
-        for cl in [k for k, o in self.orders.items() if o.ticket_id in dead]:   # cancels' ClOrdIDs too
-            del self.orders[cl]
-            self.asked.discard(cl)
+            for cl in self.orders.forget_ticket(tid):   # cancels' ClOrdIDs too
+                self.asked.discard(cl)
         return len(gone)
 
     def open_progress(self):

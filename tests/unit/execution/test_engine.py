@@ -795,6 +795,8 @@ def test_a_long_run_stays_flat_finished_tickets_are_forgotten_after_the_retentio
     st = w.engine.state
     assert w.engine.stats.tickets == 200
     assert len(st.tickets) <= 4 and len(st.progress) <= 4 and len(st.orders) <= 8
+    assert len(st.orders.by_ticket) <= 4 and len(st.progress.ended) <= 4   # the indexes stay flat too
+    assert set(st.orders.by_ticket) == {o.ticket_id for o in st.orders.values()}
 
 
 def test_a_close_takes_off_a_holding_it_reduces_never_one_of_the_other_sign(world):

@@ -71,3 +71,43 @@ def test_it_refuses_bulk_updates_that_would_bypass_the_index():
     table = ProgressTable()
     with pytest.raises(TypeError):
         table.update({"T1": SimpleNamespace(ticket=SimpleNamespace(state=TicketState.WORKING))})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_expired_gives_the_tickets_a_scan_would_forget_and_no_other(seed):
+    """What release_finished forgets, read from the heap of end times, is what a scan of every
+    ticket finds finished before the cut: a reopened ticket is not given while open, and when it
+    finishes again it is given by its new end time, once."""
+    rnd = random.Random(seed)
+    table = ProgressTable()
+    clock = n = 0
+    for _ in range(600):
+        clock += rnd.randint(1, 5)
+        op = rnd.random()
+        if op < 0.3 or not table:                         # a new ticket
+            n += 1
+            table[f"T{n}"] = SimpleNamespace(ticket=SimpleNamespace(state=rnd.choice(OPEN), pair="P", ended_ns=None))
+        elif op < 0.7:                                    # an open ticket moves on, maybe to its end
+            t = table[rnd.choice(list(table))].ticket
+            if not t.state.is_terminal:
+                t.state = rnd.choice(OPEN + FINAL)
+                if t.state.is_terminal:
+                    t.ended_ns = clock
+        elif op < 0.8:                                    # a late fill reopens a finished one
+            tid = rnd.choice(list(table))
+            t = table[tid].ticket
+            if t.state.is_terminal:
+                was, t.state = t.state, TicketState.LEGGED
+                table.reopened(tid, was)
+        if rnd.random() < 0.3:                            # the timer: forget what ended before the cut
+            cut = clock - rnd.randint(0, 40)
+            table.settle()
+            expected = {tid for tid, p in table.items()
+                        if p.ticket.state.is_terminal and p.ticket.ended_ns is not None and p.ticket.ended_ns < cut}
+            got = table.expired(cut)
+            assert [e for e, _ in got] == sorted(e for e, _ in got)
+            assert {tid for _, tid in got} == expected and len(got) == len(expected)
+            for _, tid in got:
+                del table[tid]
+    table.expired(clock + 1)
+    assert table.ended == []   # the entries of tickets reopened or forgotten do not stay behind

@@ -122,3 +122,24 @@ def test_every_target_is_reported_with_figure_reference_ratio_and_verdict(bench)
     rows = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert sum(1 for r in rows if r.endswith("| met |") or r.endswith("| **not met** |")) == len(b["targets"])
     assert "| figure | xmc_fix | plain script | ratio | floor | ratio |" in markdown
+
+
+def test_the_profile_of_the_flood_splits_both_peers_time_by_callback(tmp_path):
+    """``xmc bench --profile``: py-spy samples xmc_fix and the plain script in one flood each; the
+    audit's Log shows as onIncoming in xmc_fix only, and every figure comes with its stacks."""
+    out = tmp_path / "profile"
+    res = subprocess.run([sys.executable, "-m", "xmc_fix", "--log-file", str(tmp_path / "x.log"), "bench",
+                          "--profile", str(out), "--profile-seconds", "1"], capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    prof = json.loads((out / "profile.json").read_text())
+    x, p = prof["xmc_fix"], prof["plain"]
+    for r in (x, p):
+        assert r["messages"] > 1000 and r["samples"] > 0
+        assert r["us_per_message"]["fromApp"] > 0
+        assert r["us_per_message_total"] == pytest.approx(sum(r["us_per_message"].values()), rel=0.01)
+    assert x["us_per_message"].get("onIncoming", 0) > 0 and "onIncoming" not in p["us_per_message"]
+    assert "decode_incremental" in x["from_app"]
+    assert (out / "profile.png").read_bytes()[:4] == b"\x89PNG"
+    assert "fromApp" in (out / "xmc_fix.txt").read_text() and "fromApp" in (out / "plain.txt").read_text()
+    assert "| fromApp |" in res.stdout and "xmc_fix (audit on)" in res.stdout

@@ -458,10 +458,20 @@ def basis_calc(strategy_path, pair, prices, fx, qty, position, as_json):
               "(the README's).")
 @click.option("--md-path", is_flag=True, help="Only what one market-data refresh costs in Python, in-process "
               "(xmc_fix's decoder and engine against the plain script's handler): a few seconds.")
+@click.option("--profile", "profile_dir", default=None, metavar="DIR",
+              help="Only where the session thread's Python time goes in the flood, xmc_fix beside the plain "
+                   "script, sampled by py-spy: tables, a plot and the collapsed stacks into DIR (about 40 s).")
+@click.option("--profile-seconds", default=5.0, show_default=True, type=click.FloatRange(0.2, 120),
+              help="With --profile: how long the venue floods each peer.")
 @click.option("--tiny", is_flag=True, hidden=True, help="A token load, for the test of the benchmark machinery.")
-def bench(quick, json_path, html_path, markdown_path, md_path, tiny):
+def bench(quick, json_path, html_path, markdown_path, md_path, profile_dir, profile_seconds, tiny):
     """Measure xmc_fix against a plain QuickFIX-Python pair script and QuickFIX-Python's own floor,
     in one run on this machine, and report each performance target as met or not."""
+    if profile_dir:
+        from xmc_fix.bench import profile
+        profile.main(profile_dir, profile_seconds, progress=lambda s: click.echo(s, err=True))
+        click.echo((Path(profile_dir) / "profile.md").read_text(), nl=False)
+        return
     if md_path:
         from xmc_fix.bench import mdpath
         mdpath.main([])

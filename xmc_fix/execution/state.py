@@ -270,13 +270,17 @@ class ProgressTable(dict):
         ``before_ns`` and are still finished, in the table, and ended then (not reopened since;
         one that finished again later has a newer entry), oldest first."""
         self.settle()
-        heap, out = self.ended, []
+        heap, out, seen = self.ended, [], set()
         while heap and heap[0][0] < before_ns:
             ended, tid = heapq.heappop(heap)
             p = self.get(tid)
-            if (p is not None and tid not in self.open and p.ticket.state.is_terminal
-                    and p.ticket.ended_ns == ended):
+            if p is None or tid in self.open or not p.ticket.state.is_terminal or tid in seen:
+                continue                    # forgotten, or reopened: settled again when it ends again
+            if p.ticket.ended_ns == ended:
+                seen.add(tid)
                 out.append((ended, tid))
+            elif p.ticket.ended_ns is not None:   # its end time changed while final: keep it by the new one
+                heapq.heappush(heap, (p.ticket.ended_ns, tid))
         return out
 
     def reopened(self, tid: str, was) -> None:

@@ -76,14 +76,6 @@ def test_throughput_and_load_what_was_sent_was_processed(bench):
     for lag in (load["lag"], b["plain"]["load"]["lag"]):
         assert lag["first_third_p50_us"] > 0 and lag["last_third_p50_us"] > 0 and lag["growth"] > 0
     assert b["audit_writer"]["rows"] > 0
-    # the audit's cost split: the same flood with a Python Log that records no incoming message
-    un = b["throughput_incoming_unrecorded"]
-    assert ingest_sane(un)
-    assert b["audit_writer"]["rows"] >= b["throughput"]["processed"]   # audit on: every refresh recorded
-    assert un["audit_records"] < un["processed"]                        # ... here none of them
-    split = b["audit_cost_per_message_us"]
-    assert set(split) == {"log_call", "recording", "total"}
-    assert split["total"] == pytest.approx(split["log_call"] + split["recording"], abs=0.15)
 
 
 def test_the_age_of_the_book_at_each_decision_under_load(bench):

@@ -76,8 +76,6 @@ class AuditLogFactory(fix.LogFactory):
     writing it to the socket, the one moment a stored Logon's password can be overwritten before
     anything else happens (:meth:`xmc_fix.venues.adapter.EngineApplication.on_outgoing`)."""
 
-    log_class = AuditLog   # the Log made for each session (``xmc bench`` measures with a variant)
-
     def __init__(self, sink, on_outgoing=None) -> None:
         super().__init__()
         self._sink = sink
@@ -87,7 +85,7 @@ class AuditLogFactory(fix.LogFactory):
     def create(self, *args):
         try:
             session = args[0].toString() if args else "global"
-            lg = self.log_class(self._sink, session, self._on_outgoing)
+            lg = AuditLog(self._sink, session, self._on_outgoing)
             self._logs.append(lg)
             return lg.__disown__()
         except Exception:  # an exception here would end the process: log, and log nothing

@@ -98,32 +98,14 @@ class World:
         return p
 
 
-def _unrecorded_incoming_logs():
-    """The audit's Log factory with ``onIncoming`` a Python method that returns at once: QuickFIX
-    still calls into Python for every message it receives, and nothing of it reaches the audit.
-    Only for ``xmc bench``'s breakdown of the audit's cost in the flood (never an engine setting)."""
-    from xmc_fix.audit.logbridge import AuditLog, AuditLogFactory
-
-    class UnrecordedIncoming(AuditLog):
-        def onIncoming(self, msg: str) -> None:
-            pass
-
-    class Factory(AuditLogFactory):
-        log_class = UnrecordedIncoming
-
-    return Factory
-
-
 class EnginePeer:
     """xmc_fix, as ``xmc run`` builds it, in this process, with stage timings and lag samples on."""
 
     name = "xmc_fix"
 
     def __init__(self, world: World, stage: str, *, audit: bool = True, journal_sync: str | None = None,
-                 observed: bool = False, window_s: float = OBSERVE_WINDOW_S,
-                 incoming_unrecorded: bool = False) -> None:
+                 observed: bool = False, window_s: float = OBSERVE_WINDOW_S) -> None:
         self.world, self.stage, self.audit = world, stage, audit
-        self.incoming_unrecorded = incoming_unrecorded
         self.journal_sync = journal_sync
         self.observed = observed
         self.window_s = window_s
@@ -147,8 +129,6 @@ class EnginePeer:
         self.eng = A.engine_from_files(str(sessions_path), str(strategy_path), db, control_path=str(sock),
                                        metrics_port=mport)
         self.eng.engine.stats.trace = True
-        if self.incoming_unrecorded:      # before start: QuickFIX takes the factory when it starts
-            self.eng._logs = _unrecorded_incoming_logs()(self.eng.audit, on_outgoing=self.eng.app.on_outgoing)
         self.eng.start()
         if not self.eng.wait_logged_on(15):
             raise RuntimeError("bench: xmc_fix did not log on")

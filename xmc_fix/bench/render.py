@@ -56,12 +56,6 @@ def figure_rows(o: dict) -> list[tuple]:
         ("engine md throughput, one venue flooded (sustained)", "msg/s", thr["per_s_sustained"],
          pthr["per_s_sustained"], f["ingest_per_s"]),
         ("  the same, audit off", "msg/s", thr_off["per_s_sustained"], pthr["per_s_sustained"], f["ingest_per_s"]),
-        ("  the same, audit on but incoming messages unrecorded (a Python Log returning at once)", "msg/s",
-         o["throughput_incoming_unrecorded"]["per_s_sustained"], pthr["per_s_sustained"], f["ingest_per_s"]),
-        ("  audit's cost per incoming message implied by those rates: QuickFIX calling a Python Log", "us",
-         o["audit_cost_per_message_us"]["log_call"], None, None),
-        ("  ... and recording the message (the hand-off to the writer, its share of the CPU)", "us",
-         o["audit_cost_per_message_us"]["recording"], None, None),
         (f"load {load['venues']}x{load['rate_per_venue']:,}/s: processed while offered "
          f"({load['offered_per_s']:,}/s; plain: {pload['offered_per_s']:,}/s)", "msg/s", load["per_s_during"],
          pload["per_s_during"], None),

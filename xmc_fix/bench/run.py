@@ -155,20 +155,6 @@ def _ingest(res: dict, st: dict) -> dict:
             "lag": _lag_growth(st["md_lag"])}
 
 
-def _audit_split(on: dict, unrecorded: dict, off: dict) -> dict:
-    """The session thread's extra time per incoming message that the sustained flood rates imply
-    (1/rate differences, us): QuickFIX calling a Python Log that returns at once (``log_call``,
-    against audit off's C++ ScreenLog) and recording the message for the audit (``recording``,
-    audit on against that Log). Meaningful while the session thread is what limits the rate."""
-    def per(d: dict) -> float | None:
-        r = d.get("per_s_sustained")
-        return 1e6 / r if r else None
-
-    a, n, o = per(on), per(unrecorded), per(off)
-    return {"log_call": round(n - o, 1) if n and o else None, "recording": round(a - n, 1) if a and n else None,
-            "total": round(a - o, 1) if a and o else None}
-
-
 def _marker(book) -> int | None:
     """The tick server's marker among a recorded book top's sizes ([[bid, size], [ask, size]])."""
     for level in book or ():
@@ -269,8 +255,7 @@ def run(plan: Plan, work: Path, progress: Callable[[str], None] = lambda s: None
                                  "tick_to_trade_us": plain_ten["tick_to_trade_us"]}
     samples |= {"decision_ten_pairs_us": ten["_dec"], "plain_decision_ten_pairs_us": plain_ten["_dec"]}
 
-    progress("4/6 throughput: one venue flooding as fast as it can (xmc_fix audit on, off, incoming unrecorded; "
-             "the plain script)")
+    progress("4/6 throughput: one venue flooding as fast as it can (xmc_fix audit on, off, the plain script)")
     wf = World(work, venues=1, pairs=1)          # one session, as the floor's ingest
     kw = {"rate": 0, "seconds": plan.flood_s}
     resf, stf = run_stage(wf, "flood", "flood", EnginePeer(wf, "flood"), server_kw=kw, wait_s=60 + plan.flood_s)
@@ -281,13 +266,6 @@ def run(plan: Plan, work: Path, progress: Callable[[str], None] = lambda s: None
     res_o, st_o = run_stage(wf, "flood-noaudit", "flood", EnginePeer(wf, "flood-noaudit", audit=False),
                             server_kw=kw, wait_s=60 + plan.flood_s)
     out["throughput_audit_off"] = _ingest(res_o, st_o)
-    # the audit's cost split: QuickFIX calling a Python Log at all, and the recording behind it
-    res_n, st_n = run_stage(wf, "flood-unrecorded", "flood",
-                            EnginePeer(wf, "flood-unrecorded", incoming_unrecorded=True),
-                            server_kw=kw, wait_s=60 + plan.flood_s)
-    out["throughput_incoming_unrecorded"] = _ingest(res_n, st_n) | {"audit_records": st_n["writer_rows"]}
-    out["audit_cost_per_message_us"] = _audit_split(out["throughput"], out["throughput_incoming_unrecorded"],
-                                                    out["throughput_audit_off"])
     res_p, st_p = run_stage(wf, "flood-plain", "flood", PlainPeer(wf, "flood-plain"), server_kw=kw,
                             wait_s=60 + plan.flood_s)
     out["plain"]["throughput"] = _ingest(res_p, st_p)

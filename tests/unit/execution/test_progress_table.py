@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from xmc_fix.domain.tickets import TicketState
-from xmc_fix.execution.state import ProgressTable
+from xmc_fix.execution.tables import ProgressTable
 
 OPEN = [s for s in TicketState if not s.is_terminal]
 FINAL = [s for s in TicketState if s.is_terminal]

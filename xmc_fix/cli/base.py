@@ -460,7 +460,7 @@ def basis_calc(strategy_path, pair, prices, fx, qty, position, as_json):
               "(xmc_fix's decoder and engine against the plain script's handler): a few seconds.")
 @click.option("--profile", "profile_dir", default=None, metavar="DIR",
               help="Only where the session thread's Python time goes in the flood, xmc_fix beside the plain "
-                   "script, sampled by py-spy: tables, a plot and the collapsed stacks into DIR (about 40 s).")
+                   "script, sampled by py-spy: tables, a plot and the collapsed stacks into DIR (about a minute).")
 @click.option("--profile-seconds", default=5.0, show_default=True, type=click.FloatRange(0.2, 120),
               help="With --profile: how long the venue floods each peer.")
 @click.option("--tiny", is_flag=True, hidden=True, help="A token load, for the test of the benchmark machinery.")

@@ -9,7 +9,9 @@ waiting (for the GIL, a lock, a socket) is not counted. A sample is counted:
 - for a QuickFIX callback (``fromApp``, ``onIncoming``, ...) when that is the thread's outermost
   Python frame;
 - for the SWIG layer when the thread is a session thread with no Python frame at all: it holds the
-  GIL in SWIG's code around a callback (arguments converted, the director's method looked up);
+  GIL in SWIG's code around a callback (arguments converted, the director's method looked up, and,
+  on a thread that does not keep its Python thread state, that state made and unmade: see
+  :mod:`xmc_fix.venues.gilstate`);
 - for its thread, by name, otherwise (in xmc_fix's process ``MainThread`` is the bench's driver,
   which runs the engine in-process).
 
